@@ -1,0 +1,75 @@
+/** Discovery documents: /api, /apis, group and group-version resource lists, /version. */
+import type { KindInfo } from '../api/kind.js';
+
+export const BERTH_VERSION = '0.1.0';
+const VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
+
+export function versionInfo(): Record<string, string> {
+  return {
+    major: '1',
+    minor: '32',
+    gitVersion: `v1.32.0+berth-${BERTH_VERSION}`,
+    gitCommit: '',
+    gitTreeState: 'clean',
+    buildDate: '2026-11-24T00:00:00Z',
+    goVersion: `node${process.versions.node}`,
+    compiler: 'tsc',
+    platform: `${process.platform}/${process.arch === 'x64' ? 'amd64' : process.arch}`,
+  };
+}
+
+export function groupVersions(kinds: KindInfo[]): { group: string; version: string }[] {
+  const seen = new Map<string, { group: string; version: string }>();
+  for (const k of kinds) seen.set(`${k.group}/${k.version}`, { group: k.group, version: k.version });
+  return [...seen.values()];
+}
+
+export function apiVersions(): object {
+  return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [] };
+}
+
+function apiGroup(group: string, versions: string[]): object {
+  const gvs = versions.map((v) => ({ groupVersion: `${group}/${v}`, version: v }));
+  return { kind: 'APIGroup', apiVersion: 'v1', name: group, versions: gvs, preferredVersion: gvs[0] };
+}
+
+export function apiGroupList(kinds: KindInfo[]): object {
+  const byGroup = new Map<string, string[]>();
+  for (const gv of groupVersions(kinds)) {
+    if (gv.group === '') continue;
+    byGroup.set(gv.group, [...(byGroup.get(gv.group) ?? []), gv.version]);
+  }
+  return { kind: 'APIGroupList', apiVersion: 'v1', groups: [...byGroup].map(([g, vs]) => apiGroup(g, vs)) };
+}
+
+export function apiGroupDoc(kinds: KindInfo[], group: string): object | undefined {
+  const versions = groupVersions(kinds)
+    .filter((gv) => gv.group === group)
+    .map((gv) => gv.version);
+  return versions.length > 0 ? apiGroup(group, versions) : undefined;
+}
+
+/** Extra subresources a kind serves besides /status (log, exec come with the agent). */
+export type SubresourceVerbs = Record<string, string[]>;
+
+export function apiResourceList(kinds: KindInfo[], group: string, version: string, extra: (k: KindInfo) => SubresourceVerbs = () => ({})): object | undefined {
+  const mine = kinds.filter((k) => k.group === group && k.version === version);
+  if (mine.length === 0) return undefined;
+  const resources: object[] = [];
+  for (const k of mine) {
+    resources.push({
+      name: k.plural,
+      singularName: k.singular,
+      namespaced: k.namespaced,
+      kind: k.kind,
+      verbs: VERBS,
+      ...(k.shortNames.length ? { shortNames: k.shortNames } : {}),
+      ...(k.categories.length ? { categories: k.categories } : {}),
+    });
+    const subs: SubresourceVerbs = { ...(k.hasStatus ? { status: ['get', 'patch', 'update'] } : {}), ...extra(k) };
+    for (const [sub, verbs] of Object.entries(subs)) {
+      resources.push({ name: `${k.plural}/${sub}`, singularName: '', namespaced: k.namespaced, kind: k.kind, verbs });
+    }
+  }
+  return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: group ? `${group}/${version}` : version, resources };
+}

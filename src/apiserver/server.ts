@@ -1,0 +1,111 @@
+/** Starts the API server: store, registry, controllers it hosts, HTTP listener, kubeconfig. */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdir } from 'node:fs/promises';
+import { resourceOf, type KindInfo } from '../api/kind.js';
+import { storedObjects } from '../metrics/apiserver.js';
+import { GarbageCollector } from '../controllers/garbage-collector.js';
+import { NamespaceController } from '../controllers/namespace-controller.js';
+import type { Store } from '../store/types.js';
+import { createApp, type OpenApiSource } from './app.js';
+import { loadOrCreateCredentials, writeKubeconfig, type Credentials } from './auth.js';
+import { InstrumentedStore } from './instrumented-store.js';
+import { Resources } from './resources.js';
+
+export interface ApiServerOptions {
+  store: Store;
+  kinds: KindInfo[];
+  openapi: OpenApiSource;
+  dataDir: string;
+  /** host:port; port 0 picks a free one. */
+  listen: string;
+  /** Keep watch history this long before compacting it (Kubernetes: 5 minutes). */
+  compactAfterMs?: number;
+}
+
+export interface ApiServer {
+  url: string;
+  kubeconfigPath: string;
+  credentials: Credentials;
+  store: Store;
+  resources: Resources;
+  close(): Promise<void>;
+}
+
+export function parseListen(listen: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(listen);
+  if (!m) throw new Error(`--listen must be HOST:PORT, got "${listen}"`);
+  const port = Number(m[3]);
+  if (port > 65535) throw new Error(`--listen port must be at most 65535, got ${port}`);
+  return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
+}
+
+async function ensureDefaultNamespaces(resources: Resources, kinds: KindInfo[]): Promise<void> {
+  const ns = kinds.find((k) => k.group === '' && k.plural === 'namespaces');
+  if (!ns) return;
+  for (const name of ['default', 'kube-system', 'kube-public']) {
+    try {
+      await resources.get(ns, '', name);
+    } catch {
+      await resources.create(ns, '', { metadata: { name } }, { fieldManager: 'berth-apiserver', dryRun: false, fieldValidation: 'Strict' });
+    }
+  }
+}
+
+export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
+  await mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
+  const credentials = await loadOrCreateCredentials(opts.dataDir);
+  const store = new InstrumentedStore(opts.store);
+  let gc: GarbageCollector | undefined;
+  const resources = new Resources(store, opts.kinds, { orphanDependents: (owner) => gc?.orphanDependents(owner) ?? Promise.resolve() });
+  gc = new GarbageCollector(store, resources, opts.kinds);
+  const nsController = new NamespaceController(store, resources, opts.kinds);
+  await ensureDefaultNamespaces(resources, opts.kinds);
+  await gc.start();
+  await nsController.start();
+
+  const app = createApp({ store, resources, kinds: opts.kinds, credentials, openapi: opts.openapi });
+  const server: Server = createServer(app);
+  server.keepAliveTimeout = 65_000;
+  const { host, port } = parseListen(opts.listen);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  const urlHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  const url = `http://${urlHost === '0.0.0.0' ? '127.0.0.1' : urlHost}:${addr.port}`;
+  const kubeconfigPath = await writeKubeconfig(opts.dataDir, url, credentials);
+
+  // Object counts for metrics, and history compaction so watches from long ago get 410 Gone.
+  const marks: { at: number; revision: number }[] = [];
+  const compactAfter = opts.compactAfterMs ?? 5 * 60_000;
+  const housekeeping = setInterval(() => {
+    void (async () => {
+      const counts = await store.count();
+      for (const kind of opts.kinds) storedObjects.set({ resource: kind.plural }, counts[resourceOf(kind)] ?? 0);
+      marks.push({ at: Date.now(), revision: await store.revision() });
+      while (marks.length > 0 && Date.now() - marks[0]!.at >= compactAfter) {
+        const mark = marks.shift()!;
+        if (mark.revision > (await store.compactedRevision())) await store.compact(mark.revision);
+      }
+    })().catch((err: unknown) => console.error('apiserver: housekeeping failed:', err));
+  }, 10_000);
+  housekeeping.unref();
+
+  return {
+    url,
+    kubeconfigPath,
+    credentials,
+    store,
+    resources,
+    async close() {
+      clearInterval(housekeeping);
+      gc?.stop();
+      nsController.stop();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,60 @@
+/** Starts a real API server in this process, on a temp data dir and a real SQLite store. */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { kinds } from '../../src/api/registry.js';
+import { openapiV3GroupVersion, openapiV3Index } from '../../src/api/openapi.js';
+import { startApiServer, type ApiServer } from '../../src/apiserver/server.js';
+import { openStore } from '../../src/store/index.js';
+
+export interface TestServer {
+  server: ApiServer;
+  dataDir: string;
+  url: string;
+  token: string;
+  /** fetch with the admin token. */
+  api(path: string, init?: RequestInit & { json?: unknown }): Promise<Response>;
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startTestServer(opts: { store?: 'sqlite' | 'memory'; dataDir?: string; port?: number } = {}): Promise<TestServer> {
+  const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'berth-api-')));
+  const storeSpec = opts.store === 'memory' ? 'memory:' : `sqlite:${join(dataDir, 'state.db')}`;
+  const boot = async (port: number) =>
+    startApiServer({
+      store: await openStore(storeSpec),
+      kinds,
+      openapi: { index: openapiV3Index, groupVersion: openapiV3GroupVersion },
+      dataDir,
+      listen: `127.0.0.1:${port}`,
+    });
+  let server = await boot(opts.port ?? 0);
+  const port = Number(new URL(server.url).port);
+  const t: TestServer = {
+    server,
+    dataDir,
+    url: server.url,
+    token: server.credentials.adminToken,
+    api(path, init = {}) {
+      const headers = new Headers(init.headers);
+      headers.set('authorization', `Bearer ${t.token}`);
+      let body = init.body;
+      if (init.json !== undefined) {
+        body = JSON.stringify(init.json);
+        if (!headers.has('content-type')) headers.set('content-type', 'application/json');
+      }
+      return fetch(`${t.url}${path}`, { ...init, headers, body: body ?? null });
+    },
+    async restart() {
+      await server.close();
+      server = await boot(port);
+      t.server = server;
+    },
+    async stop() {
+      await server.close();
+      if (!opts.dataDir) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+  return t;
+}
