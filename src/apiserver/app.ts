@@ -11,6 +11,7 @@ import { ResourceHandlers, type RequestLabels } from './handlers.js';
 import { resolveTarget } from './resource-path.js';
 import type { Resources } from './resources.js';
 import { ApiError, errors } from './status.js';
+import type { WatchSettings } from './watch.js';
 
 export interface OpenApiSource {
   index(): object;
@@ -28,6 +29,7 @@ export interface AppDeps {
   /** Extra routes mounted after authentication (agent proxies...). */
   extraRoutes?: (app: express.Express) => void;
   ready?: () => boolean;
+  watch?: WatchSettings;
 }
 
 const ANONYMOUS_PATHS = new Set(['/healthz', '/livez', '/readyz', '/version']);
@@ -59,7 +61,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'simple');
-  const handlers = new ResourceHandlers(deps.store, deps.resources);
+  const handlers = new ResourceHandlers(deps.store, deps.resources, deps.watch);
 
   app.use((req: Request, res: Response, next: NextFunction) => {
     const labels: RequestLabels = { verb: req.method.toUpperCase(), resource: '', subresource: '' };

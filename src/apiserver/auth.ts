@@ -31,11 +31,11 @@ export function tokenMatches(header: string | undefined, creds: Credentials): bo
   return given.length === want.length && timingSafeEqual(given, want);
 }
 
-export function kubeconfigYaml(serverUrl: string, token: string, name = 'berth'): string {
+export function kubeconfigYaml(serverUrl: string, token: string, caPem: string, name = 'berth'): string {
   return stringify({
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [{ name, cluster: { server: serverUrl } }],
+    clusters: [{ name, cluster: { server: serverUrl, 'certificate-authority-data': Buffer.from(caPem).toString('base64') } }],
     users: [{ name: `${name}-admin`, user: { token } }],
     contexts: [{ name, context: { cluster: name, user: `${name}-admin`, namespace: 'default' } }],
     'current-context': name,
@@ -43,8 +43,8 @@ export function kubeconfigYaml(serverUrl: string, token: string, name = 'berth')
   });
 }
 
-export async function writeKubeconfig(dataDir: string, serverUrl: string, creds: Credentials): Promise<string> {
+export async function writeKubeconfig(dataDir: string, serverUrl: string, creds: Credentials, caPem: string): Promise<string> {
   const file = join(dataDir, 'kubeconfig');
-  await writeFileAtomic(file, kubeconfigYaml(serverUrl, creds.adminToken), 0o600);
+  await writeFileAtomic(file, kubeconfigYaml(serverUrl, creds.adminToken, caPem), 0o600);
   return file;
 }

@@ -12,7 +12,7 @@ import type { ResourceTarget } from './resource-path.js';
 import type { PropagationPolicy, Resources, Subresource, WriteOptions, WriteResult } from './resources.js';
 import { errors } from './status.js';
 import { toTable, wantsTable } from './table.js';
-import { serveWatch } from './watch.js';
+import { serveWatch, defaultWatchSettings, type WatchSettings } from './watch.js';
 
 /** What the metrics middleware labels a request with. */
 export interface RequestLabels {
@@ -25,6 +25,7 @@ export class ResourceHandlers {
   constructor(
     private readonly store: Store,
     private readonly resources: Resources,
+    private readonly watchSettings: WatchSettings = defaultWatchSettings,
   ) {}
 
   async handle(target: ResourceTarget, req: Request, res: Response, labels: RequestLabels): Promise<void> {
@@ -42,7 +43,7 @@ export class ResourceHandlers {
     if (name === undefined) {
       if (method === 'GET' && q.watch) {
         labels.verb = 'WATCH';
-        return serveWatch(this.store, { kind, namespace }, q, asTable, req, res);
+        return serveWatch(this.store, { kind, namespace }, q, asTable, req, res, this.watchSettings);
       }
       if (method === 'GET') {
         labels.verb = 'LIST';
@@ -65,7 +66,7 @@ export class ResourceHandlers {
       case 'GET': {
         labels.verb = q.watch ? 'WATCH' : 'GET';
         if (q.watch) {
-          return serveWatch(this.store, { kind, namespace }, { ...q, fieldSelector: [`metadata.name=${name}`, q.fieldSelector].filter(Boolean).join(',') }, asTable, req, res);
+          return serveWatch(this.store, { kind, namespace }, { ...q, fieldSelector: [`metadata.name=${name}`, q.fieldSelector].filter(Boolean).join(',') }, asTable, req, res, this.watchSettings);
         }
         const obj = await this.resources.get(kind, namespace, name);
         res.json(asTable ? toTable(kind, [obj], { include: q.includeObject, withColumns: true, metadata: { resourceVersion: obj.metadata.resourceVersion ?? '' } }) : obj);

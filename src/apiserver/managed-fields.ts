@@ -120,6 +120,18 @@ function mergeInto(target: unknown, src: unknown, listMapKeys: ListMapKeys, path
   return clone(src);
 }
 
+/** After a removal, drop the lists and objects it left empty (the applier no longer sets them). */
+function pruneEmptied(obj: JsonObject, segs: string[], listMapKeys: ListMapKeys): void {
+  const path = segs[segs.length - 1] === '.' ? segs.slice(0, -1) : segs;
+  for (let i = path.length - 1; i >= 1; i--) {
+    const parent = path.slice(0, i);
+    const v = valueAt(obj, parent, listMapKeys);
+    const empty = (Array.isArray(v) && v.length === 0) || (isObject(v) && Object.keys(v).length === 0);
+    if (!empty) return;
+    removeAt(obj, parent, listMapKeys);
+  }
+}
+
 export interface ApplyResult {
   object: JsonObject;
   conflicts: Conflict[];
@@ -168,9 +180,12 @@ export function serverSideApply(
     return others.some((o) => o.set.has(p) || (prefix !== undefined && [...o.set].some((q) => q.startsWith(prefix))));
   };
   const dropped = [...prevSet].filter((p) => !appliedSet.has(p) && !ownedByOthers(p));
-  // Leaves first, list items ('.') last, so positions found for leaves stay valid.
-  dropped.sort((a, b) => Number(a.endsWith(',"."]')) - Number(b.endsWith(',"."]')));
-  for (const p of dropped) removeAt(result, segsOf(p), listMapKeys);
+  // A list item that goes takes its fields with it; removing those first would lose its key.
+  const goneItems = dropped.filter((p) => p.endsWith(',"."]')).map((p) => p.slice(0, -5));
+  const leaves = dropped.filter((p) => !p.endsWith(',"."]') && !goneItems.some((item) => p.startsWith(item)));
+  for (const p of leaves) removeAt(result, segsOf(p), listMapKeys);
+  for (const item of goneItems) removeAt(result, segsOf(`${item},"."]`), listMapKeys);
+  for (const p of dropped) pruneEmptied(result, segsOf(p), listMapKeys);
   result = mergeInto(result, applied, listMapKeys, '') as JsonObject;
 
   const mine: Owned = {

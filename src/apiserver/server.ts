@@ -1,5 +1,5 @@
 /** Starts the API server: store, registry, controllers it hosts, HTTP listener, kubeconfig. */
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { mkdir } from 'node:fs/promises';
 import { resourceOf, type KindInfo } from '../api/kind.js';
@@ -10,7 +10,9 @@ import type { Store } from '../store/types.js';
 import { createApp, type OpenApiSource } from './app.js';
 import { loadOrCreateCredentials, writeKubeconfig, type Credentials } from './auth.js';
 import { InstrumentedStore } from './instrumented-store.js';
+import { ensureServingCerts, servingNames } from './tls.js';
 import { Resources } from './resources.js';
+import type { WatchSettings } from './watch.js';
 
 export interface ApiServerOptions {
   store: Store;
@@ -21,12 +23,15 @@ export interface ApiServerOptions {
   listen: string;
   /** Keep watch history this long before compacting it (Kubernetes: 5 minutes). */
   compactAfterMs?: number;
+  watch?: WatchSettings;
 }
 
 export interface ApiServer {
   url: string;
   kubeconfigPath: string;
   credentials: Credentials;
+  /** PEM of the CA that signed the serving certificate. */
+  caPem: string;
   store: Store;
   resources: Resources;
   close(): Promise<void>;
@@ -56,26 +61,27 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   await mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
   const credentials = await loadOrCreateCredentials(opts.dataDir);
   const store = new InstrumentedStore(opts.store);
-  let gc: GarbageCollector | undefined;
-  const resources = new Resources(store, opts.kinds, { orphanDependents: (owner) => gc?.orphanDependents(owner) ?? Promise.resolve() });
-  gc = new GarbageCollector(store, resources, opts.kinds);
+  // The collector needs the registry and the registry asks the collector to orphan: tie the knot late.
+  const resources: Resources = new Resources(store, opts.kinds, { orphanDependents: (owner) => gc.orphanDependents(owner) });
+  const gc = new GarbageCollector(store, resources, opts.kinds);
   const nsController = new NamespaceController(store, resources, opts.kinds);
   await ensureDefaultNamespaces(resources, opts.kinds);
   await gc.start();
   await nsController.start();
 
-  const app = createApp({ store, resources, kinds: opts.kinds, credentials, openapi: opts.openapi });
-  const server: Server = createServer(app);
-  server.keepAliveTimeout = 65_000;
+  const app = createApp({ store, resources, kinds: opts.kinds, credentials, openapi: opts.openapi, ...(opts.watch ? { watch: opts.watch } : {}) });
   const { host, port } = parseListen(opts.listen);
+  const tls = await ensureServingCerts(opts.dataDir, servingNames(host));
+  const server: Server = createServer({ cert: tls.certPem, key: tls.keyPem }, app);
+  server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());
   });
   const addr = server.address() as AddressInfo;
   const urlHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  const url = `http://${urlHost === '0.0.0.0' ? '127.0.0.1' : urlHost}:${addr.port}`;
-  const kubeconfigPath = await writeKubeconfig(opts.dataDir, url, credentials);
+  const url = `https://${urlHost === '0.0.0.0' ? '127.0.0.1' : urlHost}:${addr.port}`;
+  const kubeconfigPath = await writeKubeconfig(opts.dataDir, url, credentials, tls.caPem);
 
   // Object counts for metrics, and history compaction so watches from long ago get 410 Gone.
   const marks: { at: number; revision: number }[] = [];
@@ -97,11 +103,12 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     url,
     kubeconfigPath,
     credentials,
+    caPem: tls.caPem,
     store,
     resources,
     async close() {
       clearInterval(housekeeping);
-      gc?.stop();
+      gc.stop();
       nsController.stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

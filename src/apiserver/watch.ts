@@ -17,10 +17,22 @@ export interface WatchTarget {
   namespace: string;
 }
 
-const BOOKMARK_INTERVAL_MS = 10_000;
+export interface WatchSettings {
+  bookmarkIntervalMs: number;
+}
+
+export const defaultWatchSettings: WatchSettings = { bookmarkIntervalMs: 10_000 };
 const MIN_TIMEOUT_S = 1800;
 
-export async function serveWatch(store: Store, target: WatchTarget, q: ResourceQuery, asTable: boolean, req: Request, res: Response): Promise<void> {
+export async function serveWatch(
+  store: Store,
+  target: WatchTarget,
+  q: ResourceQuery,
+  asTable: boolean,
+  req: Request,
+  res: Response,
+  settings: WatchSettings = defaultWatchSettings,
+): Promise<void> {
   const { kind, namespace } = target;
   const resource = resourceOf(kind);
   let from: number | undefined;
@@ -112,9 +124,9 @@ export async function serveWatch(store: Store, target: WatchTarget, q: ResourceQ
       const rev = Math.max(lastRevision, await store.revision());
       lastRevision = rev;
       send('BOOKMARK', { kind: kind.kind, apiVersion: apiVersionOf(kind), metadata: { resourceVersion: String(rev) } });
-      timers.push(setTimeout(() => void bookmark(), BOOKMARK_INTERVAL_MS).unref());
+      timers.push(setTimeout(() => void bookmark(), settings.bookmarkIntervalMs).unref());
     };
-    timers.push(setTimeout(() => void bookmark(), BOOKMARK_INTERVAL_MS).unref());
+    timers.push(setTimeout(() => void bookmark(), settings.bookmarkIntervalMs).unref());
   }
   const timeout = q.timeoutSeconds ?? Math.floor(MIN_TIMEOUT_S * (1 + Math.random()));
   timers.push(setTimeout(close, timeout * 1000).unref());

@@ -6,19 +6,22 @@ import { kinds } from '../../src/api/registry.js';
 import { openapiV3GroupVersion, openapiV3Index } from '../../src/api/openapi.js';
 import { startApiServer, type ApiServer } from '../../src/apiserver/server.js';
 import { openStore } from '../../src/store/index.js';
+import { fetchTrusting, type Fetch } from './tls-fetch.js';
 
 export interface TestServer {
   server: ApiServer;
   dataDir: string;
   url: string;
   token: string;
+  /** fetch trusting the server's CA, without credentials. */
+  fetch: Fetch;
   /** fetch with the admin token. */
   api(path: string, init?: RequestInit & { json?: unknown }): Promise<Response>;
   restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
-export async function startTestServer(opts: { store?: 'sqlite' | 'memory'; dataDir?: string; port?: number } = {}): Promise<TestServer> {
+export async function startTestServer(opts: { store?: 'sqlite' | 'memory'; dataDir?: string; port?: number; bookmarkIntervalMs?: number } = {}): Promise<TestServer> {
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'berth-api-')));
   const storeSpec = opts.store === 'memory' ? 'memory:' : `sqlite:${join(dataDir, 'state.db')}`;
   const boot = async (port: number) =>
@@ -28,14 +31,17 @@ export async function startTestServer(opts: { store?: 'sqlite' | 'memory'; dataD
       openapi: { index: openapiV3Index, groupVersion: openapiV3GroupVersion },
       dataDir,
       listen: `127.0.0.1:${port}`,
+      ...(opts.bookmarkIntervalMs ? { watch: { bookmarkIntervalMs: opts.bookmarkIntervalMs } } : {}),
     });
   let server = await boot(opts.port ?? 0);
   const port = Number(new URL(server.url).port);
+  const tlsFetch = fetchTrusting(server.caPem);
   const t: TestServer = {
     server,
     dataDir,
     url: server.url,
     token: server.credentials.adminToken,
+    fetch: tlsFetch,
     api(path, init = {}) {
       const headers = new Headers(init.headers);
       headers.set('authorization', `Bearer ${t.token}`);
@@ -44,7 +50,7 @@ export async function startTestServer(opts: { store?: 'sqlite' | 'memory'; dataD
         body = JSON.stringify(init.json);
         if (!headers.has('content-type')) headers.set('content-type', 'application/json');
       }
-      return fetch(`${t.url}${path}`, { ...init, headers, body: body ?? null });
+      return tlsFetch(`${t.url}${path}`, { ...init, headers, body: body ?? null });
     },
     async restart() {
       await server.close();

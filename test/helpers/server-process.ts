@@ -1,0 +1,66 @@
+/** Runs `berth server` as a real child process (through tsx, from source). */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parse } from 'yaml';
+import { fetchTrusting } from './tls-fetch.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+export const TSX = join(ROOT, 'node_modules/.bin/tsx');
+export const CLI = join(ROOT, 'src/cli/main.ts');
+
+export interface ServerProcess {
+  child: ChildProcess;
+  url: string;
+  token: string;
+  kubeconfig: string;
+  output(): string;
+  api(path: string, init?: RequestInit): Promise<Response>;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export async function startServerProcess(dataDir: string, extraArgs: string[] = []): Promise<ServerProcess> {
+  const child = spawn(TSX, [CLI, 'server', '--data-dir', dataDir, '--listen', '127.0.0.1:0', ...extraArgs], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NODE_NO_WARNINGS: '1' },
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const url = await new Promise<string>((resolveUrl, reject) => {
+    const timer = setInterval(() => {
+      const m = /API listening on (http:\/\/\S+)/.exec(out);
+      if (m) {
+        clearInterval(timer);
+        resolveUrl(m[1]!);
+      }
+    }, 50);
+    child.once('exit', (code) => {
+      clearInterval(timer);
+      reject(new Error(`berth server exited with ${code}:\n${out}`));
+    });
+  });
+  const kubeconfig = join(dataDir, 'kubeconfig');
+  if (!existsSync(kubeconfig)) throw new Error('berth server wrote no kubeconfig');
+  const cfg = parse(readFileSync(kubeconfig, 'utf8')) as { users: { user: { token: string } }[]; clusters: { cluster: Record<string, string> }[] };
+  const token = cfg.users[0]!.user.token;
+  const tlsFetch = fetchTrusting(Buffer.from(cfg.clusters[0]!.cluster['certificate-authority-data']!, 'base64').toString());
+  return {
+    child,
+    url,
+    token,
+    kubeconfig,
+    output: () => out,
+    api(path, init = {}) {
+      const headers = new Headers(init.headers);
+      headers.set('authorization', `Bearer ${token}`);
+      return tlsFetch(`${url}${path}`, { ...init, headers });
+    },
+    async kill(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
