@@ -1,7 +1,8 @@
 import type { KindInfo } from '../api/kind.js';
 import type { ApiObject } from '../api/meta.js';
-import { clone, fieldPath, isObject } from './objects.js';
-import { errors, type StatusCause } from './status.js';
+import { fieldPath, issuesToCauses } from '../api/validation.js';
+import { clone, isObject } from './objects.js';
+import { errors } from './status.js';
 
 export type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
 
@@ -43,7 +44,7 @@ export function admit(kind: KindInfo, input: ApiObject, validation: FieldValidat
     if (validation === 'Strict') {
       throw errors.badRequest(
         `strict decoding error: ${names.map((n) => `unknown field "${n}"`).join(', ')}`,
-        names.map((n) => ({ type: 'FieldValueInvalid', message: `unknown field "${n}"`, field: n })),
+        names.map((n) => ({ reason: 'FieldValueInvalid', message: `unknown field "${n}"`, field: n })),
       );
     }
     for (const i of unknown) for (const k of i.keys ?? []) deleteAt(obj, i.path, k);
@@ -51,13 +52,6 @@ export function admit(kind: KindInfo, input: ApiObject, validation: FieldValidat
     const second = kind.schema.safeParse(obj);
     issues = second.success ? [] : (second.error.issues as Issue[]);
   }
-  if (issues.length > 0) {
-    const causes: StatusCause[] = issues.map((i) => ({
-      type: i.code === 'invalid_type' && /received undefined/.test(i.message) ? 'FieldValueRequired' : 'FieldValueInvalid',
-      message: i.message,
-      field: fieldPath(i.path),
-    }));
-    throw errors.invalid(kind, obj.metadata?.name ?? '', causes);
-  }
+  if (issues.length > 0) throw errors.invalid(kind, obj.metadata?.name ?? '', issuesToCauses(issues as Parameters<typeof issuesToCauses>[0]));
   return { object: kind.applyDefaults(obj), warnings };
 }

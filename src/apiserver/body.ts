@@ -1,5 +1,6 @@
 /** Request bodies: JSON or YAML (one document), at most 3 MiB. */
 import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { decodeProtobuf } from './protobuf.js';
 import { errors } from './status.js';
 
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
@@ -8,6 +9,8 @@ export function parseBody(raw: Buffer | undefined, contentType: string): unknown
   if (!raw || raw.length === 0) return undefined;
   const text = raw.toString('utf8');
   const type = contentType.split(';')[0]!.trim().toLowerCase();
+  if (type === 'application/vnd.kubernetes.protobuf') return decodeProtobuf(raw);
+  if (type.includes('cbor')) throw errors.unsupportedMediaType(type);
   const yaml = type === 'application/yaml' || type === 'application/apply-patch+yaml' || type === 'text/yaml';
   if (yaml) {
     try {

@@ -33,16 +33,6 @@ export function desiredPart(obj: JsonObject): JsonObject {
   return out;
 }
 
-/** Render a path as Kubernetes does in field errors: spec.volumeMounts[0].mountPath */
-export function fieldPath(path: ReadonlyArray<PropertyKey>): string {
-  let out = '';
-  for (const p of path) {
-    if (typeof p === 'number') out += `[${p}]`;
-    else out += out ? `.${String(p)}` : String(p);
-  }
-  return out;
-}
-
 export function nowRfc3339(): string {
   return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
 }

@@ -143,7 +143,7 @@ export class Resources {
     const next = this.checkBody(kind, namespace, body, name) as ApiObject;
     const rv = next.metadata.resourceVersion;
     if (!rv) {
-      throw errors.invalid(kind, name, [{ type: 'FieldValueInvalid', field: 'metadata.resourceVersion', message: 'must be specified for an update' }]);
+      throw errors.invalid(kind, name, [{ reason: 'FieldValueInvalid', field: 'metadata.resourceVersion', message: 'must be specified for an update' }]);
     }
     const old = await this.get(kind, namespace, name);
     if (old.metadata.resourceVersion !== rv) throw errors.conflict(kind, name, 'the object has been modified; please apply your changes to the latest version and try again');
@@ -211,7 +211,7 @@ export class Resources {
           kind,
           name,
           conflictMessage(res.conflicts, av),
-          res.conflicts.map((c) => ({ type: 'FieldManagerConflict', message: `conflict with "${c.manager}" using ${av}`, field: c.path })),
+          res.conflicts.map((c) => ({ reason: 'FieldManagerConflict', message: `conflict with "${c.manager}" using ${av}`, field: c.path })),
         );
       }
       const candidate = this.scope(kind, old, res.object as ApiObject, sub);
@@ -371,7 +371,7 @@ export class Resources {
     if (obj.apiVersion !== av) throw errors.badRequest(`the API version in the data (${String(obj.apiVersion)}) does not match the expected API version (${av})`);
     if (obj.kind !== kind.kind) throw errors.badRequest(`the kind in the data (${String(obj.kind)}) does not match the expected kind (${kind.kind})`);
     if (obj.metadata !== undefined && !isObject(obj.metadata)) {
-      throw errors.invalid(kind, name ?? '', [{ type: 'FieldValueInvalid', field: 'metadata', message: 'must be an object' }]);
+      throw errors.invalid(kind, name ?? '', [{ reason: 'FieldValueInvalid', field: 'metadata', message: 'must be an object' }]);
     }
     const m = meta(obj);
     if (kind.namespaced) {
@@ -392,10 +392,10 @@ export class Resources {
   private checkName(kind: KindInfo, obj: JsonObject): void {
     const m = meta(obj);
     if (typeof m.name !== 'string' || m.name === '') {
-      throw errors.invalid(kind, '', [{ type: 'FieldValueRequired', field: 'metadata.name', message: 'Required value: name or generateName is required' }]);
+      throw errors.invalid(kind, '', [{ reason: 'FieldValueRequired', field: 'metadata.name', message: 'Required value: name or generateName is required' }]);
     }
     const problem = nameProblem(m.name, isNamespaceKind(kind));
-    if (problem) throw errors.invalid(kind, m.name, [{ type: 'FieldValueInvalid', field: 'metadata.name', message: `Invalid value: "${m.name}": ${problem}` }]);
+    if (problem) throw errors.invalid(kind, m.name, [{ reason: 'FieldValueInvalid', field: 'metadata.name', message: `Invalid value: "${m.name}": ${problem}` }]);
   }
 
   private async checkNamespaceWritable(namespace: string): Promise<void> {

@@ -1,7 +1,8 @@
 /** Kubernetes `Status` objects and the HTTP errors that carry them. */
 
 export interface StatusCause {
-  type?: string;
+  /** FieldValueInvalid, FieldValueRequired, FieldManagerConflict, ... */
+  reason?: string;
   message: string;
   field?: string;
 }

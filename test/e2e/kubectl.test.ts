@@ -80,6 +80,16 @@ describe('real kubectl against berth', () => {
     expect(env.stdout).toBe('GREETING EXTRA busybox:2 -v');
   });
 
+  it('creates and deletes a namespace (kubectl sends protobuf for built-in kinds)', async () => {
+    expect((await kc('create', 'namespace', 'team-a')).stdout.trim()).toBe('namespace/team-a created');
+    const inNs = await run('kubectl', ['--kubeconfig', t.server.kubeconfigPath, '-n', 'team-a', 'apply', '-f', '-'], { input: manifest('x') });
+    expect(inNs.code, inNs.stderr).toBe(0);
+    const del = await kc('delete', 'namespace', 'team-a');
+    expect(del.code, del.stderr).toBe(0);
+    expect((await kc('get', 'ctr', '-n', 'team-a', '-o', 'name')).stdout.trim()).toBe('');
+    expect((await kc('get', 'namespace', 'team-a')).code).not.toBe(0);
+  });
+
   it('explains fields from the OpenAPI document', async () => {
     const r = await kc('explain', 'container.spec.volumeMounts');
     expect(r.code, r.stderr).toBe(0);

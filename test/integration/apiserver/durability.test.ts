@@ -30,10 +30,11 @@ describe('berth server durability', () => {
             headers: { 'content-type': 'application/json' },
             body: JSON.stringify({ apiVersion: 'berth.dev/v1alpha1', kind: 'Volume', metadata: { name, labels: { writer: String(w) } }, spec: {} }),
           });
-          if (res.status !== 201) break;
+          if (res.status !== 201) throw new Error(`create ${name}: ${res.status} ${await res.text()}`);
           const obj = (await res.json()) as { metadata: { uid: string } };
           acked.set(name, obj.metadata.uid);
-        } catch {
+        } catch (err) {
+          if (!stop) console.error(String(err));
           break;
         }
       }

@@ -1,0 +1,51 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { runChecked, runCommand } from '../util/exec.js';
+
+export interface RuncState {
+  status: 'creating' | 'created' | 'running' | 'paused' | 'stopped';
+  pid: number;
+}
+
+/** Thin wrapper over the runc CLI with our own state root. */
+export class Runc {
+  constructor(
+    readonly root: string,
+    readonly binary = 'runc',
+  ) {}
+
+  private args(...rest: string[]): string[] {
+    return ['--root', this.root, ...rest];
+  }
+
+  async state(id: string): Promise<RuncState | undefined> {
+    const r = await runCommand(this.binary, this.args('state', id));
+    if (r.code !== 0) return undefined;
+    return JSON.parse(r.stdout) as RuncState;
+  }
+
+  async start(id: string): Promise<void> {
+    await runChecked(this.binary, this.args('start', id));
+  }
+
+  async kill(id: string, signal: string, all = false): Promise<void> {
+    await runChecked(this.binary, this.args('kill', ...(all ? ['--all'] : []), id, signal));
+  }
+
+  async pause(id: string): Promise<void> {
+    await runChecked(this.binary, this.args('pause', id));
+  }
+
+  async resume(id: string): Promise<void> {
+    await runChecked(this.binary, this.args('resume', id));
+  }
+
+  async delete(id: string): Promise<void> {
+    if ((await this.state(id)) === undefined) return;
+    await runChecked(this.binary, this.args('delete', '--force', id));
+  }
+
+  /** runc exec with a process.json; stdio is piped to the caller. */
+  spawnExec(id: string, processJson: string): ChildProcess {
+    return spawn(this.binary, this.args('exec', '--process', processJson, id), { stdio: ['pipe', 'pipe', 'pipe'] });
+  }
+}

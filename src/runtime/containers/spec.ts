@@ -1,0 +1,102 @@
+import type { ResolvedUser } from './user.js';
+import type { ResolvedMount } from './options.js';
+
+/** Docker's default capability set. */
+export const DEFAULT_CAPABILITIES = [
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID', 'CAP_SETUID',
+  'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',
+];
+
+const MASKED_PATHS = [
+  '/proc/acpi', '/proc/asound', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats',
+  '/proc/sched_debug', '/sys/firmware', '/proc/scsi', '/sys/devices/virtual/powercap',
+];
+const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+
+export interface SpecInput {
+  args: string[];
+  env: string[];
+  cwd: string;
+  user: ResolvedUser;
+  hostname: string;
+  rootfs: string;
+  readOnlyRootfs: boolean;
+  network: 'none' | 'host';
+  cgroupsPath: string;
+  mounts: ResolvedMount[];
+  /** Files the runtime provides (/etc/hostname, /etc/hosts, /etc/resolv.conf). */
+  etcFiles: Array<{ target: string; source: string }>;
+  memoryBytes?: number;
+  /** Whether the kernel accounts swap (memsw on v1); then swap is limited to the memory limit, as Docker does. */
+  swapAccounting: boolean;
+  cpus?: number;
+  pids?: number;
+}
+
+export interface OciProcess {
+  terminal: boolean;
+  user: { uid: number; gid: number; additionalGids?: number[] };
+  args: string[];
+  env: string[];
+  cwd: string;
+  capabilities: Record<'bounding' | 'effective' | 'permitted', string[]>;
+  rlimits: Array<{ type: string; hard: number; soft: number }>;
+  noNewPrivileges: boolean;
+}
+
+export function processSpec(args: string[], env: string[], cwd: string, user: ResolvedUser): OciProcess {
+  return {
+    terminal: false,
+    user: { uid: user.uid, gid: user.gid, ...(user.additionalGids.length ? { additionalGids: user.additionalGids } : {}) },
+    args,
+    env,
+    cwd,
+    capabilities: { bounding: DEFAULT_CAPABILITIES, effective: DEFAULT_CAPABILITIES, permitted: DEFAULT_CAPABILITIES },
+    // within the host's hard limits, or the kernel refuses to start the container
+    rlimits: [{ type: 'RLIMIT_NOFILE', hard: 1024, soft: 1024 }],
+    noNewPrivileges: true,
+  };
+}
+
+/** Builds an OCI runtime spec (config.json) in the shape runc's default spec has, with Docker's defaults. */
+export function buildSpec(i: SpecInput): Record<string, unknown> {
+  const namespaces = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
+  if (i.network === 'none') namespaces.push({ type: 'network' });
+  const mounts: Array<Record<string, unknown>> = [
+    { destination: '/proc', type: 'proc', source: 'proc' },
+    { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+    { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
+    { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+    { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+    { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'] },
+  ];
+  if (i.network === 'host') {
+    // host network: /sys must come from the host's network namespace view, as Docker does
+    mounts[5] = { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] };
+  }
+  for (const f of i.etcFiles) mounts.push({ destination: f.target, type: 'bind', source: f.source, options: ['rbind', 'rprivate', 'rw'] });
+  for (const m of [...i.mounts].sort((a, b) => a.target.split('/').length - b.target.split('/').length)) {
+    mounts.push({ destination: m.target, type: 'bind', source: m.source, options: ['rbind', 'rprivate', m.readOnly ? 'ro' : 'rw'] });
+  }
+  const resources: Record<string, unknown> = { devices: [{ allow: false, access: 'rwm' }] };
+  if (i.memoryBytes !== undefined) {
+    resources.memory = { limit: i.memoryBytes, ...(i.swapAccounting ? { swap: i.memoryBytes } : {}) };
+  }
+  if (i.cpus !== undefined) resources.cpu = { period: 100000, quota: Math.round(i.cpus * 100000) };
+  if (i.pids !== undefined) resources.pids = { limit: i.pids };
+  return {
+    ociVersion: '1.0.2-dev',
+    process: processSpec(i.args, i.env, i.cwd, i.user),
+    root: { path: i.rootfs, readonly: i.readOnlyRootfs },
+    hostname: i.hostname,
+    mounts,
+    linux: {
+      resources,
+      cgroupsPath: i.cgroupsPath,
+      namespaces,
+      maskedPaths: MASKED_PATHS,
+      readonlyPaths: READONLY_PATHS,
+    },
+  };
+}

@@ -1,0 +1,37 @@
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { runChecked, runCommand } from '../util/exec.js';
+import { randomHexId } from '../util/digest.js';
+
+export async function overlayMount(lowerdirs: readonly string[], upper: string, work: string, target: string): Promise<void> {
+  const opts = `lowerdir=${lowerdirs.join(':')},upperdir=${upper},workdir=${work}`;
+  if (opts.length > 4000) throw new Error(`overlay mount options too long (${lowerdirs.length} layers)`);
+  await runChecked('mount', ['-t', 'overlay', 'overlay', '-o', opts, target]);
+}
+
+export async function isMountPoint(path: string): Promise<boolean> {
+  const mounts = await readFile('/proc/self/mountinfo', 'utf8');
+  return mounts.split('\n').some((line) => line.split(' ')[4] === path);
+}
+
+export async function unmount(path: string): Promise<void> {
+  if (!(await isMountPoint(path))) return;
+  const r = await runCommand('umount', [path]);
+  if (r.code !== 0) await runChecked('umount', ['-l', path]);
+}
+
+/** Tries a throwaway overlay mount under `scratch` to learn whether overlayfs works here. */
+export async function overlaySupported(scratch: string): Promise<boolean> {
+  const dir = join(scratch, `probe-${randomHexId().slice(0, 12)}`);
+  const [l, u, w, m] = ['l', 'u', 'w', 'm'].map((n) => join(dir, n)) as [string, string, string, string];
+  try {
+    for (const d of [l, u, w, m]) await mkdir(d, { recursive: true });
+    await overlayMount([l], u, w, m);
+    await unmount(m);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

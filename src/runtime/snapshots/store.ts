@@ -1,0 +1,178 @@
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { digestHex, randomHexId } from '../util/digest.js';
+import { invalid, notFound } from '../util/errors.js';
+import { atomicWriteJson, pathExists, readDirOrEmpty, readJsonIfExists, treeSize } from '../util/fs.js';
+import { applyLayer } from './apply-layer.js';
+import { decompressTo } from './decompress.js';
+import { mergeLayerDir } from './merge.js';
+import { isMountPoint, overlayMount, overlaySupported, unmount } from './overlay.js';
+
+export interface ActiveSnapshot {
+  key: string;
+  /** The container's root filesystem (overlay mount point, or a full copy in fallback mode). */
+  rootfs: string;
+  /** The writable layer (overlay upperdir); in copy mode the rootfs itself. */
+  upper: string;
+  /** Read-only layer directories, top first (empty in copy mode). */
+  lowerdirs: string[];
+  mode: 'overlay' | 'copy';
+}
+
+/**
+ * Layers unpacked once into <root>/snapshots/<diffID hex>/fs, shared by every image and
+ * container; containers get <root>/snapshots/active/<key>/{upper,work,merged}.
+ */
+export class SnapshotStore {
+  private readonly dir: string;
+  private overlay: boolean | undefined;
+  private readonly inflight = new Map<string, Promise<void>>();
+
+  constructor(root: string, private readonly opts: { forceCopy?: boolean } = {}) {
+    this.dir = join(root, 'snapshots');
+  }
+
+  layerDir(diffID: string): string {
+    return join(this.dir, digestHex(diffID), 'fs');
+  }
+
+  private activeDir(key: string): string {
+    if (!/^[A-Za-z0-9_.-]+$/.test(key)) throw invalid(`snapshot key "${key}" has characters outside [A-Za-z0-9_.-]`);
+    return join(this.dir, 'active', key);
+  }
+
+  async hasLayer(diffID: string): Promise<boolean> {
+    return pathExists(this.layerDir(diffID));
+  }
+
+  /** Unpacks a layer blob (plain or gzip tar) unless already present; verifies the uncompressed digest. */
+  async ensureLayer(diffID: string, blobPath: string): Promise<string> {
+    const target = this.layerDir(diffID);
+    if (await pathExists(target)) return target;
+    let p = this.inflight.get(diffID);
+    if (!p) {
+      p = this.unpack(diffID, blobPath).finally(() => this.inflight.delete(diffID));
+      this.inflight.set(diffID, p);
+    }
+    await p;
+    return target;
+  }
+
+  private async unpack(diffID: string, blobPath: string): Promise<void> {
+    const tmp = join(this.dir, 'tmp', randomHexId());
+    await mkdir(join(tmp, 'fs'), { recursive: true });
+    try {
+      const plain = join(tmp, 'layer.tar');
+      const actual = await decompressTo(blobPath, plain);
+      if (actual !== diffID) throw invalid(`layer diffID mismatch: config says ${diffID}, content is ${actual}`);
+      await applyLayer(plain, join(tmp, 'fs'), 'overlay');
+      await rm(plain);
+      if (await pathExists(this.layerDir(diffID))) return;
+      await rename(tmp, join(this.dir, digestHex(diffID)));
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  }
+
+  /** Checks a tar can be applied safely (into a throwaway dir) without keeping anything. */
+  async validateLayerTar(tarPath: string): Promise<void> {
+    const tmp = join(this.dir, 'tmp', randomHexId());
+    await mkdir(tmp, { recursive: true });
+    try {
+      await applyLayer(tarPath, tmp, 'overlay');
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  }
+
+  async listLayers(): Promise<string[]> {
+    return (await readDirOrEmpty(this.dir)).filter((n) => /^[a-f0-9]{64}$/.test(n)).map((n) => `sha256:${n}`);
+  }
+
+  async layerSize(diffID: string, seen?: Set<string>): Promise<number> {
+    return treeSize(this.layerDir(diffID), seen);
+  }
+
+  async removeLayer(diffID: string): Promise<void> {
+    await rm(join(this.dir, digestHex(diffID)), { recursive: true, force: true });
+  }
+
+  async useOverlay(): Promise<boolean> {
+    if (this.opts.forceCopy) return false;
+    if (this.overlay === undefined) {
+      await mkdir(join(this.dir, 'tmp'), { recursive: true });
+      this.overlay = await overlaySupported(join(this.dir, 'tmp'));
+    }
+    return this.overlay;
+  }
+
+  /** Creates (or re-mounts after a reboot) the writable snapshot `key` on top of the given layers. */
+  async prepare(key: string, diffIDs: readonly string[]): Promise<ActiveSnapshot> {
+    const dir = this.activeDir(key);
+    const lowerdirs = diffIDs.map((d) => this.layerDir(d)).reverse();
+    for (const l of lowerdirs) if (!(await pathExists(l))) throw notFound(`layer ${l} is not unpacked`);
+    await mkdir(dir, { recursive: true });
+    await atomicWriteJson(join(dir, 'layers.json'), diffIDs);
+    const copyMode = (await pathExists(join(dir, 'rootfs'))) || !(await this.useOverlay());
+    if (copyMode) {
+      const rootfs = join(dir, 'rootfs');
+      if (!(await pathExists(rootfs))) {
+        await mkdir(join(dir, 'rootfs-tmp'), { recursive: true });
+        for (const l of [...lowerdirs].reverse()) await mergeLayerDir(l, join(dir, 'rootfs-tmp'));
+        await rename(join(dir, 'rootfs-tmp'), rootfs);
+      }
+      return { key, rootfs, upper: rootfs, lowerdirs: [], mode: 'copy' };
+    }
+    const upper = join(dir, 'upper');
+    const work = join(dir, 'work');
+    const merged = join(dir, 'merged');
+    for (const d of [upper, work, merged]) await mkdir(d, { recursive: true });
+    if (lowerdirs.length === 0) {
+      const empty = join(this.dir, 'empty');
+      await mkdir(empty, { recursive: true });
+      lowerdirs.push(empty);
+    }
+    if (!(await isMountPoint(merged))) await overlayMount(lowerdirs, upper, work, merged);
+    return { key, rootfs: merged, upper, lowerdirs, mode: 'overlay' };
+  }
+
+  async get(key: string): Promise<ActiveSnapshot | undefined> {
+    const dir = this.activeDir(key);
+    if (await pathExists(join(dir, 'rootfs'))) return { key, rootfs: join(dir, 'rootfs'), upper: join(dir, 'rootfs'), lowerdirs: [], mode: 'copy' };
+    if (!(await pathExists(join(dir, 'upper')))) return undefined;
+    const layers = (await readJsonIfExists(join(dir, 'layers.json'))) as string[] | undefined;
+    const lowerdirs = (layers ?? []).map((d) => this.layerDir(d)).reverse();
+    return { key, rootfs: join(dir, 'merged'), upper: join(dir, 'upper'), lowerdirs, mode: 'overlay' };
+  }
+
+  async isMounted(key: string): Promise<boolean> {
+    return isMountPoint(join(this.activeDir(key), 'merged'));
+  }
+
+  async remove(key: string): Promise<void> {
+    const dir = this.activeDir(key);
+    await unmount(join(dir, 'merged'));
+    await rm(dir, { recursive: true, force: true });
+  }
+
+  async listActive(): Promise<string[]> {
+    return readDirOrEmpty(join(this.dir, 'active'));
+  }
+
+  /** Size of the writable layer (what `docker ps -s` calls size). */
+  async writableSize(key: string): Promise<number> {
+    const s = await this.get(key);
+    return s ? treeSize(s.upper) : 0;
+  }
+
+  /** Removes unpacked layers no image or container references. */
+  async gc(referenced: ReadonlySet<string>): Promise<string[]> {
+    const removed: string[] = [];
+    for (const d of await this.listLayers()) {
+      if (referenced.has(d)) continue;
+      await this.removeLayer(d);
+      removed.push(d);
+    }
+    return removed;
+  }
+}
