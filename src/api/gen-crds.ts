@@ -6,6 +6,8 @@ import { renderCrds } from './crd.js';
 /** `npm run gen`: writes manifests/crds/<plural>.berth.dev.yaml and removes stale ones. */
 
 export const crdDir = resolve(dirname(fileURLToPath(import.meta.url)), '../../manifests/crds');
+/** Helm installs a chart's crds/ before its templates: the chart carries the same files. */
+export const chartCrdDir = resolve(dirname(fileURLToPath(import.meta.url)), '../../charts/berth/crds');
 
 function writeAtomic(path: string, text: string): void {
   const tmp = `${path}.tmp-${process.pid}`;
@@ -38,7 +40,12 @@ export function generateCrds(dir: string = crdDir): { written: string[]; removed
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const { written, removed } = generateCrds();
-  for (const n of written) console.log(`wrote manifests/crds/${n}`);
-  for (const n of removed) console.log(`removed stale manifests/crds/${n}`);
+  for (const [dir, label] of [
+    [crdDir, 'manifests/crds'],
+    [chartCrdDir, 'charts/berth/crds'],
+  ] as const) {
+    const { written, removed } = generateCrds(dir);
+    for (const n of written) console.log(`wrote ${label}/${n}`);
+    for (const n of removed) console.log(`removed stale ${label}/${n}`);
+  }
 }

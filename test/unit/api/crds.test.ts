@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { crdFor, crdKinds, renderCrds } from '../../../src/api/crd.js';
-import { crdDir } from '../../../src/api/gen-crds.js';
+import { chartCrdDir, crdDir } from '../../../src/api/gen-crds.js';
 import { rawJsonSchema, type JsonSchema } from '../../../src/api/jsonschema.js';
 
 const JUNCTORS = ['allOf', 'anyOf', 'oneOf', 'not'] as const;
@@ -71,13 +71,16 @@ function nonRe2Patterns(s: unknown, found: string[] = []): string[] {
 }
 
 describe('generated CRDs', () => {
-  it('match manifests/crds on disk (run npm run gen after changing src/api)', () => {
+  it.each([
+    ['manifests/crds', crdDir],
+    ['charts/berth/crds', chartCrdDir],
+  ])('match %s on disk (run npm run gen after changing src/api)', (label, dir) => {
     const expected = renderCrds();
-    const onDisk = readdirSync(crdDir).filter((f) => f.endsWith('.berth.dev.yaml'));
-    expect(onDisk.sort(), 'stale or missing CRD files: run npm run gen').toEqual([...expected.keys()].sort());
+    const onDisk = readdirSync(dir).filter((f) => f.endsWith('.berth.dev.yaml'));
+    expect(onDisk.sort(), `stale or missing CRD files in ${label}: run npm run gen`).toEqual([...expected.keys()].sort());
     for (const [name, text] of expected) {
-      const current = readFileSync(join(crdDir, name), 'utf8');
-      expect(current === text, `manifests/crds/${name} is out of date: run npm run gen`).toBe(true);
+      const current = readFileSync(join(dir, name), 'utf8');
+      expect(current === text, `${label}/${name} is out of date: run npm run gen`).toBe(true);
     }
   });
 
