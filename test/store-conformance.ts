@@ -647,6 +647,17 @@ export function storeConformance(name: string, makeStore: () => Promise<StoreFix
         expect(stopped.events.map(show)).toEqual([`ADDED default/a@${rv(a)}`]);
       });
 
+      it('resolves drained() only after every event offered so far was delivered', async () => {
+        const start = await store.revision();
+        const w = await watchAll(C, { fromRevision: start });
+        await Promise.all(Array.from({ length: 50 }, (_, i) => store.create(key(C, 'drain', `d${i}`), obj('drain', `d${i}`))));
+        const last = await store.revision();
+        await w.watch.drained();
+        expect(w.events.length).toBe(50);
+        expect(Math.max(...w.events.map((e) => e.revision))).toBe(last);
+        w.watch.stop();
+      });
+
       it('ends only the watch whose handler throws, through onError', async () => {
         const start = await store.revision();
         const errors: Error[] = [];

@@ -119,9 +119,12 @@ export async function serveWatch(
   if (q.allowWatchBookmarks) {
     const bookmark = async (): Promise<void> => {
       if (closed) return;
-      // Writes hand their events to watchers before they return, so every event up to the
-      // current revision is already in this stream: announcing it as a bookmark is safe.
-      const rev = Math.max(lastRevision, await store.revision());
+      // Every write offers its event to watchers before it returns: once this watch has drained,
+      // nothing at or below the revision read first can still arrive, so it is a safe bookmark.
+      const current = await store.revision();
+      await watch?.drained();
+      if (closed) return;
+      const rev = Math.max(lastRevision, current);
       lastRevision = rev;
       send('BOOKMARK', { kind: kind.kind, apiVersion: apiVersionOf(kind), metadata: { resourceVersion: String(rev) } });
       timers.push(setTimeout(() => void bookmark(), settings.bookmarkIntervalMs).unref());

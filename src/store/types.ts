@@ -54,6 +54,11 @@ export interface WatchOptions {
 
 export interface Watch {
   stop(): void;
+  /**
+   * Resolves once every event offered to this watch so far has been handed to onEvent (or
+   * filtered out). Read the store's revision R, await drained(), and R is a safe bookmark.
+   */
+  drained(): Promise<void>;
 }
 
 export interface Store {

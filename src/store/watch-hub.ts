@@ -59,6 +59,7 @@ class Subscription implements Watch {
   /** Highest revision queued so far; later live events at or below it are duplicates of the replay. */
   private queuedUpTo: number;
   private scheduled = false;
+  private drainWaiters: (() => void)[] = [];
   stopped = false;
 
   constructor(
@@ -96,6 +97,16 @@ class Subscription implements Watch {
     this.replay = [];
     this.live = [];
     this.hub.remove(this);
+    this.wakeDrainWaiters();
+  }
+
+  drained(): Promise<void> {
+    if (this.stopped || this.pending() === 0) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  private wakeDrainWaiters(): void {
+    for (const w of this.drainWaiters.splice(0)) w();
   }
 
   fail(err: Error): void {
@@ -119,7 +130,7 @@ class Subscription implements Watch {
     let budget = this.batchSize;
     while (budget-- > 0 && !this.stopped) {
       const ev = this.take();
-      if (!ev) return;
+      if (!ev) break;
       let out: WatchEvent | undefined;
       try {
         out = toWatchEvent(ev, this.args.selection);
@@ -130,6 +141,7 @@ class Subscription implements Watch {
       }
     }
     if (!this.stopped && this.pending() > 0) this.schedule();
+    else this.wakeDrainWaiters();
   }
 
   private take(): StoredEvent | undefined {
