@@ -1,13 +1,11 @@
 /** Runs `berth server` as a real child process (through tsx, from source). */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parse } from 'yaml';
+import { berthArgv, ROOT } from './berth-bin.js';
 import { fetchTrusting } from './tls-fetch.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-export const TSX = join(ROOT, 'node_modules/.bin/tsx');
-export const CLI = join(ROOT, 'src/cli/main.ts');
 
 export interface ServerProcess {
   child: ChildProcess;
@@ -20,7 +18,7 @@ export interface ServerProcess {
 }
 
 export async function startServerProcess(dataDir: string, extraArgs: string[] = []): Promise<ServerProcess> {
-  const child = spawn(TSX, [CLI, 'server', '--data-dir', dataDir, '--listen', '127.0.0.1:0', ...extraArgs], {
+  const child = spawn(...berthArgv(['server', '--data-dir', dataDir, '--listen', '127.0.0.1:0', ...extraArgs]), {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NODE_NO_WARNINGS: '1' },
