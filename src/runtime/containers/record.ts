@@ -93,16 +93,18 @@ export class ContainerRecords {
   }
 
   async all(): Promise<ContainerRecord[]> {
-    const out: ContainerRecord[] = [];
-    for (const id of await this.ids()) {
-      const r = await this.read(id);
-      if (r) out.push(r);
-    }
-    return out;
+    // reads in parallel: every create scans all records (unique names), so this is on the create path
+    const recs = await Promise.all((await this.ids()).map((id) => this.read(id)));
+    return recs.filter((r): r is ContainerRecord => r !== undefined);
   }
 
   /** By full ID, unique ID prefix, or name. */
   async resolve(ref: string): Promise<ContainerRecord> {
+    // a full ID is the common case (and wins over names, as in Docker): one read instead of a scan
+    if (/^[a-f0-9]{64}$/.test(ref)) {
+      const byId = await this.read(ref);
+      if (byId) return byId;
+    }
     const all = await this.all();
     const exact = all.find((c) => c.id === ref || c.name === ref || c.name === ref.replace(/^\//, ''));
     if (exact) return exact;

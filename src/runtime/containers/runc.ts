@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { runChecked, runCommand } from '../util/exec.js';
 
 export interface RuncState {
@@ -40,6 +42,8 @@ export class Runc {
   }
 
   async delete(id: string): Promise<void> {
+    // runc keeps a container's state in <root>/<id>; without it there is nothing to delete (and no runc to spawn)
+    if (!existsSync(join(this.root, id))) return;
     if ((await this.state(id)) === undefined) return;
     await runChecked(this.binary, this.args('delete', '--force', id));
   }

@@ -321,7 +321,8 @@ export class ContainerService {
     if (s.status === 'running') return s;
     if (s.status === 'paused') throw conflict(`container ${rec.name} is paused; unpause it instead`);
     const paths = this.records.paths(rec.id);
-    await this.snapshots.prepare(rec.id, rec.diffIDs);
+    // re-mounts the rootfs only when it is gone (after a reboot); a created container's rootfs is already mounted
+    if (!(await this.snapshots.isMounted(rec.id))) await this.snapshots.prepare(rec.id, rec.diffIDs);
     await this.runc.delete(rec.id).catch(() => undefined);
     for (const f of [paths.exitFile, paths.initPid, paths.conmonPid, ...paths.oomFiles]) await rm(f, { force: true });
     await mkdir(paths.exitDir, { recursive: true });

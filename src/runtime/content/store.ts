@@ -101,6 +101,19 @@ export class ContentStore {
     return digest;
   }
 
+  /** A fresh temp path in the ingest directory (same filesystem as the blobs) for a caller that writes and hashes itself. */
+  async newIngestPath(): Promise<string> {
+    await mkdir(this.ingestDir, { recursive: true });
+    return join(this.ingestDir, randomHexId());
+  }
+
+  /** Moves a written, fsynced ingest file into place; the caller has verified that its content hashes to `digest`. */
+  async commitIngested(tmp: string, digest: string): Promise<void> {
+    await mkdir(this.blobsDir, { recursive: true });
+    await rename(tmp, this.path(digest));
+    await syncDir(this.blobsDir);
+  }
+
   async list(): Promise<string[]> {
     return (await readDirOrEmpty(this.blobsDir)).filter((n) => /^[a-f0-9]{64}$/.test(n)).map((n) => `sha256:${n}`);
   }

@@ -45,13 +45,17 @@ export async function diffUpper(upper: string, lowerdirs: readonly string[]): Pr
   return out;
 }
 
-/** Writes an overlay upper dir as an OCI layer: whiteout devices become .wh. files, opaque dirs get .wh..wh..opq. */
-export async function packUpperAsLayer(tar: TarWriter, upper: string): Promise<void> {
+/**
+ * Writes an overlay upper dir as an OCI layer: whiteout devices become .wh. files, opaque dirs get .wh..wh..opq.
+ * `exclude` (relative paths, no leading slash) leaves paths out, e.g. mount points the runtime created.
+ */
+export async function packUpperAsLayer(tar: TarWriter, upper: string, exclude?: (rel: string) => boolean): Promise<void> {
   const opaque: string[] = [];
   const whiteouts: string[] = [];
   const walk = async (rel: string): Promise<void> => {
     for (const name of await readdir(join(upper, rel))) {
       const r = rel ? `${rel}/${name}` : name;
+      if (exclude?.(r)) continue;
       const st = await lstat(join(upper, r));
       if (isWhiteoutDevice(st)) whiteouts.push(r);
       else if (st.isDirectory()) {
@@ -62,7 +66,7 @@ export async function packUpperAsLayer(tar: TarWriter, upper: string): Promise<v
   };
   await walk('');
   const skip = new Set(whiteouts);
-  await packDirectory(tar, upper, { filter: (rel) => !skip.has(rel) });
+  await packDirectory(tar, upper, { filter: (rel) => !skip.has(rel) && !exclude?.(rel) });
   for (const dir of opaque) await tar.addBuffer({ name: `${dir}/${OPAQUE_MARKER}`, mode: 0o644 }, Buffer.alloc(0));
   for (const w of whiteouts) {
     const slash = w.lastIndexOf('/');

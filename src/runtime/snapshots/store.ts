@@ -109,7 +109,9 @@ export class SnapshotStore {
   /** Creates (or re-mounts after a reboot) the writable snapshot `key` on top of the given layers. */
   async prepare(key: string, diffIDs: readonly string[]): Promise<ActiveSnapshot> {
     const dir = this.activeDir(key);
-    const lowerdirs = diffIDs.map((d) => this.layerDir(d)).reverse();
+    // an image may hold the same layer twice (two steps with identical diffs); overlayfs refuses a repeated
+    // lowerdir, and the topmost copy shadows everything the lower one has, so only that one is kept
+    const lowerdirs = [...new Set(diffIDs.map((d) => this.layerDir(d)).reverse())];
     for (const l of lowerdirs) if (!(await pathExists(l))) throw notFound(`layer ${l} is not unpacked`);
     await mkdir(dir, { recursive: true });
     await atomicWriteJson(join(dir, 'layers.json'), diffIDs);

@@ -1,0 +1,86 @@
+import { readFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { createRegistryApp } from './app.js';
+import { TokenSigner, UserDb } from './auth.js';
+import { trackStorage } from './metrics.js';
+import { RegistryStorage } from './storage.js';
+
+export interface RegistryServerOptions {
+  /** Berth data directory; the registry keeps its state in <dataDir>/registry. */
+  dataDir: string;
+  /** HOST:PORT (port 0 picks a free one). Default 127.0.0.1:5000. */
+  listen?: string;
+  /** Token auth: 'auto' (default) turns it on when <dataDir>/registry/users has users. */
+  auth?: 'auto' | 'on' | 'off';
+  anonymousPull?: boolean;
+  readOnly?: boolean;
+  service?: string;
+  maxManifestBytes?: number;
+  /** Serve HTTPS with this PEM certificate and key (paths). */
+  tls?: { certFile: string; keyFile: string };
+}
+
+export interface RunningRegistry {
+  url: string;
+  host: string;
+  port: number;
+  storage: RegistryStorage;
+  users: UserDb;
+  authEnabled: boolean;
+  close(): Promise<void>;
+}
+
+export function parseListen(listen: string): { host: string; port: number } {
+  const i = listen.lastIndexOf(':');
+  const host = i >= 0 ? listen.slice(0, i).replace(/^\[|\]$/g, '') : listen;
+  const port = i >= 0 ? Number(listen.slice(i + 1)) : 5000;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`listen: "${listen}" needs a port between 0 and 65535`);
+  return { host: host || '0.0.0.0', port };
+}
+
+export function registryRoot(dataDir: string): string {
+  return join(dataDir, 'registry');
+}
+
+/** Starts the registry's HTTP server: HTTPS with `tls`, else plain HTTP (fine on localhost, which Docker treats as insecure). */
+export async function startRegistry(o: RegistryServerOptions): Promise<RunningRegistry> {
+  const root = registryRoot(o.dataDir);
+  const storage = new RegistryStorage(root);
+  const users = new UserDb(join(root, 'users'));
+  const authEnabled = o.auth === 'on' || (o.auth !== 'off' && (await users.hasUsers()));
+  const auth = authEnabled
+    ? { users, signer: await TokenSigner.open(root), service: o.service ?? 'berth-registry', anonymousPull: o.anonymousPull ?? false }
+    : undefined;
+  const app = createRegistryApp({ storage, auth, readOnly: o.readOnly, maxManifestBytes: o.maxManifestBytes });
+  const { host, port } = parseListen(o.listen ?? '127.0.0.1:5000');
+  const server: Server = o.tls ? createHttpsServer({ cert: await readFile(o.tls.certFile), key: await readFile(o.tls.keyFile) }, app) : createServer(app);
+  server.requestTimeout = 0;
+  server.keepAliveTimeout = 30_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const untrack = trackStorage(storage);
+  const addr = server.address() as AddressInfo;
+  const shownHost = addr.address.includes(':') ? `[${addr.address}]` : addr.address;
+  return {
+    url: `${o.tls ? 'https' : 'http'}://${shownHost}:${addr.port}`,
+    host: addr.address,
+    port: addr.port,
+    storage,
+    users,
+    authEnabled,
+    close: () =>
+      new Promise<void>((resolve) => {
+        untrack();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
