@@ -58,7 +58,8 @@ export function launchConmon(o: ConmonLaunch): Promise<number> {
     child.on('error', (e) => finish(failed(`conmon could not be started: ${e.message}`)));
     child.on('close', () => {
       // the daemonised conmon keeps the pipe; close without a sync message means it failed
-      setTimeout(() => finish(failed(`container ${o.id}: conmon exited without creating the container: ${stderr.trim() || sync.trim()}`)), 2000);
+      // only while still waiting: once the container is created this timer would keep the process alive for 2 s
+      if (!done) setTimeout(() => finish(failed(`container ${o.id}: conmon exited without creating the container: ${stderr.trim() || sync.trim()}`)), 2000);
     });
     child.unref();
   });
