@@ -7,7 +7,7 @@ import { storedObjects } from '../metrics/apiserver.js';
 import { GarbageCollector } from '../controllers/garbage-collector.js';
 import { NamespaceController } from '../controllers/namespace-controller.js';
 import type { Store } from '../store/types.js';
-import { createApp, type OpenApiSource } from './app.js';
+import { createApp, type AppDeps, type OpenApiSource } from './app.js';
 import { loadOrCreateCredentials, writeKubeconfig, type Credentials } from './auth.js';
 import { InstrumentedStore } from './instrumented-store.js';
 import { ensureServingCerts, servingNames } from './tls.js';
@@ -24,6 +24,10 @@ export interface ApiServerOptions {
   /** Keep watch history this long before compacting it (Kubernetes: 5 minutes). */
   compactAfterMs?: number;
   watch?: WatchSettings;
+  /** Extra subresources advertised in discovery (log, exec... when an agent proxy is wired). */
+  subresources?: AppDeps['subresources'];
+  /** Extra routes behind authentication; gets the server's Resources (the agent proxy uses it). */
+  extraRoutes?: (resources: Resources) => AppDeps['extraRoutes'];
 }
 
 export interface ApiServer {
@@ -69,7 +73,17 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   await gc.start();
   await nsController.start();
 
-  const app = createApp({ store, resources, kinds: opts.kinds, credentials, openapi: opts.openapi, ...(opts.watch ? { watch: opts.watch } : {}) });
+  const extraRoutes = opts.extraRoutes?.(resources);
+  const app = createApp({
+    store,
+    resources,
+    kinds: opts.kinds,
+    credentials,
+    openapi: opts.openapi,
+    ...(opts.watch ? { watch: opts.watch } : {}),
+    ...(opts.subresources ? { subresources: opts.subresources } : {}),
+    ...(extraRoutes ? { extraRoutes } : {}),
+  });
   const { host, port } = parseListen(opts.listen);
   const tls = await ensureServingCerts(opts.dataDir, servingNames(host));
   const server: Server = createServer({ cert: tls.certPem, key: tls.keyPem }, app);

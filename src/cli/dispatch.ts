@@ -1,26 +1,38 @@
 /** The `berth` command table: dispatches to one file per command under commands/. */
-import { apiResourcesCommand } from './commands/api-resources.js';
-import { applyCommand } from './commands/apply.js';
-import { deleteCommand } from './commands/delete.js';
-import { describeCommand } from './commands/describe.js';
-import { getCommand } from './commands/get.js';
-import { serverCommand } from './commands/server.js';
-import { versionCommand } from './commands/version.js';
 import { CliError, ExitError, formatError } from './errors.js';
 
 interface Command {
-  run(argv: string[]): Promise<void>;
+  /** Loads the command's module only when it runs: start-up stays fast for every command. */
+  load(): Promise<(argv: string[]) => Promise<void>>;
   summary: string;
 }
 
 const commands: Record<string, Command> = {
-  server: { run: serverCommand, summary: 'run the all-in-one server (API, store, controllers); writes <data-dir>/kubeconfig' },
-  apply: { run: applyCommand, summary: 'create or update objects from manifests (server-side apply)' },
-  get: { run: (a) => getCommand(a), summary: 'list objects or show some by name; -w follows changes' },
-  describe: { run: (a) => describeCommand(a), summary: 'show objects in detail, with their events' },
-  delete: { run: (a) => deleteCommand(a), summary: 'delete objects by name, selector or manifest' },
-  'api-resources': { run: (a) => apiResourcesCommand(a), summary: 'list the resource types the server serves' },
-  version: { run: (a) => versionCommand(a), summary: 'print client and server versions' },
+  server: { load: async () => (await import('./commands/server.js')).serverCommand, summary: 'run the all-in-one server (API, store, controllers); writes <data-dir>/kubeconfig' },
+  ps: { load: async () => (await import('./commands/ps.js')).psCommand, summary: 'list containers, docker ps style (-a all, -s sizes)' },
+  logs: { load: async () => (await import('./commands/logs.js')).logsCommand, summary: "print a container's output (-f follows, --tail N)" },
+  exec: { load: async () => (await import('./commands/exec.js')).execCommand, summary: 'run a command in a running container; its exit code is passed through' },
+  cp: { load: async () => (await import('./commands/cp.js')).cpCommand, summary: 'copy files between a container and the local filesystem' },
+  top: { load: async () => (await import('./commands/top.js')).topCommand, summary: 'show the processes of a running container' },
+  stats: { load: async () => (await import('./commands/stats.js')).statsCommand, summary: 'show CPU, memory and pids of running containers' },
+  agent: { load: async () => (await import('./commands/agent.js')).agentCommand, summary: 'run the node agent against an API server (registers the node, runs its containers)' },
+  apply: { load: async () => (await import('./commands/apply.js')).applyCommand, summary: 'create or update objects from manifests (server-side apply)' },
+  get: { load: async () => (await import('./commands/get.js')).getCommand, summary: 'list objects or show some by name; -w follows changes' },
+  describe: { load: async () => (await import('./commands/describe.js')).describeCommand, summary: 'show objects in detail, with their events' },
+  delete: { load: async () => (await import('./commands/delete.js')).deleteCommand, summary: 'delete objects by name, selector or manifest' },
+  'api-resources': { load: async () => (await import('./commands/api-resources.js')).apiResourcesCommand, summary: 'list the resource types the server serves' },
+  version: { load: async () => (await import('./commands/version.js')).versionCommand, summary: 'print client and server versions' },
+  registry: { load: async () => (await import('./commands/registry.js')).registryCommand, summary: 'run the OCI Distribution registry (or manage its users, --gc)' },
+  pull: { load: async () => (await import('./commands/pull.js')).pullCommand, summary: 'pull an image from a registry into this node' },
+  push: { load: async () => (await import('./commands/push.js')).pushCommand, summary: 'push an image of this node to a registry' },
+  tag: { load: async () => (await import('./commands/tag.js')).tagCommand, summary: 'give an image of this node another name' },
+  images: { load: async () => (await import('./commands/images.js')).imagesCommand, summary: 'list the images of this node' },
+  login: { load: async () => (await import('./commands/login.js')).loginCommand, summary: 'log in to a registry (credentials saved for pull and push)' },
+  logout: { load: async () => (await import('./commands/logout.js')).logoutCommand, summary: "remove a registry's saved credentials" },
+  search: { load: async () => (await import('./commands/search.js')).searchCommand, summary: "search a registry's catalog" },
+  build: { load: async () => (await import('./commands/build.js')).buildCommand, summary: 'build an image from a Dockerfile on the local runtime (with the layer cache)' },
+  commit: { load: async () => (await import('./commands/commit.js')).commitCommand, summary: "create an image from a container's changes (local runtime)" },
+  history: { load: async () => (await import('./commands/history.js')).historyCommand, summary: 'show the history of an image (local runtime)' },
 };
 
 export function usage(): string {
@@ -50,7 +62,8 @@ export async function main(argv: string[]): Promise<number> {
   const command = commands[name];
   try {
     if (!command) throw new CliError(`unknown command "${name}" for "berth". Run 'berth --help' for the list of commands.`);
-    await command.run(rest);
+    const run = await command.load();
+    await run(rest);
     return 0;
   } catch (err) {
     if (err instanceof ExitError) return err.exitCode;

@@ -1,4 +1,12 @@
-import { ApiException } from '@kubernetes/client-node';
+import type { ApiException } from '@kubernetes/client-node';
+
+/**
+ * client-node's ApiException, recognised by shape: importing the class would load all of
+ * client-node on every command start, even for commands that never call the API.
+ */
+function isApiException(err: unknown): err is ApiException<unknown> {
+  return err instanceof Error && typeof (err as { code?: unknown }).code === 'number' && 'body' in err && 'headers' in err;
+}
 
 /** A user-facing failure: printed as `error: <message>`, exit code 1. */
 export class CliError extends Error {}
@@ -32,13 +40,13 @@ function parseBody(body: unknown): StatusLike | undefined {
 
 /** The Status object an API error carries, when the server sent one. */
 export function statusOf(err: unknown): StatusLike | undefined {
-  if (!(err instanceof ApiException)) return undefined;
+  if (!isApiException(err)) return undefined;
   const status = parseBody(err.body);
   return status?.kind === 'Status' ? status : undefined;
 }
 
 export function isNotFound(err: unknown): boolean {
-  return err instanceof ApiException && err.code === 404;
+  return isApiException(err) && err.code === 404;
 }
 
 const reasonByCode: Record<number, string> = {
@@ -93,7 +101,7 @@ function connectionMessage(err: Error & { code?: string }): string | undefined {
  */
 export function formatError(err: unknown, context?: string): string {
   const where = context ? `${context}: ` : '';
-  if (err instanceof ApiException) return describeApiError(err, where);
+  if (isApiException(err)) return describeApiError(err, where);
   if (err instanceof CliError) return `error: ${where}${err.message}`;
   if (err instanceof Error) return `error: ${where}${connectionMessage(err) ?? err.message}`;
   return `error: ${where}${String(err)}`;

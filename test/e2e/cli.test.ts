@@ -66,7 +66,7 @@ beforeAll(async () => {
   const dataDir = join(dir, 'data');
   kubeconfig = join(dataDir, 'kubeconfig');
   const port = await freePort();
-  const child = spawn(...berthArgv(['server', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`]), {
+  const child = spawn(...berthArgv(['server', '--no-agent', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`]), {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,27 +1,31 @@
-/** `berth server`: the all-in-one node — API server (with its controllers) on the embedded SQLite store. */
+/** `berth server`: the all-in-one node — API server, controllers and this node's agent, on the embedded SQLite store. */
+import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { kinds } from '../../api/registry.js';
-import { openapiV3GroupVersion, openapiV3Index } from '../../api/openapi.js';
-import { startApiServer } from '../../apiserver/server.js';
+import { startAllInOne } from '../../agent/all-in-one.js';
 import { openStore } from '../../store/index.js';
 import { parseCommand, type CommandSpec, type FlagSpecs } from '../args.js';
 import { resolveDataDir } from '../data-dir.js';
 
 const flags = {
-  'data-dir': { type: 'string', valueName: 'DIR', description: 'state directory; the admin kubeconfig is written to DIR/kubeconfig (default: /var/lib/berth as root, else $XDG_DATA_HOME/berth)' },
+  'data-dir': { type: 'string', valueName: 'DIR', description: 'state directory; the admin kubeconfig is written to DIR/kubeconfig, the runtime lives in DIR/runtime (default: /var/lib/berth as root, else $XDG_DATA_HOME/berth)' },
   listen: { type: 'string', valueName: 'HOST:PORT', default: '127.0.0.1:6443', description: 'address the API listens on (port 0 picks a free one)' },
   store: { type: 'string', valueName: 'SPEC', description: 'store to use: sqlite:PATH or memory: (default: sqlite:DIR/state.db)' },
   apply: { type: 'string', multiple: true, valueName: 'PATH', description: 'once ready, apply these manifests (file or directory), as `berth apply -f` does' },
+  agent: { type: 'boolean', default: true, description: 'run the agent for this node in the server process; --no-agent serves the API and controllers only' },
+  registry: { type: 'boolean', default: true, description: 'also serve the OCI registry (as `berth registry` does); --no-registry leaves it out' },
+  'registry-listen': { type: 'string', valueName: 'HOST:PORT', default: '127.0.0.1:5000', description: 'address of the registry' },
+  'node-name': { type: 'string', valueName: 'NAME', description: "this node's name (default: the hostname)" },
+  'cgroup-parent': { type: 'string', valueName: 'NAME', description: 'parent cgroup of the containers (default "berth")' },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 } as const satisfies FlagSpecs;
 
 const spec: CommandSpec<typeof flags> = {
   name: 'server',
-  usage: 'berth server [--data-dir DIR] [--listen HOST:PORT] [--store SPEC] [--apply PATH]...',
-  summary: 'Run the all-in-one Berth server: the Kubernetes-style API on the embedded SQLite store, with its controllers.',
+  usage: 'berth server [--data-dir DIR] [--listen HOST:PORT] [--store SPEC] [--apply PATH]... [--no-agent] [--no-registry] [--registry-listen HOST:PORT]',
+  summary: 'Run the all-in-one Berth server: the Kubernetes-style API on the embedded SQLite store, its controllers and the agent for this node.',
   flags,
   positionals: { min: 0, max: 0 },
-  examples: ['berth server', 'berth server --data-dir /tmp/berth --listen 127.0.0.1:0 --apply manifests/examples'],
+  examples: ['berth server', 'berth server --data-dir /tmp/berth --listen 127.0.0.1:0 --apply manifests/examples', 'berth server --no-agent'],
 };
 
 export async function serverCommand(argv: string[]): Promise<void> {
@@ -30,15 +34,33 @@ export async function serverCommand(argv: string[]): Promise<void> {
   const dataDir = resolveDataDir(parsed.values['data-dir']);
   const storeSpec = parsed.values.store ?? `sqlite:${join(dataDir, 'state.db')}`;
   const store = await openStore(storeSpec);
-  const server = await startApiServer({
+  const nodeName = (parsed.values['node-name'] ?? hostname()).toLowerCase();
+  const runAgent = parsed.values.agent !== false;
+  const node = await startAllInOne({
     store,
-    kinds,
-    openapi: { index: openapiV3Index, groupVersion: openapiV3GroupVersion },
     dataDir,
     listen: parsed.values.listen ?? '127.0.0.1:6443',
+    nodeName,
+    agent: runAgent,
+    ...(parsed.values['cgroup-parent'] ? { cgroupParent: parsed.values['cgroup-parent'] } : {}),
+    log: (m) => console.error(`berth agent: ${m}`),
   });
+  const server = node.api;
   console.log(`berth server: API listening on ${server.url}`);
   console.log(`berth server: store ${storeSpec}`);
+  if (runAgent) console.log(`berth server: agent for node ${nodeName} (runtime ${join(dataDir, 'runtime')}, endpoint ${node.agent?.endpoint.url ?? ''})`);
+  let registry: { url: string; close(): Promise<void> } | undefined;
+  if (parsed.values.registry !== false) {
+    const { startRegistry } = await import('../../registry/server.js');
+    const listen = parsed.values['registry-listen'] ?? '127.0.0.1:5000';
+    try {
+      registry = await startRegistry({ dataDir, listen });
+      console.log(`berth server: registry listening on ${registry.url}`);
+    } catch (e) {
+      // The API and the node are the server's job; a taken registry port must not stop them.
+      console.error(`berth server: registry not started on ${listen}: ${(e as Error).message} (use --registry-listen or --no-registry)`);
+    }
+  }
   console.log(`berth server: admin kubeconfig at ${server.kubeconfigPath} (kubectl --kubeconfig ${server.kubeconfigPath} get containers)`);
 
   for (const path of parsed.values.apply ?? []) {
@@ -50,8 +72,8 @@ export async function serverCommand(argv: string[]): Promise<void> {
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    console.log(`berth server: ${signal}, shutting down`);
-    void server.close().then(() => process.exit(0));
+    console.log(`berth server: ${signal}, shutting down (containers keep running)`);
+    void Promise.all([node.close(), registry?.close()]).then(() => process.exit(0));
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));

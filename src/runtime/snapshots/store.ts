@@ -1,10 +1,10 @@
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { digestHex, randomHexId } from '../util/digest.js';
+import { digestHex, randomHexId, sha256OfFile } from '../util/digest.js';
 import { invalid, notFound } from '../util/errors.js';
 import { atomicWriteJson, pathExists, readDirOrEmpty, readJsonIfExists, treeSize } from '../util/fs.js';
 import { applyLayer } from './apply-layer.js';
-import { decompressTo } from './decompress.js';
+import { decompressTo, detectCompression } from './decompress.js';
 import { mergeLayerDir } from './merge.js';
 import { isMountPoint, overlayMount, overlaySupported, unmount } from './overlay.js';
 
@@ -62,11 +62,13 @@ export class SnapshotStore {
     const tmp = join(this.dir, 'tmp', randomHexId());
     await mkdir(join(tmp, 'fs'), { recursive: true });
     try {
-      const plain = join(tmp, 'layer.tar');
-      const actual = await decompressTo(blobPath, plain);
+      // An uncompressed blob is already the layer tar: hash and apply it in place rather than copy it.
+      const compressed = (await detectCompression(blobPath)) !== 'none';
+      const plain = compressed ? join(tmp, 'layer.tar') : blobPath;
+      const actual = compressed ? await decompressTo(blobPath, plain) : await sha256OfFile(blobPath);
       if (actual !== diffID) throw invalid(`layer diffID mismatch: config says ${diffID}, content is ${actual}`);
       await applyLayer(plain, join(tmp, 'fs'), 'overlay');
-      await rm(plain);
+      if (compressed) await rm(plain);
       if (await pathExists(this.layerDir(diffID))) return;
       await rename(tmp, join(this.dir, digestHex(diffID)));
     } finally {

@@ -1,0 +1,280 @@
+/**
+ * The Container reconciler: level-triggered and idempotent. Each call reads the object (from the
+ * informer cache) and the runtime container it owns, makes one step towards spec, and writes what
+ * it sees through the status subresource. Exits are noticed by the ExitWatcher and come back here.
+ */
+import type { ContainerSpec, ContainerStatus } from '../api/container.js';
+import type { HandlerResult } from '../client/workqueue.js';
+import type { ResourceInformer } from '../client/informer.js';
+import { isoTime, type KObject, type KubeClient } from '../client/kube.js';
+import { RuntimeError, type ContainerState, type Runtime } from '../runtime/index.js';
+import type { ContainerRecord } from '../runtime/containers/record.js';
+import { createOptionsFor, SpecError } from './container-options.js';
+import type { EventRecorder } from './events.js';
+import type { ExitWatcher } from './exit-watcher.js';
+import type { AgentMetrics } from './metrics.js';
+import { CONTAINER_FINALIZER, LABEL_SPEC_HASH, LABEL_UID, runtimeContainerName, specHash, splitKey } from './names.js';
+import { condition, setFinalizer, writeStatus } from './status.js';
+
+const PLURAL = 'containers';
+const MAX_BACKOFF_S = 300;
+/** A container that ran this long before exiting restarts without back-off (kubelet resets after 10 min). */
+const BACKOFF_RESET_MS = 10 * 60_000;
+
+/** Raised to get the key retried with the queue's back-off; the message is already in status. */
+export class RetryLater extends Error {}
+
+export interface ContainerReconcilerDeps {
+  client: KubeClient;
+  runtime: Runtime;
+  nodeName: string;
+  containers: ResourceInformer;
+  events: EventRecorder;
+  exits: ExitWatcher;
+  metrics: AgentMetrics;
+  /** A container released its volumes (deleted, or recreated without them). */
+  onReleased(namespace: string): void;
+}
+
+/** Kubelet-style restart back-off: immediately the first time, then 10 s doubling up to 5 min. */
+export function restartDelaySeconds(restartCount: number): number {
+  if (restartCount <= 0) return 0;
+  return Math.min(MAX_BACKOFF_S, 10 * 2 ** (restartCount - 1));
+}
+
+export function exitReason(s: ContainerState): string {
+  if (s.oomKilled) return 'OOMKilled';
+  return s.exitCode === 0 ? 'Completed' : 'Error';
+}
+
+export class ContainerReconciler {
+  /** Last status written per key: the informer cache may lag behind our own writes. */
+  private readonly written = new Map<string, { uid: string; status: ContainerStatus }>();
+
+  constructor(private readonly d: ContainerReconcilerDeps) {}
+
+  async find(runtimeName: string): Promise<ContainerRecord | undefined> {
+    try {
+      return await this.d.runtime.containers.resolve(runtimeName);
+    } catch (e) {
+      if (e instanceof RuntimeError && e.code === 'NotFound') return undefined;
+      throw e;
+    }
+  }
+
+  /** Stops (after the grace period) and removes a runtime container with its writable layer. */
+  private async destroy(rec: ContainerRecord, key: string, graceSeconds?: number): Promise<void> {
+    this.d.exits.unwatch(key);
+    const rt = this.d.runtime.containers;
+    const s = await rt.state(rec.id);
+    if (s.status === 'running' || s.status === 'paused') await rt.stop(rec.id, graceSeconds ?? rec.stopTimeoutSeconds);
+    await rt.remove(rec.id, { force: true, volumes: true });
+  }
+
+  async reconcile(key: string): Promise<HandlerResult | void> {
+    const { namespace, name } = splitKey(key);
+    const obj = this.d.containers.get(name, namespace);
+    let rec = await this.find(runtimeContainerName(namespace, name));
+    if (!obj || (obj.spec as ContainerSpec | undefined)?.nodeName !== this.d.nodeName) {
+      // No object (or it moved away): the runtime container is an orphan.
+      if (rec) await this.destroy(rec, key, 0);
+      this.written.delete(key);
+      return;
+    }
+    if (rec && rec.options.labels[LABEL_UID] !== obj.metadata.uid) {
+      await this.destroy(rec, key, 0);
+      rec = undefined;
+    }
+    const spec = obj.spec as unknown as ContainerSpec;
+    if (obj.metadata.deletionTimestamp) {
+      if (rec) {
+        const s = await this.d.runtime.containers.state(rec.id);
+        if (s.status === 'running' || s.status === 'paused') await this.d.events.record(obj, 'Normal', 'Killing', `Stopping container ${name}`);
+        await this.destroy(rec, key, spec.stopGracePeriodSeconds);
+      }
+      await setFinalizer(this.d.client, PLURAL, obj, CONTAINER_FINALIZER, false);
+      this.written.delete(key);
+      this.d.onReleased(namespace);
+      return;
+    }
+    await setFinalizer(this.d.client, PLURAL, obj, CONTAINER_FINALIZER, true);
+
+    const mine = this.written.get(key);
+    const prev: ContainerStatus = mine && mine.uid === obj.metadata.uid ? mine.status : ((obj.status ?? {}) as ContainerStatus);
+    let restartCount = prev.restartCount ?? 0;
+
+    if (rec && rec.options.labels[LABEL_SPEC_HASH] !== specHash(obj.spec ?? {})) {
+      await this.d.events.record(obj, 'Normal', 'Killing', `Container ${name} definition changed, will be recreated`);
+      await this.destroy(rec, key, spec.stopGracePeriodSeconds);
+      rec = undefined;
+      this.d.onReleased(namespace);
+    }
+
+    if (!rec) {
+      if (!(await this.d.runtime.images.exists(spec.image))) {
+        await this.setStatus(obj, key, {
+          phase: 'Pending',
+          reason: 'ImagePullBackOff',
+          message: `image "${spec.image}" is not present on node ${this.d.nodeName}; create an Image object with ref "${spec.image}" (spec.source.import or pull) to make it present`,
+          restartCount,
+          conditions: [condition(prev.conditions, { type: 'Ready', status: 'False', reason: 'ImagePullBackOff' })],
+        });
+        await this.d.events.record(obj, 'Warning', 'Failed', `Failed to pull image "${spec.image}": not present on node ${this.d.nodeName}`);
+        throw new RetryLater(`image ${spec.image} not present`);
+      }
+      try {
+        const opts = createOptionsFor(obj, { volumeMountpoint: (v) => this.d.runtime.volumes.mountpoint(v) });
+        await this.d.events.record(obj, 'Normal', 'Pulled', `Container image "${spec.image}" already present on machine`);
+        rec = await this.d.runtime.containers.create(opts);
+      } catch (e) {
+        const reason = e instanceof SpecError || (e instanceof RuntimeError && e.code === 'Invalid') ? 'CreateContainerConfigError' : 'CreateContainerError';
+        const message = (e as Error).message;
+        await this.setStatus(obj, key, {
+          phase: 'Failed',
+          reason,
+          message,
+          restartCount,
+          conditions: [condition(prev.conditions, { type: 'Ready', status: 'False', reason })],
+        });
+        await this.d.events.record(obj, 'Warning', 'Failed', `Error: ${message}`);
+        throw new RetryLater(message);
+      }
+      await this.d.events.record(obj, 'Normal', 'Created', `Created container ${name}`);
+    }
+
+    const rt = this.d.runtime.containers;
+    let s = await rt.state(rec.id);
+    let reasonOverride: { reason: string; message?: string } | undefined;
+    let requeueAfterMs: number | undefined;
+
+    const start = async (): Promise<void> => {
+      try {
+        s = await rt.start(rec.id);
+      } catch (e) {
+        const message = (e as Error).message;
+        await this.setStatus(obj, key, {
+          ...this.base(obj, rec, restartCount),
+          phase: 'Failed',
+          reason: 'StartError',
+          message,
+          conditions: [condition(prev.conditions, { type: 'Ready', status: 'False', reason: 'StartError' })],
+        });
+        await this.d.events.record(obj, 'Warning', 'Failed', `Error: ${message}`);
+        throw new RetryLater(message);
+      }
+      await this.d.events.record(obj, 'Normal', 'Started', `Started container ${name}`);
+      const created = isoTime(obj.metadata.creationTimestamp);
+      if (restartCount === 0 && created && !prev.startedAt) this.d.metrics.startLatency.observe((Date.now() - Date.parse(created)) / 1000);
+    };
+
+    if (spec.state === 'Stopped') {
+      if (s.status === 'running' || s.status === 'paused') {
+        await this.d.events.record(obj, 'Normal', 'Killing', `Stopping container ${name}`);
+        s = await rt.stop(rec.id, spec.stopGracePeriodSeconds);
+      }
+      reasonOverride = { reason: 'Stopped', message: 'spec.state is Stopped' };
+    } else {
+      if (s.status === 'paused' && spec.state === 'Running') {
+        await rt.unpause(rec.id);
+        s = await rt.state(rec.id);
+      }
+      if (s.status === 'created') await start();
+      else if (s.status === 'exited') {
+        const policy = spec.restartPolicy ?? 'Always';
+        const stoppedByUs = prev.reason === 'Stopped';
+        const wantRestart = policy === 'Always' || (policy === 'OnFailure' && s.exitCode !== 0);
+        if (stoppedByUs) await start();
+        else if (wantRestart) {
+          const ran = Date.parse(s.finishedAt ?? '') - Date.parse(s.startedAt ?? '');
+          const delayS = ran >= BACKOFF_RESET_MS ? 0 : restartDelaySeconds(restartCount);
+          const wait = Date.parse(s.finishedAt ?? new Date().toISOString()) + delayS * 1000 - Date.now();
+          if (wait > 0) {
+            reasonOverride = { reason: 'CrashLoopBackOff', message: `back-off ${delayS}s restarting failed container ${name}` };
+            if (prev.reason !== 'CrashLoopBackOff') await this.d.events.record(obj, 'Warning', 'BackOff', `Back-off restarting failed container ${name}`);
+            requeueAfterMs = wait;
+          } else {
+            restartCount++;
+            await start();
+          }
+        }
+      }
+      if (s.status === 'running' && spec.state === 'Paused') {
+        await rt.pause(rec.id);
+        s = await rt.state(rec.id);
+      }
+    }
+
+    const status = this.statusFrom(obj, rec, s, restartCount, prev, reasonOverride);
+    Object.assign(status, await this.sizes(rec));
+    await this.setStatus(obj, key, status);
+    if (s.status === 'running' || s.status === 'paused') this.d.exits.watch(key, rt.records.paths(rec.id).exitFile, s.pid);
+    else this.d.exits.unwatch(key);
+    return requeueAfterMs !== undefined ? { requeueAfterMs } : undefined;
+  }
+
+  /** Layers never change, so their sizes are measured once. */
+  private readonly layerSizes = new Map<string, number>();
+
+  /** docker ps -s: the writable layer, and that plus the image's layers. */
+  private async sizes(rec: ContainerRecord): Promise<{ sizeRw: number; sizeRootFs: number }> {
+    const snaps = this.d.runtime.snapshots;
+    const sizeRw = await snaps.writableSize(rec.id).catch(() => 0);
+    let image = 0;
+    for (const d of rec.diffIDs) {
+      let n = this.layerSizes.get(d);
+      if (n === undefined) {
+        n = await snaps.layerSize(d).catch(() => 0);
+        this.layerSizes.set(d, n);
+      }
+      image += n;
+    }
+    return { sizeRw, sizeRootFs: sizeRw + image };
+  }
+
+  private base(obj: KObject, rec: ContainerRecord, restartCount: number): ContainerStatus {
+    return { containerID: rec.id, imageID: rec.imageId, restartCount, observedGeneration: obj.metadata.generation };
+  }
+
+  private statusFrom(obj: KObject, rec: ContainerRecord, s: ContainerState, restartCount: number, prev: ContainerStatus, override?: { reason: string; message?: string }): ContainerStatus {
+    const out: ContainerStatus = this.base(obj, rec, restartCount);
+    if (s.startedAt) out.startedAt = s.startedAt;
+    if (s.status === 'running') {
+      out.phase = 'Running';
+      out.pid = s.pid;
+      out.conditions = [condition(prev.conditions, { type: 'Ready', status: 'True', reason: 'Running' })];
+      return out;
+    }
+    if (s.status === 'paused') {
+      out.phase = 'Paused';
+      out.pid = s.pid;
+      out.conditions = [condition(prev.conditions, { type: 'Ready', status: 'False', reason: 'Paused' })];
+      return out;
+    }
+    if (s.status === 'created') {
+      out.phase = override ? 'Exited' : 'Creating';
+      if (override) out.reason = override.reason;
+      out.conditions = [condition(prev.conditions, { type: 'Ready', status: 'False', reason: override?.reason ?? 'Created' })];
+      return out;
+    }
+    out.phase = 'Exited';
+    if (s.finishedAt) out.finishedAt = s.finishedAt;
+    // The runtime stamps startedAt after `runc start` returns; a very short process may finish before that.
+    if (out.startedAt && out.finishedAt && out.startedAt > out.finishedAt) out.startedAt = out.finishedAt;
+    if (s.exitCode !== undefined) out.exitCode = s.exitCode;
+    out.reason = override?.reason ?? exitReason(s);
+    const message = override?.message ?? s.error;
+    if (message) out.message = message;
+    out.conditions = [condition(prev.conditions, { type: 'Ready', status: 'False', reason: out.reason })];
+    return out;
+  }
+
+  private async setStatus(obj: KObject, key: string, status: ContainerStatus): Promise<void> {
+    if (status.observedGeneration === undefined && obj.metadata.generation !== undefined) status.observedGeneration = obj.metadata.generation;
+    await writeStatus(this.d.client, PLURAL, obj, status as Record<string, unknown>);
+    this.written.set(key, { uid: obj.metadata.uid ?? '', status });
+  }
+
+  forget(key: string): void {
+    this.written.delete(key);
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * The agent's own HTTP endpoint, to which the API server proxies log, exec, top and stats
+ * requests (kubelet's :10250). Every request needs the shared bearer token. Bound to 127.0.0.1 by
+ * default; the API server is the only intended client.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { timingSafeEqual } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { metricsRegistry } from '../metrics/registry.js';
+import { RuntimeError, type Runtime } from '../runtime/index.js';
+import { runtimeContainerName } from './names.js';
+
+export interface EndpointOptions {
+  runtime: Runtime;
+  token: string;
+  host?: string;
+  port?: number;
+}
+
+function send(res: ServerResponse, code: number, body: unknown): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  res.writeHead(code, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+function tokenOk(header: string | undefined, token: string): boolean {
+  const m = /^Bearer (.+)$/.exec(header ?? '');
+  if (!m?.[1]) return false;
+  const a = Buffer.from(m[1]);
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function statusFor(e: unknown): number {
+  if (e instanceof RuntimeError) return { NotFound: 404, Conflict: 409, Invalid: 400, Unsafe: 400, Failed: 500 }[e.code];
+  return 500;
+}
+
+async function readBody(req: IncomingMessage, limit = 1 << 20): Promise<string> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of req) {
+    n += (c as Buffer).length;
+    if (n > limit) throw new RuntimeError('Invalid', 'request body too large');
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export class AgentEndpoint {
+  private server: Server | undefined;
+  url = '';
+
+  constructor(private readonly o: EndpointOptions) {}
+
+  async start(): Promise<string> {
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((e: unknown) => send(res, statusFor(e), { message: (e as Error).message }));
+    });
+    const host = this.o.host ?? '127.0.0.1';
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(this.o.port ?? 0, host, () => resolve());
+    });
+    const addr = this.server.address() as AddressInfo;
+    this.url = `http://${host}:${addr.port}`;
+    return this.url;
+  }
+
+  async stop(): Promise<void> {
+    if (!this.server) return;
+    this.server.closeAllConnections();
+    await new Promise<void>((r) => this.server!.close(() => r()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://agent');
+    if (url.pathname === '/healthz') {
+      res.end('ok');
+      return;
+    }
+    if (!tokenOk(req.headers.authorization, this.o.token)) return send(res, 401, { message: 'Unauthorized' });
+    if (url.pathname === '/metrics') {
+      res.writeHead(200, { 'content-type': metricsRegistry.contentType });
+      res.end(await metricsRegistry.metrics());
+      return;
+    }
+    const m = /^\/containers\/([^/]+)\/([^/]+)\/(log|exec|top|stats|archive)$/.exec(url.pathname);
+    if (!m) return send(res, 404, { message: `no such path ${url.pathname}` });
+    const ref = runtimeContainerName(decodeURIComponent(m[1]!), decodeURIComponent(m[2]!));
+    const rt = this.o.runtime.containers;
+    switch (m[3]) {
+      case 'log':
+        return this.logs(ref, url.searchParams, req, res);
+      case 'top':
+        return send(res, 200, { processes: await rt.top(ref) });
+      case 'stats':
+        return send(res, 200, await rt.stats(ref));
+      case 'archive':
+        return this.archive(ref, url.searchParams.get('path'), req, res);
+      case 'exec': {
+        if (req.method !== 'POST') return send(res, 405, { message: 'exec needs POST' });
+        const body = JSON.parse((await readBody(req)) || '{}') as { command?: unknown; stdin?: unknown; env?: unknown; user?: unknown; workingDir?: unknown };
+        if (!Array.isArray(body.command) || body.command.length === 0 || !body.command.every((c) => typeof c === 'string')) {
+          return send(res, 400, { message: 'command: must be a non-empty array of strings' });
+        }
+        const result = await rt.exec(ref, {
+          cmd: body.command as string[],
+          ...(typeof body.stdin === 'string' ? { input: body.stdin } : {}),
+          ...(typeof body.user === 'string' ? { user: body.user } : {}),
+          ...(typeof body.workingDir === 'string' ? { workingDir: body.workingDir } : {}),
+          ...(Array.isArray(body.env) ? { env: body.env as string[] } : {}),
+        });
+        return send(res, 200, result);
+      }
+    }
+  }
+
+  /** docker cp through a tar stream: GET copies a path out of the container, PUT copies a tar's entries in. */
+  private async archive(ref: string, path: string | null, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!path || !path.startsWith('/')) return send(res, 400, { message: 'path: must be an absolute path inside the container' });
+    const rt = this.o.runtime.containers;
+    await rt.resolve(ref);
+    await mkdir(join(this.o.runtime.root, 'tmp'), { recursive: true });
+    const tmp = await mkdtemp(join(this.o.runtime.root, 'tmp', 'cp-'));
+    try {
+      if (req.method === 'GET') {
+        await rt.copyFrom(ref, path, tmp);
+        const entries = await readdir(tmp);
+        res.writeHead(200, { 'content-type': 'application/x-tar' });
+        const tar = spawn('tar', ['-C', tmp, '-cf', '-', '--', ...entries], { stdio: ['ignore', 'pipe', 'pipe'] });
+        tar.stdout.pipe(res);
+        await new Promise<void>((resolve) => tar.on('close', () => resolve()));
+        return;
+      }
+      if (req.method !== 'PUT') return send(res, 405, { message: 'archive takes GET (copy out) or PUT (copy in)' });
+      const tar = spawn('tar', ['-C', tmp, '-xf', '-', '--no-same-owner'], { stdio: ['pipe', 'ignore', 'pipe'] });
+      let err = '';
+      tar.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      req.pipe(tar.stdin);
+      const code = await new Promise<number>((resolve) => tar.on('close', (c) => resolve(c ?? 1)));
+      if (code !== 0) return send(res, 400, { message: `body: not a readable tar archive: ${err.trim()}` });
+      for (const entry of await readdir(tmp)) await rt.copyTo(ref, join(tmp, entry), path);
+      send(res, 200, { copied: path });
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  }
+
+  private async logs(ref: string, q: URLSearchParams, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const follow = q.get('follow') === 'true' || q.get('follow') === '1';
+    const timestamps = q.get('timestamps') === 'true' || q.get('timestamps') === '1';
+    const tail = q.get('tailLines');
+    const sinceSeconds = q.get('sinceSeconds');
+    const sinceTime = q.get('sinceTime');
+    const since = sinceSeconds ? new Date(Date.now() - Number(sinceSeconds) * 1000).toISOString() : sinceTime ?? undefined;
+    if (tail !== null && !/^\d+$/.test(tail)) return send(res, 400, { message: 'tailLines: must be a non-negative integer' });
+    if (sinceSeconds !== null && !/^\d+$/.test(sinceSeconds)) return send(res, 400, { message: 'sinceSeconds: must be a non-negative integer' });
+    const abort = new AbortController();
+    res.on('close', () => abort.abort());
+    // Resolve the container before answering 200, so a missing one is a 404.
+    await this.o.runtime.containers.resolve(ref);
+    const lines = this.o.runtime.containers.logs(ref, { follow, ...(tail !== null ? { tail: Number(tail) } : {}), ...(since ? { since } : {}) }, abort.signal);
+    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-cache' });
+    res.flushHeaders();
+    const write = (l: { time: string; line: string }) => res.write(timestamps ? `${l.time} ${l.line}\n` : `${l.line}\n`);
+    for await (const l of lines) {
+      if (abort.signal.aborted) break;
+      write(l);
+    }
+    res.end();
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * Records core v1 Events about objects, as kubelet's event recorder does: a repeat of the same
+ * reason and message for the same object bumps count and lastTimestamp instead of adding an event.
+ * Failures to record are logged, never thrown: events are a courtesy, not state.
+ */
+import { randomBytes } from 'node:crypto';
+import type { KObject, KubeClient } from '../client/kube.js';
+
+export type EventType = 'Normal' | 'Warning';
+
+export class EventRecorder {
+  private readonly seen = new Map<string, { name: string; count: number; first: string }>();
+
+  constructor(
+    private readonly client: KubeClient,
+    private readonly component: string,
+    private readonly host: string,
+  ) {}
+
+  async record(obj: KObject, type: EventType, reason: string, message: string): Promise<void> {
+    const ns = obj.metadata.namespace ?? 'default';
+    const key = `${obj.metadata.uid}/${type}/${reason}/${message}`;
+    const now = new Date().toISOString();
+    const prior = this.seen.get(key);
+    try {
+      if (prior) {
+        prior.count++;
+        await this.client.patchEvent(ns, prior.name, { count: prior.count, lastTimestamp: now });
+        return;
+      }
+    } catch {
+      this.seen.delete(key);
+    }
+    const name = `${obj.metadata.name}.${Date.now().toString(16)}${randomBytes(3).toString('hex')}`;
+    try {
+      await this.client.createEvent(ns, {
+        apiVersion: 'v1',
+        kind: 'Event',
+        metadata: { name, namespace: ns },
+        involvedObject: {
+          apiVersion: obj.apiVersion,
+          kind: obj.kind,
+          name: obj.metadata.name,
+          namespace: obj.metadata.namespace,
+          uid: obj.metadata.uid,
+          resourceVersion: obj.metadata.resourceVersion,
+        },
+        reason,
+        message,
+        type,
+        count: 1,
+        firstTimestamp: new Date(now),
+        lastTimestamp: new Date(now),
+        source: { component: this.component, host: this.host },
+        reportingComponent: `berth.dev/${this.component}`,
+        reportingInstance: `${this.component}-${this.host}`,
+      });
+      this.seen.set(key, { name, count: 1, first: now });
+      if (this.seen.size > 5000) this.seen.delete(this.seen.keys().next().value as string);
+    } catch (err) {
+      console.error(`${this.component}: could not record event ${reason} for ${ns}/${obj.metadata.name}: ${(err as Error).message}`);
+    }
+  }
+}

@@ -1,0 +1,203 @@
+/**
+ * The Image reconciler: makes the image present on this node and reports digest, size, layers,
+ * config and presence: import (a tarball on the node or at a URL; rootfs, docker-archive or
+ * oci-archive) and pull (per pullPolicy) work; build reports a clear condition until it is implemented.
+ */
+import { createWriteStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { randomBytes } from 'node:crypto';
+import { shortDigestOf, type ImageSpec, type ImageStatus } from '../api/image.js';
+import type { ResourceInformer } from '../client/informer.js';
+import type { HandlerResult } from '../client/workqueue.js';
+import type { KObject, KubeClient } from '../client/kube.js';
+import type { Distribution } from '../runtime/distribution/index.js';
+import { RuntimeError, type Runtime } from '../runtime/index.js';
+import type { EventRecorder } from './events.js';
+import { parseChanges } from './image-changes.js';
+import { splitKey } from './names.js';
+import { condition, writeStatus } from './status.js';
+
+const PLURAL = 'images';
+const NOT_IMPLEMENTED_RETRY_MS = 60_000;
+
+export interface ImageReconcilerDeps {
+  client: KubeClient;
+  runtime: Runtime;
+  nodeName: string;
+  images: ResourceInformer;
+  events: EventRecorder;
+  distribution?: Distribution;
+  /** An image became present: containers waiting for it can go on. */
+  onPresent(ref: string): void;
+}
+
+export class ImageReconciler {
+  /** generation+uid last imported per key, so an unchanged spec is not imported again. */
+  private readonly imported = new Map<string, string>();
+
+  constructor(private readonly d: ImageReconcilerDeps) {}
+
+  async reconcile(key: string): Promise<HandlerResult | void> {
+    const { namespace, name } = splitKey(key);
+    const obj = this.d.images.get(name, namespace);
+    if (!obj || obj.metadata.deletionTimestamp || (obj.spec as ImageSpec | undefined)?.nodeName !== this.d.nodeName) return;
+    const spec = obj.spec as unknown as ImageSpec;
+    const prev = (obj.status ?? {}) as ImageStatus;
+    const present = await this.d.runtime.images.exists(spec.ref);
+    const mark = `${obj.metadata.uid}/${obj.metadata.generation}`;
+    const source = spec.source ?? { pull: {} };
+
+    if (source.import) {
+      const current = present && (prev.observedGeneration === obj.metadata.generation || this.imported.get(key) === mark) && prev.phase === 'Ready';
+      if (!current && !(present && spec.pullPolicy === 'Never')) {
+        await writeStatus(this.d.client, PLURAL, obj, { ...prev, phase: 'Importing', sourceType: 'Import' });
+        try {
+          await this.importInto(spec);
+        } catch (e) {
+          const message = `import of ${source.import.path ?? source.import.url} failed: ${(e as Error).message}`;
+          await this.fail(obj, prev, 'Import', 'ImportFailed', message);
+          await this.d.events.record(obj, 'Warning', 'Failed', message);
+          throw new Error(message);
+        }
+        this.imported.set(key, mark);
+        await this.d.events.record(obj, 'Normal', 'Imported', `Imported image "${spec.ref}" from ${source.import.path ?? source.import.url} on node ${this.d.nodeName}`);
+      }
+      await this.ready(obj, prev, 'Import');
+      return;
+    }
+    const type = source.build ? 'Build' : 'Pull';
+    if (present && spec.pullPolicy !== 'Always') {
+      await this.ready(obj, prev, type);
+      return;
+    }
+    if (!source.build) return this.pull(key, obj, prev, mark);
+    const reason = source.build ? 'BuildNotImplemented' : 'PullNotImplemented';
+    const message = source.build
+      ? `building images is not implemented on node ${this.d.nodeName} yet; import the image (spec.source.import) instead`
+      : `pulling from a registry is not implemented on node ${this.d.nodeName} yet; import the image (spec.source.import) instead`;
+    if (prev.conditions?.find((c) => c.type === 'Ready')?.reason !== reason) await this.d.events.record(obj, 'Warning', 'Failed', message);
+    await this.fail(obj, prev, type, reason, message);
+    return { requeueAfterMs: NOT_IMPLEMENTED_RETRY_MS };
+  }
+
+  /** Pull per pullPolicy; a failure is ErrImagePull, then ImagePullBackOff while the queue backs off. */
+  private async pull(key: string, obj: KObject, prev: ImageStatus, mark: string): Promise<HandlerResult | void> {
+    const spec = obj.spec as unknown as ImageSpec;
+    if (spec.pullPolicy === 'Never') {
+      const message = `image "${spec.ref}" is not present on node ${this.d.nodeName} and pullPolicy is Never`;
+      await this.fail(obj, prev, 'Pull', 'ErrImageNeverPull', message);
+      return { requeueAfterMs: NOT_IMPLEMENTED_RETRY_MS };
+    }
+    if (!this.d.distribution) {
+      await this.fail(obj, prev, 'Pull', 'PullNotConfigured', `node ${this.d.nodeName} has no registry client; import the image (spec.source.import) instead`);
+      return { requeueAfterMs: NOT_IMPLEMENTED_RETRY_MS };
+    }
+    // Always pulls once per spec generation, not on every resync.
+    if (spec.pullPolicy === 'Always' && this.imported.get(key) === mark && (await this.d.runtime.images.exists(spec.ref))) {
+      await this.ready(obj, prev, 'Pull');
+      return;
+    }
+    await writeStatus(this.d.client, PLURAL, obj, { ...prev, phase: 'Pulling', sourceType: 'Pull' });
+    try {
+      const started = Date.now();
+      const result = await this.d.distribution.pull(spec.ref);
+      await this.d.runtime.images.tag(result.id, spec.ref);
+      this.imported.set(key, mark);
+      await this.d.events.record(obj, 'Normal', 'Pulled', `Successfully pulled image "${spec.ref}" in ${Date.now() - started}ms on node ${this.d.nodeName}`);
+    } catch (e) {
+      const reason = prev.conditions?.find((c) => c.type === 'Ready')?.reason === 'ErrImagePull' ? 'ImagePullBackOff' : 'ErrImagePull';
+      const message = `pulling "${spec.ref}" failed: ${(e as Error).message}`;
+      await this.fail(obj, prev, 'Pull', reason, message);
+      await this.d.events.record(obj, 'Warning', 'Failed', message);
+      throw new Error(message);
+    }
+    await this.ready(obj, prev, 'Pull');
+  }
+
+  private async importInto(spec: ImageSpec): Promise<void> {
+    const imp = spec.source.import!;
+    const tmpDir = join(this.d.runtime.root, 'tmp');
+    let path = imp.path;
+    let download: string | undefined;
+    try {
+      if (!path && imp.url) {
+        await mkdir(tmpDir, { recursive: true });
+        download = join(tmpDir, `download-${randomBytes(8).toString('hex')}.tar`);
+        const res = await fetch(imp.url);
+        if (!res.ok || !res.body) throw new Error(`GET ${imp.url}: HTTP ${res.status}`);
+        await pipeline(Readable.fromWeb(res.body as WebReadableStream), createWriteStream(download));
+        path = download;
+      }
+      if (!path) throw new Error('spec.source.import: needs path or url');
+      const changes = parseChanges(imp.changes);
+      if (imp.format === 'rootfs') {
+        await this.d.runtime.importImage(path, { ref: spec.ref, ...(changes ? { changes } : {}) });
+        return;
+      }
+      try {
+        const loaded = await this.d.runtime.loadImages(path);
+        const first = loaded[0];
+        if (!first) throw new Error('the archive holds no image');
+        await this.d.runtime.images.tag(first.id, spec.ref);
+      } catch (e) {
+        const notArchive = e instanceof RuntimeError && e.code === 'Invalid' && /neither manifest\.json/.test(e.message);
+        if (!notArchive || imp.format) throw e;
+        await this.d.runtime.importImage(path, { ref: spec.ref, ...(changes ? { changes } : {}) });
+      }
+    } finally {
+      if (download) await rm(download, { force: true });
+    }
+  }
+
+  private async ready(obj: KObject, prev: ImageStatus, sourceType: 'Pull' | 'Build' | 'Import'): Promise<void> {
+    const spec = obj.spec as unknown as ImageSpec;
+    const images = this.d.runtime.images;
+    const rec = await images.resolve(spec.ref);
+    const inspect = await images.inspect(rec.id);
+    const manifest = await images.manifest(rec.id);
+    const c = inspect.Config;
+    const config: NonNullable<ImageStatus['config']> = {};
+    if (c.Entrypoint) config.entrypoint = c.Entrypoint;
+    if (c.Cmd) config.cmd = c.Cmd;
+    if (c.Env.length) config.env = c.Env;
+    if (c.WorkingDir) config.workingDir = c.WorkingDir;
+    if (c.User) config.user = c.User;
+    if (Object.keys(c.ExposedPorts).length) config.exposedPorts = Object.keys(c.ExposedPorts);
+    if (Object.keys(c.Volumes).length) config.volumes = Object.keys(c.Volumes);
+    if (Object.keys(c.Labels).length) config.labels = c.Labels;
+    if (c.StopSignal) config.stopSignal = c.StopSignal;
+    const prevNode = prev.nodes?.find((n) => n.nodeName === this.d.nodeName);
+    const pulledAt = prevNode?.digest === rec.manifestDigest && prevNode.pulledAt ? prevNode.pulledAt : new Date().toISOString();
+    const status: ImageStatus = {
+      phase: 'Ready',
+      sourceType,
+      digest: rec.manifestDigest,
+      shortDigest: shortDigestOf(rec.manifestDigest),
+      id: rec.id,
+      size: inspect.Size,
+      layers: manifest.layers.map((l) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType })),
+      ...(inspect.Created ? { created: inspect.Created } : {}),
+      config,
+      nodes: [...(prev.nodes ?? []).filter((n) => n.nodeName !== this.d.nodeName), { nodeName: this.d.nodeName, present: true, digest: rec.manifestDigest, pulledAt }],
+      conditions: [condition(prev.conditions, { type: 'Ready', status: 'True', reason: 'Present', message: `present on node ${this.d.nodeName}` })],
+      ...(obj.metadata.generation !== undefined ? { observedGeneration: obj.metadata.generation } : {}),
+    };
+    await writeStatus(this.d.client, PLURAL, obj, status as Record<string, unknown>);
+    this.d.onPresent(spec.ref);
+  }
+
+  private async fail(obj: KObject, prev: ImageStatus, sourceType: 'Pull' | 'Build' | 'Import', reason: string, message: string): Promise<void> {
+    const status: ImageStatus = {
+      phase: 'Failed',
+      sourceType,
+      nodes: [...(prev.nodes ?? []).filter((n) => n.nodeName !== this.d.nodeName), { nodeName: this.d.nodeName, present: false, message }],
+      conditions: [condition(prev.conditions, { type: 'Ready', status: 'False', reason, message })],
+      ...(obj.metadata.generation !== undefined ? { observedGeneration: obj.metadata.generation } : {}),
+    };
+    await writeStatus(this.d.client, PLURAL, obj, status as Record<string, unknown>);
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * Agent metrics, on the shared registry: reconcile counts and durations, containers by phase,
+ * cAdvisor-named per-container usage, and start latency (creationTimestamp to Running).
+ */
+import { Counter, Gauge, Histogram } from 'prom-client';
+import { metricsRegistry } from '../metrics/registry.js';
+
+export interface ContainerSample {
+  namespace: string;
+  name: string;
+  id: string;
+  cpuSeconds: number;
+  workingSetBytes: number;
+  pids: number;
+}
+
+export interface MetricsSources {
+  phases(): Map<string, number>;
+  samples(): Promise<ContainerSample[]>;
+}
+
+export interface AgentMetrics {
+  reconciles: Counter<'kind' | 'result'>;
+  reconcileDuration: Histogram<'kind' | 'result'>;
+  startLatency: Histogram;
+  bind(sources: MetricsSources): void;
+}
+
+let shared: AgentMetrics | undefined;
+
+/** One set per process (the registry refuses duplicate names); the latest agent feeds the gauges. */
+export function agentMetrics(): AgentMetrics {
+  if (shared) return shared;
+  let sources: MetricsSources | undefined;
+  const reconciles = new Counter({
+    name: 'berth_agent_reconcile_total',
+    help: 'Reconciles by kind and result (success, error, requeue).',
+    labelNames: ['kind', 'result'] as const,
+    registers: [metricsRegistry],
+  });
+  const reconcileDuration = new Histogram({
+    name: 'berth_agent_reconcile_duration_seconds',
+    help: 'Time one reconcile takes, by kind and result.',
+    labelNames: ['kind', 'result'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [metricsRegistry],
+  });
+  const startLatency = new Histogram({
+    name: 'berth_container_start_latency_seconds',
+    help: 'Time from a Container object being created to its process running.',
+    buckets: [0.05, 0.1, 0.15, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
+    registers: [metricsRegistry],
+  });
+  new Gauge({
+    name: 'berth_containers',
+    help: 'Containers on this node by observed phase.',
+    labelNames: ['phase'] as const,
+    registers: [metricsRegistry],
+    collect() {
+      this.reset();
+      for (const [phase, n] of sources?.phases() ?? []) this.set({ phase }, n);
+    },
+  });
+  let cached: { at: number; samples: Promise<ContainerSample[]> } | undefined;
+  // One cgroup read per scrape, shared by the three per-container series.
+  const samples = (): Promise<ContainerSample[]> => {
+    if (!sources) return Promise.resolve([]);
+    if (!cached || Date.now() - cached.at > 1000) cached = { at: Date.now(), samples: sources.samples().catch(() => []) };
+    return cached.samples;
+  };
+  const labelNames = ['namespace', 'pod', 'container', 'name', 'id'] as const;
+  const labels = (s: ContainerSample) => ({ namespace: s.namespace, pod: s.name, container: s.name, name: s.name, id: s.id });
+  new Counter({
+    name: 'container_cpu_usage_seconds_total',
+    help: 'Cumulative CPU time consumed by the container, in seconds.',
+    labelNames,
+    registers: [metricsRegistry],
+    async collect() {
+      this.reset();
+      for (const s of await samples()) this.inc(labels(s), s.cpuSeconds);
+    },
+  });
+  new Gauge({
+    name: 'container_memory_working_set_bytes',
+    help: 'Current working set of the container, in bytes.',
+    labelNames,
+    registers: [metricsRegistry],
+    async collect() {
+      this.reset();
+      for (const s of await samples()) this.set(labels(s), s.workingSetBytes);
+    },
+  });
+  new Gauge({
+    name: 'container_processes',
+    help: 'Number of processes (pids) running inside the container.',
+    labelNames,
+    registers: [metricsRegistry],
+    async collect() {
+      this.reset();
+      for (const s of await samples()) this.set(labels(s), s.pids);
+    },
+  });
+  shared = {
+    reconciles,
+    reconcileDuration,
+    startLatency,
+    bind(src) {
+      sources = src;
+      cached = undefined;
+    },
+  };
+  return shared;
+}

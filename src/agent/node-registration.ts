@@ -1,0 +1,76 @@
+/** Registers this node's Node object and renews its heartbeat (status.lastHeartbeatTime + Ready). */
+import type { KObject, KubeClient } from '../client/kube.js';
+import { isNotFound } from '../client/kube.js';
+import { nodeFacts, type NodeFacts } from './node-info.js';
+import { condition } from './status.js';
+
+const PLURAL = 'nodes';
+
+export class NodeRegistration {
+  private facts: NodeFacts | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private readyCondition: unknown;
+
+  constructor(
+    private readonly client: KubeClient,
+    private readonly nodeName: string,
+    private readonly endpointUrl: () => string | undefined,
+    private readonly intervalMs = 10_000,
+  ) {}
+
+  async register(): Promise<void> {
+    this.facts = await nodeFacts(this.nodeName);
+    let node: KObject;
+    try {
+      node = await this.client.get(PLURAL, undefined, this.nodeName);
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+      node = await this.client.create(PLURAL, undefined, {
+        apiVersion: 'berth.dev/v1alpha1',
+        kind: 'Node',
+        metadata: {
+          name: this.nodeName,
+          labels: { 'kubernetes.io/hostname': this.nodeName, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': this.facts.nodeInfo.architecture ?? 'amd64' },
+        },
+        spec: {},
+      });
+    }
+    this.readyCondition = (node.status as { conditions?: unknown } | undefined)?.conditions;
+    const url = this.endpointUrl();
+    await this.client.patchStatus(PLURAL, undefined, this.nodeName, {
+      capacity: this.facts.capacity,
+      allocatable: this.facts.allocatable,
+      nodeInfo: this.facts.nodeInfo,
+      addresses: this.facts.addresses,
+      ...(url ? { agentEndpoint: { url } } : {}),
+      ...this.heartbeat(),
+      observedGeneration: node.metadata.generation,
+    });
+  }
+
+  private heartbeat(): Record<string, unknown> {
+    const ready = condition(this.readyCondition, { type: 'Ready', status: 'True', reason: 'AgentReady', message: 'berth agent is posting ready status' });
+    this.readyCondition = [ready];
+    return { lastHeartbeatTime: new Date().toISOString(), conditions: [ready] };
+  }
+
+  async renew(): Promise<void> {
+    try {
+      await this.client.patchStatus(PLURAL, undefined, this.nodeName, this.heartbeat());
+    } catch (e) {
+      if (isNotFound(e)) await this.register();
+      else throw e;
+    }
+  }
+
+  start(): void {
+    this.timer = setInterval(() => {
+      this.renew().catch((e: unknown) => console.error(`agent: heartbeat failed: ${(e as Error).message}`));
+    }, this.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+}

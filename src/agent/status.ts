@@ -1,0 +1,44 @@
+/** Helpers shared by the reconcilers for conditions and status patches. */
+import { isoTime, jsonEqual, mergePatchFor, type KObject, type KubeClient } from '../client/kube.js';
+
+export interface Condition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason?: string;
+  message?: string;
+  lastTransitionTime?: string;
+}
+
+/** A condition that keeps its lastTransitionTime while its status does not change. */
+export function condition(prev: unknown, c: Omit<Condition, 'lastTransitionTime'>): Condition {
+  const list = Array.isArray(prev) ? (prev as Condition[]) : [];
+  const old = list.find((x) => x.type === c.type);
+  const out: Condition = { type: c.type, status: c.status };
+  if (c.reason) out.reason = c.reason;
+  if (c.message) out.message = c.message;
+  out.lastTransitionTime = old && old.status === c.status && old.lastTransitionTime ? isoTime(old.lastTransitionTime) : new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  return out;
+}
+
+/** Writes status through the status subresource when it differs from what the object carries. */
+export async function writeStatus(client: KubeClient, plural: string, obj: KObject, desired: Record<string, unknown>): Promise<boolean> {
+  const current = normalise(obj.status ?? {});
+  if (jsonEqual(current, desired)) return false;
+  await client.patchStatus(plural, obj.metadata.namespace, obj.metadata.name, mergePatchFor(current, desired));
+  return true;
+}
+
+/** client-node turns date-time strings into Dates in some paths; compare as strings. */
+function normalise(v: unknown): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(v)) as Record<string, unknown>;
+}
+
+/** Adds or removes a finalizer with a merge patch guarded by resourceVersion (409 when stale). */
+export async function setFinalizer(client: KubeClient, plural: string, obj: KObject, finalizer: string, present: boolean): Promise<void> {
+  const list = obj.metadata.finalizers ?? [];
+  if (list.includes(finalizer) === present) return;
+  const next = present ? [...list, finalizer] : list.filter((f) => f !== finalizer);
+  await client.patch(plural, obj.metadata.namespace, obj.metadata.name, {
+    metadata: { finalizers: next, resourceVersion: obj.metadata.resourceVersion },
+  });
+}

@@ -1,0 +1,103 @@
+/**
+ * Proxies the Container log, exec, top and stats subresources to the agent of the container's
+ * node, as the Kubernetes API server does for pods and kubelets: the API server authenticates the
+ * user, finds the node's agent endpoint in Node status.agentEndpoint and calls it with the
+ * shared agent token.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type express from 'express';
+import type { Request, Response } from 'express';
+import type { KindInfo } from '../api/kind.js';
+import type { SubresourceVerbs } from './discovery.js';
+import type { Resources } from './resources.js';
+import { ApiError, errors } from './status.js';
+import { sendError } from './app.js';
+
+export interface AgentProxyOptions {
+  resources: Resources;
+  kinds: KindInfo[];
+  /** Token the agents' endpoints accept. */
+  agentToken: string;
+}
+
+const SUBRESOURCES: SubresourceVerbs = { log: ['get'], exec: ['create', 'get'], top: ['get'], stats: ['get'], archive: ['get', 'update'] };
+
+export function agentSubresources(k: KindInfo): SubresourceVerbs {
+  return k.group === 'berth.dev' && k.plural === 'containers' ? SUBRESOURCES : {};
+}
+
+const PATH = /^\/apis\/berth\.dev\/v1alpha1\/namespaces\/([^/]+)\/containers\/([^/]+)\/(log|exec|top|stats|archive)$/;
+
+export function agentProxyRoutes(o: AgentProxyOptions): (app: express.Express) => void {
+  const containerKind = o.kinds.find((k) => k.group === 'berth.dev' && k.plural === 'containers');
+  const nodeKind = o.kinds.find((k) => k.group === 'berth.dev' && k.plural === 'nodes');
+  if (!containerKind || !nodeKind) throw new Error('agent proxy: containers and nodes must be registered');
+  const ref = { group: 'berth.dev', plural: 'containers' };
+
+  const handle = async (req: Request, res: Response): Promise<void> => {
+    const m = PATH.exec(req.path);
+    if (!m) return sendError(res, errors.pathNotFound(req.path));
+    const [, nsRaw, nameRaw, sub] = m as unknown as [string, string, string, string];
+    const ns = decodeURIComponent(nsRaw);
+    const name = decodeURIComponent(nameRaw);
+    const labels = res.locals.labels as { verb: string; resource: string; subresource: string } | undefined;
+    if (labels) Object.assign(labels, { resource: 'containers', subresource: sub });
+    if (sub === 'exec' && req.method !== 'POST') return sendError(res, errors.methodNotAllowed(req.method));
+    if (sub === 'archive' && req.method !== 'GET' && req.method !== 'PUT') return sendError(res, errors.methodNotAllowed(req.method));
+    if (sub !== 'exec' && sub !== 'archive' && req.method !== 'GET') return sendError(res, errors.methodNotAllowed(req.method));
+    let ctr;
+    try {
+      ctr = (await o.resources.get(containerKind, ns, name)) as { spec?: { nodeName?: string } };
+    } catch {
+      return sendError(res, errors.notFound(ref, name));
+    }
+    const nodeName = ctr.spec?.nodeName;
+    if (!nodeName) return sendError(res, errors.badRequest(`container "${name}" is not bound to a node yet (spec.nodeName is empty)`));
+    let endpoint: string | undefined;
+    try {
+      const node = (await o.resources.get(nodeKind, '', nodeName)) as { status?: { agentEndpoint?: { url?: string } } };
+      endpoint = node.status?.agentEndpoint?.url;
+    } catch {
+      endpoint = undefined;
+    }
+    if (!endpoint) return sendError(res, new ApiError(503, 'InternalError', `node "${nodeName}" has no agent endpoint (is its agent running?)`));
+    const query = req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?')) : '';
+    const target = new URL(`/containers/${encodeURIComponent(ns)}/${encodeURIComponent(name)}/${sub}${query}`, endpoint);
+    const lib = target.protocol === 'https:' ? https : http;
+    const upstream = lib.request(target, { method: req.method, headers: { authorization: `Bearer ${o.agentToken}`, 'content-type': req.get('content-type') ?? 'application/json' } }, (up) => {
+      const code = up.statusCode ?? 502;
+      if (code >= 400) {
+        // The agent answers errors as {message}; give clients a Status like every other error.
+        const chunks: Buffer[] = [];
+        up.on('data', (c: Buffer) => chunks.push(c));
+        up.on('end', () => {
+          let message = Buffer.concat(chunks).toString('utf8');
+          try {
+            message = (JSON.parse(message) as { message?: string }).message ?? message;
+          } catch {
+            // plain text
+          }
+          const reason = code === 404 ? 'NotFound' : code === 409 ? 'Conflict' : code === 400 ? 'BadRequest' : 'InternalError';
+          sendError(res, new ApiError(code, reason, message));
+        });
+        return;
+      }
+      res.status(code);
+      const type = up.headers['content-type'];
+      if (type) res.setHeader('content-type', type);
+      res.setHeader('cache-control', 'no-cache');
+      res.flushHeaders();
+      up.pipe(res);
+    });
+    upstream.on('error', (err) => sendError(res, new ApiError(502, 'InternalError', `agent of node "${nodeName}": ${err.message}`)));
+    res.on('close', () => upstream.destroy());
+    req.pipe(upstream);
+  };
+
+  return (app) => {
+    app.all(PATH, (req, res) => {
+      handle(req, res).catch((err: unknown) => sendError(res, err));
+    });
+  };
+}

@@ -1,0 +1,48 @@
+/** `berth logs [-f] [--tail N] NAME`: a container's output, through the API's log subresource. */
+import { containerSubresourcePath, requestSubresource } from '../../client/subresource.js';
+import { clientFlags, namespaceFlag, parseCommand, type CommandSpec, type FlagSpecs } from '../args.js';
+import { connect } from '../connect.js';
+import { CliError } from '../errors.js';
+
+const spec = {
+  name: 'logs',
+  usage: 'berth logs [-f] [--tail N] [-t] [--since DURATION] NAME [-n NS]',
+  summary: "Print a container's output (stdout and stderr), as docker logs does.",
+  flags: {
+    ...clientFlags,
+    ...namespaceFlag,
+    follow: { type: 'boolean', short: 'f', description: 'keep printing new output until the container stops' },
+    tail: { type: 'string', valueName: 'N', description: 'only the last N lines' },
+    timestamps: { type: 'boolean', short: 't', description: 'prefix each line with its time' },
+    since: { type: 'string', valueName: 'SECONDS', description: 'only lines from the last SECONDS seconds (e.g. 60, or 5m, 1h)' },
+  },
+  positionals: { min: 1, max: 1 },
+  examples: ['berth logs hello', 'berth logs -f --tail 10 httpd'],
+} satisfies CommandSpec<FlagSpecs>;
+
+export function sinceSeconds(text: string): number {
+  const m = /^(\d+)(s|m|h)?$/.exec(text);
+  if (!m) throw new CliError(`--since: want a number of seconds or a duration such as 30s, 5m, 1h, got "${text}"`);
+  return Number(m[1]) * ({ s: 1, m: 60, h: 3600 }[m[2] as 's' | 'm' | 'h'] ?? 1);
+}
+
+export async function logsCommand(argv: string[]): Promise<void> {
+  const parsed = parseCommand(spec, argv);
+  if (!parsed) return;
+  const v = parsed.values;
+  if (v.tail !== undefined && !/^\d+$/.test(v.tail)) throw new CliError(`--tail: want a non-negative number of lines, got "${v.tail}"`);
+  const { client, namespace } = connect(v);
+  const res = await requestSubresource(client.kc, 'GET', containerSubresourcePath(namespace, parsed.positionals[0]!, 'log'), {
+    follow: v.follow ? true : undefined,
+    tailLines: v.tail,
+    timestamps: v.timestamps ? true : undefined,
+    sinceSeconds: v.since !== undefined ? sinceSeconds(v.since) : undefined,
+  });
+  const stop = () => res.destroy();
+  process.once('SIGINT', stop);
+  try {
+    for await (const chunk of res) process.stdout.write(chunk as Buffer);
+  } finally {
+    process.off('SIGINT', stop);
+  }
+}

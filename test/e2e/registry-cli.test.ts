@@ -1,0 +1,99 @@
+/**
+ * The registry verbs of the berth CLI, each run as its own process as a user would:
+ * `berth registry` (with a user), login/logout, tag, push, images, search, pull.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Runtime } from '../../src/runtime/index.js';
+import { run, type RunResult } from '../helpers/run.js';
+import { freePort, http } from '../integration/registry/helpers.js';
+import { busyboxTarball, makeTempRoot, runtimeSkipReason } from '../integration/runtime/helpers.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const CLI = join(ROOT, 'src/cli/main.ts');
+
+describe.skipIf(runtimeSkipReason() !== undefined)('berth registry CLI verbs', () => {
+  let work: string;
+  let registry: ChildProcess | undefined;
+  let host: string;
+  let env: NodeJS.ProcessEnv;
+
+  const berth = (args: string[], input?: string): Promise<RunResult> => run(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, env, input, timeoutMs: 60_000 });
+
+  beforeAll(async () => {
+    work = await makeTempRoot('registry-cli');
+    env = { ...process.env, NODE_NO_WARNINGS: '1', BERTH_CONFIG: join(work, 'client-config') };
+    const add = await berth(['registry', '--data-dir', join(work, 'reg'), '--add-user', 'alice'], 'pw-alice\n');
+    expect(add.code).toBe(0);
+    const port = await freePort();
+    host = `127.0.0.1:${port}`;
+    registry = spawn(process.execPath, ['--import', 'tsx', CLI, 'registry', '--data-dir', join(work, 'reg'), '--listen', host], { cwd: ROOT, env, stdio: 'ignore' });
+    for (let i = 0; i < 200; i++) {
+      const ok = await http(`http://${host}/v2/`).then(
+        (r) => r.status === 401,
+        () => false,
+      );
+      if (ok) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // the node's image: imported into DIR/runtime, where the CLI verbs look
+    const rt = new Runtime({ root: join(work, 'node', 'runtime') });
+    await rt.importImage(await busyboxTarball(work), { ref: 'busybox:latest' });
+  }, 60_000);
+
+  afterAll(async () => {
+    if (registry && registry.exitCode === null) {
+      const exited = new Promise((r) => registry?.once('exit', r));
+      registry.kill('SIGTERM');
+      await exited;
+    }
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('tags, refuses an anonymous push, logs in, pushes, searches, pulls elsewhere and logs out', async () => {
+    const node = ['--data-dir', join(work, 'node')];
+    expect((await berth(['tag', 'busybox:latest', `${host}/team/busybox:1.0`, ...node])).code).toBe(0);
+    const images = await berth(['images', ...node]);
+    expect(images.stdout.split('\n')[0]).toMatch(/^REPOSITORY\s+TAG\s+IMAGE ID\s+CREATED\s+SIZE$/);
+    expect(images.stdout).toContain(`${host}/team/busybox`);
+    expect(images.stdout).toMatch(new RegExp(`${host}/team/busybox\\s+1\\.0\\s+[a-f0-9]{12}\\s+(Less than a second|\\d+ seconds|About a minute|\\d+ minutes) ago\\s+\\d+(\\.\\d+)?[kM]B`));
+    const quiet = await berth(['images', '-q', ...node]);
+    expect(quiet.stdout.trim().split('\n')).toHaveLength(1);
+    expect(quiet.stdout.trim()).toMatch(/^[a-f0-9]{12}$/);
+    expect((await berth(['images', '--filter', 'dangling=true', ...node])).stdout.trim().split('\n')).toHaveLength(1);
+
+    const anon = await berth(['push', `${host}/team/busybox:1.0`, ...node]);
+    expect(anon.code).toBe(1);
+    expect(anon.stderr).toMatch(/401|UNAUTHORIZED|denied/i);
+
+    const bad = await berth(['login', '-u', 'alice', '--password-stdin', host, ...node], 'nope\n');
+    expect(bad.code).toBe(1);
+    const login = await berth(['login', '-u', 'alice', '--password-stdin', host, ...node], 'pw-alice\n');
+    expect(login.code).toBe(0);
+    expect(login.stdout).toContain('Login Succeeded');
+    const cfg = JSON.parse(await readFile(join(work, 'client-config', 'config.json'), 'utf8')) as { auths: Record<string, unknown> };
+    expect(Object.keys(cfg.auths)).toContain(host);
+
+    const push = await berth(['push', `${host}/team/busybox:1.0`, ...node]);
+    expect(push.code).toBe(0);
+    expect(push.stdout).toMatch(/^1\.0: digest: sha256:[a-f0-9]{64} size: \d+$/m);
+    expect(push.stderr).toBe('');
+
+    const search = await berth(['search', `${host}/busy`, ...node]);
+    expect(search.stdout.trim().split('\n')).toEqual(['NAME', `${host}/team/busybox`]);
+
+    const other = ['--data-dir', join(work, 'other')];
+    const pull = await berth(['pull', `${host}/team/busybox:1.0`, ...other]);
+    expect(pull.code).toBe(0);
+    expect(pull.stdout).toMatch(/Status: Downloaded newer image for/);
+    const again = await berth(['pull', `${host}/team/busybox:1.0`, ...other]);
+    expect(again.stdout).toMatch(/Status: Image is up to date for/);
+    expect((await berth(['images', ...other])).stdout).toContain(`${host}/team/busybox`);
+
+    expect((await berth(['logout', host, ...node])).stdout).toContain('Removing login credentials');
+    const afterLogout = await berth(['pull', `${host}/team/busybox:1.0`, ...other]);
+    expect(afterLogout.code).toBe(1);
+  });
+});

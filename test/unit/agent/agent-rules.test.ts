@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import { exitReason, restartDelaySeconds } from '../../../src/agent/container-reconciler.js';
+import { createOptionsFor, SpecError } from '../../../src/agent/container-options.js';
+import { parseChanges } from '../../../src/agent/image-changes.js';
+import { LABEL_SPEC_HASH, specHash } from '../../../src/agent/names.js';
+import { jsonEqual, mergePatchFor } from '../../../src/client/kube.js';
+import { requestsOf } from '../../../src/controllers/scheduler.js';
+import { psTable, sizeText, statusText } from '../../../src/cli/commands/ps.js';
+
+describe('restart back-off', () => {
+  it('restarts at once the first time, then 10 s doubling up to 5 min', () => {
+    expect([0, 1, 2, 3, 4, 5, 6, 10].map(restartDelaySeconds)).toEqual([0, 10, 20, 40, 80, 160, 300, 300]);
+  });
+  it('names exits as kubelet does', () => {
+    const base = { status: 'exited' as const, pid: 0, conmonPid: 0, oomKilled: false, restartCount: 0 };
+    expect(exitReason({ ...base, exitCode: 0 })).toBe('Completed');
+    expect(exitReason({ ...base, exitCode: 2 })).toBe('Error');
+    expect(exitReason({ ...base, exitCode: 137, oomKilled: true })).toBe('OOMKilled');
+  });
+});
+
+describe('spec hash', () => {
+  it('ignores the fields the agent changes in place and sees the others', () => {
+    const spec = { image: 'busybox', command: ['sh'], state: 'Running', restartPolicy: 'Always' };
+    expect(specHash({ ...spec, state: 'Paused', restartPolicy: 'Never', nodeName: 'n1', stopGracePeriodSeconds: 3 })).toBe(specHash(spec));
+    expect(specHash({ ...spec, command: ['sleep', '1'] })).not.toBe(specHash(spec));
+    expect(specHash({ command: ['sh'], image: 'busybox' })).toBe(specHash({ image: 'busybox', command: ['sh'] }));
+  });
+});
+
+describe('create options', () => {
+  const obj = (spec: Record<string, unknown>) => ({ metadata: { name: 'web', namespace: 'team', uid: 'u1' }, spec: { image: 'busybox:latest', ...spec } });
+  const ctx = { volumeMountpoint: (v: string) => `/vols/${v}/_data` };
+  it('maps volumes, limits, env and labels', () => {
+    const o = createOptionsFor(
+      obj({
+        env: [{ name: 'A', value: '1' }, { name: 'B' }],
+        volumeMounts: [{ name: 'data', mountPath: '/d' }, { name: 'data', mountPath: '/s', subPath: 'sub', readOnly: true }, { hostPath: '/etc', mountPath: '/h' }],
+        resources: { limits: { memory: '64Mi', cpu: '500m', pids: '10' } },
+        network: 'host',
+      }),
+      ctx,
+    );
+    expect(o.name).toBe('team_web');
+    expect(o.env).toEqual(['A=1', 'B=']);
+    expect(o.mounts).toEqual([
+      { type: 'volume', source: 'team_data', target: '/d', readOnly: false },
+      { type: 'bind', source: '/vols/team_data/_data/sub', target: '/s', readOnly: true },
+      { type: 'bind', source: '/etc', target: '/h', readOnly: false },
+    ]);
+    expect(o.resources).toEqual({ memoryBytes: 64 * 1024 * 1024, cpus: 0.5, pids: 10 });
+    expect(o.network).toBe('host');
+    expect(o.labels?.[LABEL_SPEC_HASH]).toMatch(/^[a-f0-9]{16}$/);
+  });
+  it('refuses what the node cannot run, naming the field', () => {
+    expect(() => createOptionsFor(obj({ network: 'bridge' }), ctx)).toThrow(SpecError);
+    expect(() => createOptionsFor(obj({ network: 'bridge' }), ctx)).toThrow(/spec\.network/);
+    expect(() => createOptionsFor(obj({ resources: { limits: { memory: '1Mi' } } }), ctx)).toThrow(/spec\.resources\.limits\.memory/);
+  });
+});
+
+describe('import changes', () => {
+  it('parses Dockerfile instructions', () => {
+    expect(parseChanges(['CMD ["sh"]', 'ENTRYPOINT /bin/run', 'ENV A=1 B="two words"', 'WORKDIR /app', 'EXPOSE 80 53/udp', 'LABEL k=v'])).toEqual({
+      Cmd: ['sh'],
+      Entrypoint: ['/bin/sh', '-c', '/bin/run'],
+      Env: ['A=1', 'B=two words'],
+      WorkingDir: '/app',
+      ExposedPorts: ['80/tcp', '53/udp'],
+      Labels: { k: 'v' },
+    });
+    expect(parseChanges(undefined)).toBeUndefined();
+  });
+  it('names the bad entry', () => {
+    expect(() => parseChanges(['RUN echo'])).toThrow(/changes\[0\]: RUN cannot be applied/);
+    expect(() => parseChanges(['CMD', 'CMD [1]'])).toThrow(/changes\[0\]/);
+  });
+});
+
+describe('status patches', () => {
+  it('nulls fields that went away and compares JSON deeply', () => {
+    expect(mergePatchFor({ phase: 'Running', pid: 5 }, { phase: 'Exited', exitCode: 0 })).toEqual({ phase: 'Exited', exitCode: 0, pid: null });
+    expect(jsonEqual({ a: [1, { b: 2 }], c: undefined }, { a: [1, { b: 2 }] })).toBe(true);
+    expect(jsonEqual({ a: [1, 2] }, { a: [2, 1] })).toBe(false);
+  });
+});
+
+describe('scheduler requests', () => {
+  it('uses requests, else limits', () => {
+    expect(requestsOf({ resources: { requests: { cpu: '250m', memory: '1Ki' }, limits: { cpu: '2' } } })).toEqual({ cpu: 0.25, memory: 1024 });
+    expect(requestsOf({ resources: { limits: { cpu: '2', memory: '1Mi' } } })).toEqual({ cpu: 2, memory: 1024 * 1024 });
+    expect(requestsOf({})).toEqual({ cpu: 0, memory: 0 });
+  });
+});
+
+describe('berth ps', () => {
+  const now = Date.parse('2026-01-01T00:10:00Z');
+  const c = (name: string, status: Record<string, unknown>) => ({
+    metadata: { name, creationTimestamp: '2026-01-01T00:00:00Z' },
+    spec: { image: 'busybox:latest', command: ['sh', '-c', 'echo hello world and more'] },
+    status,
+  });
+  it('says what docker ps says', () => {
+    expect(statusText(c('a', { phase: 'Running', startedAt: '2026-01-01T00:05:00Z' }), now)).toMatch(/^Up 5m/);
+    expect(statusText(c('b', { phase: 'Exited', exitCode: 3, finishedAt: '2026-01-01T00:09:00Z' }), now)).toMatch(/^Exited \(3\) 60s ago|^Exited \(3\) 1m/);
+    expect(statusText(c('c', { phase: 'Pending', reason: 'ImagePullBackOff' }), now)).toBe('Pending (ImagePullBackOff)');
+    expect(sizeText(1_980_000)).toBe('1.98MB');
+    const table = psTable([c('web', { phase: 'Running', containerID: 'abcdef0123456789', startedAt: '2026-01-01T00:05:00Z', sizeRw: 12, sizeRootFs: 2_000_012 })], { size: true }, now);
+    const [head, row] = table.trimEnd().split('\n');
+    expect(head).toMatch(/^CONTAINER ID\s+IMAGE\s+COMMAND\s+CREATED\s+STATUS\s+PORTS\s+NAMES\s+SIZE$/);
+    expect(row).toMatch(/^abcdef012345\s+busybox:latest\s+"sh -c echo hello wo…"\s+10m ago\s+Up 5m\S*\s+web\s+12B \(virtual 2\.00MB\)$/);
+  });
+});
