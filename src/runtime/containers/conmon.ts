@@ -28,6 +28,8 @@ export function launchConmon(o: ConmonLaunch): Promise<number> {
   ];
   return new Promise((resolve, reject) => {
     const child = spawn('conmon', args, {
+      // conmon writes its "oom" marker into its working directory: keep it in the bundle.
+      cwd: o.bundle,
       stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
       env: { ...process.env, _OCI_SYNCPIPE: '3' },
       detached: true,
