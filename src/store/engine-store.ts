@@ -21,12 +21,14 @@ import { WatchHub, type WatchHubOptions } from './watch-hub.js';
 
 /**
  * The Store semantics, written once over a synchronous Engine (memory or SQLite).
- * Every operation runs to completion in one synchronous turn, so a write's commit and its
- * publication to watchers cannot interleave with a watch's history replay.
+ * A write is applied, committed and published to watchers in one synchronous flush, so it cannot
+ * interleave with a watch's history replay; writes of one event-loop turn share that flush.
  */
 export class EngineStore implements Store {
   private readonly hub: WatchHub;
   private closed = false;
+  private pending: { body: () => { event: StoredEvent }; resolve: (v: { event: StoredEvent }) => void; reject: (err: unknown) => void }[] = [];
+  private flushScheduled = false;
 
   constructor(
     private readonly engine: Engine,
@@ -38,7 +40,7 @@ export class EngineStore implements Store {
   async create(key: ObjectKey, obj: ApiObject): Promise<ApiObject> {
     this.checkOpen();
     checkKey(key, obj);
-    const { json, event } = this.engine.transaction(() => {
+    const { json } = await this.commit(() => {
       if (this.engine.read(key)) throw new AlreadyExistsError(`${describe(key)} already exists`);
       const revision = this.engine.revision() + 1;
       const json = serialize(obj, revision);
@@ -48,7 +50,6 @@ export class EngineStore implements Store {
       this.engine.appendHistory(event);
       return { json, event };
     });
-    this.hub.publish(event);
     return JSON.parse(json) as ApiObject;
   }
 
@@ -106,7 +107,7 @@ export class EngineStore implements Store {
   async update(key: ObjectKey, obj: ApiObject, expectedResourceVersion: string): Promise<ApiObject> {
     this.checkOpen();
     checkKey(key, obj);
-    const { json, event } = this.engine.transaction(() => {
+    const { json } = await this.commit(() => {
       const current = this.engine.read(key);
       if (!current) throw new NotFoundError(`${describe(key)} not found`);
       checkVersion(key, current, expectedResourceVersion);
@@ -126,14 +127,13 @@ export class EngineStore implements Store {
       this.engine.appendHistory(event);
       return { json, event };
     });
-    this.hub.publish(event);
     return JSON.parse(json) as ApiObject;
   }
 
   async delete(key: ObjectKey, expectedResourceVersion?: string): Promise<ApiObject> {
     this.checkOpen();
     checkKeyShape(key);
-    const { deleted, event } = this.engine.transaction(() => {
+    const { deleted } = await this.commit(() => {
       const current = this.engine.read(key);
       if (!current) throw new NotFoundError(`${describe(key)} not found`);
       if (expectedResourceVersion !== undefined) checkVersion(key, current, expectedResourceVersion);
@@ -147,8 +147,51 @@ export class EngineStore implements Store {
       this.engine.appendHistory(event);
       return { deleted, event };
     });
-    this.hub.publish(event);
     return deleted;
+  }
+
+  /**
+   * Group commit: writes that arrive in the same turn of the event loop share one transaction (one
+   * fsync on SQLite), each in its own nested transaction so one failing write leaves the others.
+   * They apply in arrival order, and each is acknowledged, and published to watchers, only after
+   * the batch is durable.
+   */
+  private commit<T extends { event: StoredEvent }>(body: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ body, resolve: resolve as (v: { event: StoredEvent }) => void, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.pending.splice(0);
+    if (batch.length === 0) return;
+    const outcomes: ({ ok: true; value: { event: StoredEvent } } | { ok: false; err: unknown })[] = [];
+    try {
+      this.engine.transaction(() => {
+        for (const op of batch) {
+          try {
+            outcomes.push({ ok: true, value: this.engine.transaction(op.body) });
+          } catch (err) {
+            outcomes.push({ ok: false, err });
+          }
+        }
+      });
+    } catch (err) {
+      for (const op of batch) op.reject(err);
+      return;
+    }
+    batch.forEach((op, i) => {
+      const o = outcomes[i]!;
+      if (o.ok) {
+        this.hub.publish(o.value.event);
+        op.resolve(o.value);
+      } else op.reject(o.err);
+    });
   }
 
   async watch(
@@ -206,6 +249,7 @@ export class EngineStore implements Store {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    this.flush();
     this.closed = true;
     this.hub.closeAll(new StoreError('store closed'));
     this.engine.close();
