@@ -5,14 +5,13 @@
 import { resourceOf, type KindInfo } from '../api/kind.js';
 import type { ApiObject } from '../api/meta.js';
 import { FOREGROUND_FINALIZER, type Resources } from '../apiserver/resources.js';
-import type { Store, Watch } from '../store/types.js';
+import type { Store } from '../store/types.js';
 import { Sweeper } from './sweeper.js';
 
 const MANAGER = 'berth-garbage-collector';
 
 export class GarbageCollector {
   private readonly sweeper = new Sweeper('garbage-collector', () => this.sweep(), 30_000);
-  private watches: Watch[] = [];
 
   constructor(
     private readonly store: Store,
@@ -23,20 +22,16 @@ export class GarbageCollector {
   async start(): Promise<void> {
     const from = await this.store.revision();
     for (const kind of this.kinds) {
-      this.watches.push(
-        await this.store.watch(resourceOf(kind), { fromRevision: from }, (ev) => {
-          const m = ev.object.metadata;
-          if (ev.type === 'DELETED' || m.ownerReferences?.length || m.finalizers?.includes(FOREGROUND_FINALIZER)) this.sweeper.poke();
-        }),
-      );
+      await this.sweeper.pokeOn(this.store, resourceOf(kind), from, (ev) => {
+        const m = ev.object.metadata;
+        return ev.type === 'DELETED' || !!m.ownerReferences?.length || !!m.finalizers?.includes(FOREGROUND_FINALIZER);
+      });
     }
     this.sweeper.start();
   }
 
   stop(): void {
     this.sweeper.stop();
-    for (const w of this.watches) w.stop();
-    this.watches = [];
   }
 
   idle(): Promise<void> {

@@ -1,14 +1,13 @@
 /** Namespace deletion: empties a terminating namespace, then lets it go. */
 import { resourceOf, type KindInfo } from '../api/kind.js';
 import type { Resources } from '../apiserver/resources.js';
-import type { Store, Watch } from '../store/types.js';
+import type { Store } from '../store/types.js';
 import { Sweeper } from './sweeper.js';
 
 const MANAGER = 'berth-namespace-controller';
 
 export class NamespaceController {
   private readonly sweeper = new Sweeper('namespace-controller', () => this.sweep(), 15_000);
-  private watches: Watch[] = [];
 
   constructor(
     private readonly store: Store,
@@ -24,21 +23,15 @@ export class NamespaceController {
     const nsKind = this.namespaceKind;
     if (!nsKind) return;
     const from = await this.store.revision();
-    this.watches.push(await this.store.watch(resourceOf(nsKind), { fromRevision: from }, (ev) => {
-      if (ev.object.metadata.deletionTimestamp) this.sweeper.poke();
-    }));
+    await this.sweeper.pokeOn(this.store, resourceOf(nsKind), from, (ev) => !!ev.object.metadata.deletionTimestamp);
     for (const kind of this.kinds.filter((k) => k.namespaced)) {
-      this.watches.push(await this.store.watch(resourceOf(kind), { fromRevision: from }, (ev) => {
-        if (ev.type === 'DELETED') this.sweeper.poke();
-      }));
+      await this.sweeper.pokeOn(this.store, resourceOf(kind), from, (ev) => ev.type === 'DELETED');
     }
     this.sweeper.start();
   }
 
   stop(): void {
     this.sweeper.stop();
-    for (const w of this.watches) w.stop();
-    this.watches = [];
   }
 
   idle(): Promise<void> {

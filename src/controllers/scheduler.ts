@@ -9,7 +9,7 @@ import { resourceOf, type KindInfo } from '../api/kind.js';
 import type { ApiObject } from '../api/meta.js';
 import { parseQuantity } from '../api/quantity.js';
 import type { Resources, WriteOptions } from '../apiserver/resources.js';
-import type { Store, Watch } from '../store/types.js';
+import type { Store } from '../store/types.js';
 import { Sweeper } from './sweeper.js';
 
 const OPTS: WriteOptions = { fieldManager: 'berth-scheduler', dryRun: false, fieldValidation: 'Strict' };
@@ -59,7 +59,6 @@ export function requestsOf(spec: Record<string, unknown> | undefined): { cpu: nu
 
 export class Scheduler {
   private readonly sweeper = new Sweeper('scheduler', () => this.sweep(), 10_000);
-  private watches: Watch[] = [];
   private readonly kinds: { container: KindInfo; volume: KindInfo; image: KindInfo; node: KindInfo };
 
   constructor(
@@ -78,21 +77,17 @@ export class Scheduler {
   async start(): Promise<void> {
     const from = await this.store.revision();
     for (const kind of Object.values(this.kinds)) {
-      this.watches.push(
-        await this.store.watch(resourceOf(kind), { fromRevision: from }, (ev) => {
-          // Only what can change a placement: nodes, unbound objects, and deletions that free room.
-          const spec = (ev.object as Obj).spec;
-          if (kind === this.kinds.node || !spec?.nodeName || (ev.type === 'DELETED' && kind === this.kinds.container)) this.sweeper.poke();
-        }),
-      );
+      // Only what can change a placement: nodes, unbound objects, and deletions that free room.
+      await this.sweeper.pokeOn(this.store, resourceOf(kind), from, (ev) => {
+        const spec = (ev.object as Obj).spec;
+        return kind === this.kinds.node || !spec?.nodeName || (ev.type === 'DELETED' && kind === this.kinds.container);
+      });
     }
     this.sweeper.start();
   }
 
   stop(): void {
     this.sweeper.stop();
-    for (const w of this.watches) w.stop();
-    this.watches = [];
   }
 
   idle(): Promise<void> {

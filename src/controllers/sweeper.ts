@@ -1,8 +1,11 @@
+import type { Store, Watch, WatchEvent } from '../store/types.js';
+
 /**
  * Runs a level-triggered sweep whenever poked: pokes that arrive while a sweep runs
  * coalesce into one more sweep; a periodic poke catches anything missed.
  */
 export class Sweeper {
+  private watches: Watch[] = [];
   private running = false;
   private again = false;
   private timer: NodeJS.Timeout | undefined;
@@ -13,6 +16,15 @@ export class Sweeper {
     private readonly sweep: () => Promise<void>,
     private readonly periodMs: number,
   ) {}
+
+  /** Sweep again whenever an event on `resource` after `fromRevision` passes `when`. */
+  async pokeOn(store: Store, resource: string, fromRevision: number, when: (ev: WatchEvent) => boolean): Promise<void> {
+    this.watches.push(
+      await store.watch(resource, { fromRevision }, (ev) => {
+        if (when(ev)) this.poke();
+      }),
+    );
+  }
 
   start(): void {
     this.timer = setInterval(() => this.poke(), this.periodMs);
@@ -48,5 +60,6 @@ export class Sweeper {
   stop(): void {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    for (const w of this.watches.splice(0)) w.stop();
   }
 }
