@@ -58,7 +58,7 @@ describe.skipIf(runtimeSkipReason() !== undefined)('berth registry CLI verbs', (
     const images = await berth(['images', ...node]);
     expect(images.stdout.split('\n')[0]).toMatch(/^REPOSITORY\s+TAG\s+IMAGE ID\s+CREATED\s+SIZE$/);
     expect(images.stdout).toContain(`${host}/team/busybox`);
-    expect(images.stdout).toMatch(new RegExp(`${host}/team/busybox\\s+1\\.0\\s+[a-f0-9]{12}\\s+(Less than a second|\\d+ seconds|About a minute|\\d+ minutes) ago\\s+\\d+(\\.\\d+)?[kM]B`));
+    expect(images.stdout).toMatch(new RegExp(`${host}/team/busybox\\s+1\\.0\\s+[a-f0-9]{12}\\s+(Less than a second|1 second|\\d+ seconds|About a minute|\\d+ minutes) ago\\s+\\d+(\\.\\d+)?[kM]B`));
     const quiet = await berth(['images', '-q', ...node]);
     expect(quiet.stdout.trim().split('\n')).toHaveLength(1);
     expect(quiet.stdout.trim()).toMatch(/^[a-f0-9]{12}$/);
