@@ -12,13 +12,14 @@ const flags = {
   'no-cache': { type: 'boolean', description: 'do not use the build cache' },
   target: { type: 'string', valueName: 'STAGE', description: 'build this stage (and the ones it needs) and stop' },
   quiet: { type: 'boolean', short: 'q', description: 'print only the image ID' },
+  push: { type: 'boolean', description: 'push every -t name to its registry once the build succeeds (as berth push does)' },
   'data-dir': { type: 'string', valueName: 'DIR', description: 'berth state directory; the runtime lives in DIR/runtime (default: /var/lib/berth as root, else $XDG_DATA_HOME/berth)' },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 } as const satisfies FlagSpecs;
 
 const spec: CommandSpec<typeof flags> = {
   name: 'build',
-  usage: 'berth build [-t NAME[:TAG]]... [-f FILE] [--build-arg KEY=VALUE]... [--no-cache] [--target STAGE] CONTEXT',
+  usage: 'berth build [-t NAME[:TAG]]... [-f FILE] [--build-arg KEY=VALUE]... [--no-cache] [--target STAGE] [--push] CONTEXT',
   summary: 'Build an image from a Dockerfile and a context directory, with the layer cache.',
   flags,
   positionals: { min: 1, max: 1 },
@@ -71,6 +72,7 @@ export async function buildCommand(argv: string[]): Promise<void> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const quiet = v.quiet === true;
+  if (v.push === true && (v.tag ?? []).length === 0) throw new CliError('--push needs at least one -t NAME[:TAG] to push to');
   try {
     const result = await new Builder(rt).build(
       {
@@ -95,6 +97,19 @@ export async function buildCommand(argv: string[]): Promise<void> {
     else {
       process.stdout.write(`Successfully built ${result.imageId.slice(7, 19)}\n`);
       for (const t of result.tags) process.stdout.write(`Successfully tagged ${t}\n`);
+    }
+    if (v.push === true) {
+      const { openNode, layerProgress } = await import('./pull.js');
+      const { distribution } = await openNode(v['data-dir']);
+      for (const t of result.tags) {
+        const progress = quiet ? undefined : layerProgress();
+        try {
+          const r = await distribution.push(t, { onProgress: progress?.onProgress });
+          if (!quiet) process.stdout.write(`Pushed ${t}: digest: ${r.digest} size: ${r.size}\n`);
+        } finally {
+          progress?.done();
+        }
+      }
     }
   } catch (e) {
     throw new CliError(e instanceof Error ? e.message : String(e));

@@ -2,6 +2,7 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRegistry } from '../../../src/registry/server.js';
 import { Runtime } from '../../../src/runtime/index.js';
 import { berthArgv, ROOT } from '../../helpers/berth-bin.js';
 import { run, type RunResult } from '../../helpers/run.js';
@@ -50,6 +51,23 @@ describe.skipIf(skip !== undefined)('berth build / commit / history (CLI)', () =
     expect(nocache.stdout).not.toContain('Using cache');
     const quiet = await berth(['build', '-q', '-f', join(ctx, 'Dockerfile'), '--build-arg', 'WHO=cli', ctx]);
     expect(quiet.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
+  });
+
+  it('pushes the built image with --push', async () => {
+    const reg = await startRegistry({ dataDir: join(dataDir, 'registry'), listen: '127.0.0.1:0', auth: 'off' });
+    try {
+      const ref = `127.0.0.1:${reg.port}/team/app:pushed`;
+      const r = await berth(['build', '--push', '-t', ref, '--build-arg', 'WHO=cli', ctx]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`Pushed ${ref.replace(/[.]/g, '\\.')}: digest: sha256:[0-9a-f]{64}`));
+      const tags = (await (await fetch(`${reg.url}/v2/team/app/tags/list`)).json()) as { tags: string[] };
+      expect(tags.tags).toEqual(['pushed']);
+      const noTag = await berth(['build', '--push', ctx]);
+      expect(noTag.code).toBe(1);
+      expect(noTag.stderr).toContain('--push needs at least one -t');
+    } finally {
+      await reg.close();
+    }
   });
 
   it('prints errors with the Dockerfile line and exits 1', async () => {
