@@ -1,7 +1,7 @@
 /**
  * The Image reconciler: makes the image present on this node and reports digest, size, layers,
  * config and presence: import (a tarball on the node or at a URL; rootfs, docker-archive or
- * oci-archive) and pull (per pullPolicy) work; build reports a clear condition until it is implemented.
+ * oci-archive), pull (per pullPolicy) and build (spec.source.build, from a directory or git).
  */
 import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
@@ -17,12 +17,15 @@ import type { KObject, KubeClient } from '../client/kube.js';
 import type { Distribution } from '../runtime/distribution/index.js';
 import { RuntimeError, type Runtime } from '../runtime/index.js';
 import type { EventRecorder } from './events.js';
+import { buildFromSource, BuildFailure, type BuiltImage } from './image-build.js';
 import { parseChanges } from './image-changes.js';
 import { splitKey } from './names.js';
 import { condition, writeStatus } from './status.js';
 
 const PLURAL = 'images';
 const NOT_IMPLEMENTED_RETRY_MS = 60_000;
+/** How often a built Image looks at its source again. */
+const REBUILD_CHECK_MS = 60_000;
 
 export interface ImageReconcilerDeps {
   client: KubeClient;
@@ -69,19 +72,36 @@ export class ImageReconciler {
       await this.ready(obj, prev, 'Import');
       return;
     }
-    const type = source.build ? 'Build' : 'Pull';
+    if (source.build) return this.build(obj, prev);
     if (present && spec.pullPolicy !== 'Always') {
-      await this.ready(obj, prev, type);
+      await this.ready(obj, prev, 'Pull');
       return;
     }
-    if (!source.build) return this.pull(key, obj, prev, mark);
-    const reason = source.build ? 'BuildNotImplemented' : 'PullNotImplemented';
-    const message = source.build
-      ? `building images is not implemented on node ${this.d.nodeName} yet; import the image (spec.source.import) instead`
-      : `pulling from a registry is not implemented on node ${this.d.nodeName} yet; import the image (spec.source.import) instead`;
-    if (prev.conditions?.find((c) => c.type === 'Ready')?.reason !== reason) await this.d.events.record(obj, 'Warning', 'Failed', message);
-    await this.fail(obj, prev, type, reason, message);
-    return { requeueAfterMs: NOT_IMPLEMENTED_RETRY_MS };
+    return this.pull(key, obj, prev, mark);
+  }
+
+  /**
+   * Builds on every pass (the layer cache answers an unchanged source in milliseconds), so a new
+   * commit or a changed file in the context makes a new image without any trigger of its own.
+   */
+  private async build(obj: KObject, prev: ImageStatus): Promise<HandlerResult | void> {
+    const spec = obj.spec as unknown as ImageSpec;
+    const build = spec.source.build!;
+    if (prev.phase !== 'Ready') await writeStatus(this.d.client, PLURAL, obj, { ...prev, phase: 'Building', sourceType: 'Build' });
+    let built: BuiltImage;
+    try {
+      built = await buildFromSource(this.d.runtime, spec.ref, build);
+    } catch (e) {
+      const message = `build of "${spec.ref}" failed: ${(e as Error).message}`;
+      await this.fail(obj, prev, 'Build', 'BuildFailed', message, { buildLog: e instanceof BuildFailure ? e.log : [] });
+      if (prev.conditions?.find((c) => c.type === 'Ready')?.message !== message) await this.d.events.record(obj, 'Warning', 'Failed', message);
+      throw new Error(message);
+    }
+    if (built.imageId !== prev.id) {
+      await this.d.events.record(obj, 'Normal', 'Built', `Built image "${spec.ref}" (${built.imageId.slice(7, 19)})${built.revision ? ` from ${built.revision.slice(0, 12)}` : ''} on node ${this.d.nodeName}`);
+    }
+    await this.ready(obj, prev, 'Build', { buildLog: built.log, ...(built.revision ? { sourceRevision: built.revision } : {}) });
+    return { requeueAfterMs: REBUILD_CHECK_MS };
   }
 
   /** Pull per pullPolicy; a failure is ErrImagePull, then ImagePullBackOff while the queue backs off. */
@@ -153,7 +173,7 @@ export class ImageReconciler {
     }
   }
 
-  private async ready(obj: KObject, prev: ImageStatus, sourceType: 'Pull' | 'Build' | 'Import'): Promise<void> {
+  private async ready(obj: KObject, prev: ImageStatus, sourceType: 'Pull' | 'Build' | 'Import', extra: Partial<ImageStatus> = {}): Promise<void> {
     const spec = obj.spec as unknown as ImageSpec;
     const images = this.d.runtime.images;
     const rec = await images.resolve(spec.ref);
@@ -185,18 +205,20 @@ export class ImageReconciler {
       nodes: [...(prev.nodes ?? []).filter((n) => n.nodeName !== this.d.nodeName), { nodeName: this.d.nodeName, present: true, digest: rec.manifestDigest, pulledAt }],
       conditions: [condition(prev.conditions, { type: 'Ready', status: 'True', reason: 'Present', message: `present on node ${this.d.nodeName}` })],
       ...(obj.metadata.generation !== undefined ? { observedGeneration: obj.metadata.generation } : {}),
+      ...extra,
     };
     await writeStatus(this.d.client, PLURAL, obj, status as Record<string, unknown>);
     this.d.onPresent(spec.ref);
   }
 
-  private async fail(obj: KObject, prev: ImageStatus, sourceType: 'Pull' | 'Build' | 'Import', reason: string, message: string): Promise<void> {
+  private async fail(obj: KObject, prev: ImageStatus, sourceType: 'Pull' | 'Build' | 'Import', reason: string, message: string, extra: Partial<ImageStatus> = {}): Promise<void> {
     const status: ImageStatus = {
       phase: 'Failed',
       sourceType,
       nodes: [...(prev.nodes ?? []).filter((n) => n.nodeName !== this.d.nodeName), { nodeName: this.d.nodeName, present: false, message }],
       conditions: [condition(prev.conditions, { type: 'Ready', status: 'False', reason, message })],
       ...(obj.metadata.generation !== undefined ? { observedGeneration: obj.metadata.generation } : {}),
+      ...extra,
     };
     await writeStatus(this.d.client, PLURAL, obj, status as Record<string, unknown>);
   }
