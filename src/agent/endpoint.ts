@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { metricsRegistry } from '../metrics/registry.js';
 import { RuntimeError, type Runtime } from '../runtime/index.js';
 import { runtimeContainerName } from './names.js';
+import { parseBuildQuery, serveRemoteBuild } from './remote-build.js';
 
 export interface EndpointOptions {
   runtime: Runtime;
@@ -90,6 +91,16 @@ export class AgentEndpoint {
       res.writeHead(200, { 'content-type': metricsRegistry.contentType });
       res.end(await metricsRegistry.metrics());
       return;
+    }
+    if (url.pathname === '/build') {
+      if (req.method !== 'POST') return send(res, 405, { message: 'build needs POST with the context tar as body' });
+      let q;
+      try {
+        q = parseBuildQuery(url.searchParams);
+      } catch (e) {
+        return send(res, 400, { message: (e as Error).message });
+      }
+      return serveRemoteBuild(this.o.runtime, q, req, res);
     }
     const m = /^\/containers\/([^/]+)\/([^/]+)\/(log|exec|top|stats|archive)$/.exec(url.pathname);
     if (!m) return send(res, 404, { message: `no such path ${url.pathname}` });

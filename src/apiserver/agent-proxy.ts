@@ -24,9 +24,13 @@ export interface AgentProxyOptions {
 const SUBRESOURCES: SubresourceVerbs = { log: ['get'], exec: ['create', 'get'], top: ['get'], stats: ['get'], archive: ['get', 'update'] };
 
 export function agentSubresources(k: KindInfo): SubresourceVerbs {
-  return k.group === 'berth.dev' && k.plural === 'containers' ? SUBRESOURCES : {};
+  if (k.group === 'berth.dev' && k.plural === 'containers') return SUBRESOURCES;
+  // POST nodes/NAME/build: a Dockerfile build on that node, the context tar as body (docker build).
+  if (k.group === 'berth.dev' && k.plural === 'nodes') return { build: ['create'] };
+  return {};
 }
 
+const NODE_PATH = /^\/apis\/berth\.dev\/v1alpha1\/nodes\/([^/]+)\/build$/;
 const PATH = /^\/apis\/berth\.dev\/v1alpha1\/namespaces\/([^/]+)\/containers\/([^/]+)\/(log|exec|top|stats|archive)$/;
 
 export function agentProxyRoutes(o: AgentProxyOptions): (app: express.Express) => void {
@@ -35,35 +39,10 @@ export function agentProxyRoutes(o: AgentProxyOptions): (app: express.Express) =
   if (!containerKind || !nodeKind) throw new Error('agent proxy: containers and nodes must be registered');
   const ref = { group: 'berth.dev', plural: 'containers' };
 
-  const handle = async (req: Request, res: Response): Promise<void> => {
-    const m = PATH.exec(req.path);
-    if (!m) return sendError(res, errors.pathNotFound(req.path));
-    const [, nsRaw, nameRaw, sub] = m as unknown as [string, string, string, string];
-    const ns = decodeURIComponent(nsRaw);
-    const name = decodeURIComponent(nameRaw);
-    const labels = res.locals.labels as { verb: string; resource: string; subresource: string } | undefined;
-    if (labels) Object.assign(labels, { resource: 'containers', subresource: sub });
-    if (sub === 'exec' && req.method !== 'POST') return sendError(res, errors.methodNotAllowed(req.method));
-    if (sub === 'archive' && req.method !== 'GET' && req.method !== 'PUT') return sendError(res, errors.methodNotAllowed(req.method));
-    if (sub !== 'exec' && sub !== 'archive' && req.method !== 'GET') return sendError(res, errors.methodNotAllowed(req.method));
-    let ctr;
-    try {
-      ctr = (await o.resources.get(containerKind, ns, name)) as { spec?: { nodeName?: string } };
-    } catch {
-      return sendError(res, errors.notFound(ref, name));
-    }
-    const nodeName = ctr.spec?.nodeName;
-    if (!nodeName) return sendError(res, errors.badRequest(`container "${name}" is not bound to a node yet (spec.nodeName is empty)`));
-    let endpoint: string | undefined;
-    try {
-      const node = (await o.resources.get(nodeKind, '', nodeName)) as { status?: { agentEndpoint?: { url?: string } } };
-      endpoint = node.status?.agentEndpoint?.url;
-    } catch {
-      endpoint = undefined;
-    }
-    if (!endpoint) return sendError(res, new ApiError(503, 'InternalError', `node "${nodeName}" has no agent endpoint (is its agent running?)`));
+  /** Streams the request to the agent and its answer back; agent errors become Status objects. */
+  const forward = (req: Request, res: Response, endpoint: string, agentPath: string, nodeName: string): void => {
     const query = req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?')) : '';
-    const target = new URL(`/containers/${encodeURIComponent(ns)}/${encodeURIComponent(name)}/${sub}${query}`, endpoint);
+    const target = new URL(`${agentPath}${query}`, endpoint);
     const lib = target.protocol === 'https:' ? https : http;
     const upstream = lib.request(target, { method: req.method, headers: { authorization: `Bearer ${o.agentToken}`, 'content-type': req.get('content-type') ?? 'application/json' } }, (up) => {
       const code = up.statusCode ?? 502;
@@ -95,9 +74,57 @@ export function agentProxyRoutes(o: AgentProxyOptions): (app: express.Express) =
     req.pipe(upstream);
   };
 
+  const endpointOf = async (nodeName: string): Promise<string | undefined> => {
+    try {
+      const node = (await o.resources.get(nodeKind, '', nodeName)) as { status?: { agentEndpoint?: { url?: string } } };
+      return node.status?.agentEndpoint?.url;
+    } catch {
+      return undefined;
+    }
+  };
+
+  const handle = async (req: Request, res: Response): Promise<void> => {
+    const m = PATH.exec(req.path);
+    if (!m) return sendError(res, errors.pathNotFound(req.path));
+    const [, nsRaw, nameRaw, sub] = m as unknown as [string, string, string, string];
+    const ns = decodeURIComponent(nsRaw);
+    const name = decodeURIComponent(nameRaw);
+    const labels = res.locals.labels as { verb: string; resource: string; subresource: string } | undefined;
+    if (labels) Object.assign(labels, { resource: 'containers', subresource: sub });
+    if (sub === 'exec' && req.method !== 'POST') return sendError(res, errors.methodNotAllowed(req.method));
+    if (sub === 'archive' && req.method !== 'GET' && req.method !== 'PUT') return sendError(res, errors.methodNotAllowed(req.method));
+    if (sub !== 'exec' && sub !== 'archive' && req.method !== 'GET') return sendError(res, errors.methodNotAllowed(req.method));
+    let ctr;
+    try {
+      ctr = (await o.resources.get(containerKind, ns, name)) as { spec?: { nodeName?: string } };
+    } catch {
+      return sendError(res, errors.notFound(ref, name));
+    }
+    const nodeName = ctr.spec?.nodeName;
+    if (!nodeName) return sendError(res, errors.badRequest(`container "${name}" is not bound to a node yet (spec.nodeName is empty)`));
+    const endpoint = await endpointOf(nodeName);
+    if (!endpoint) return sendError(res, new ApiError(503, 'InternalError', `node "${nodeName}" has no agent endpoint (is its agent running?)`));
+    forward(req, res, endpoint, `/containers/${encodeURIComponent(ns)}/${encodeURIComponent(name)}/${sub}`, nodeName);
+  };
+
+  const handleNode = async (req: Request, res: Response): Promise<void> => {
+    const m = NODE_PATH.exec(req.path);
+    if (!m) return sendError(res, errors.pathNotFound(req.path));
+    const nodeName = decodeURIComponent(m[1]!);
+    const labels = res.locals.labels as { verb: string; resource: string; subresource: string } | undefined;
+    if (labels) Object.assign(labels, { resource: 'nodes', subresource: 'build' });
+    if (req.method !== 'POST') return sendError(res, errors.methodNotAllowed(req.method));
+    const endpoint = await endpointOf(nodeName);
+    if (!endpoint) return sendError(res, new ApiError(503, 'InternalError', `node "${nodeName}" has no agent endpoint (is its agent running?)`));
+    forward(req, res, endpoint, '/build', nodeName);
+  };
+
   return (app) => {
     app.all(PATH, (req, res) => {
       handle(req, res).catch((err: unknown) => sendError(res, err));
+    });
+    app.all(NODE_PATH, (req, res) => {
+      handleNode(req, res).catch((err: unknown) => sendError(res, err));
     });
   };
 }

@@ -12,18 +12,22 @@ const flags = {
   'no-cache': { type: 'boolean', description: 'do not use the build cache' },
   target: { type: 'string', valueName: 'STAGE', description: 'build this stage (and the ones it needs) and stop' },
   quiet: { type: 'boolean', short: 'q', description: 'print only the image ID' },
-  push: { type: 'boolean', description: 'push every -t name to its registry once the build succeeds (as berth push does)' },
+  push: { type: 'boolean', description: 'push every -t name to its registry once the build succeeds (with --local)' },
+  local: { type: 'boolean', description: "build on this machine's runtime (<data-dir>/runtime) instead of sending the context to a node through the API server" },
+  node: { type: 'string', valueName: 'NAME', description: 'node to build on (default: the first Ready node)' },
+  kubeconfig: { type: 'string', valueName: 'FILE', description: 'kubeconfig to use (default: $KUBECONFIG, <data-dir>/kubeconfig, ~/.kube/config)' },
+  context: { type: 'string', valueName: 'NAME', description: 'kubeconfig context to use' },
   'data-dir': { type: 'string', valueName: 'DIR', description: 'berth state directory; the runtime lives in DIR/runtime (default: /var/lib/berth as root, else $XDG_DATA_HOME/berth)' },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 } as const satisfies FlagSpecs;
 
 const spec: CommandSpec<typeof flags> = {
   name: 'build',
-  usage: 'berth build [-t NAME[:TAG]]... [-f FILE] [--build-arg KEY=VALUE]... [--no-cache] [--target STAGE] [--push] CONTEXT',
-  summary: 'Build an image from a Dockerfile and a context directory, with the layer cache.',
+  usage: 'berth build [-t NAME[:TAG]]... [-f FILE] [--build-arg KEY=VALUE]... [--no-cache] [--target STAGE] [--node NAME | --local [--push]] CONTEXT',
+  summary: 'Build an image from a Dockerfile and a context directory, with the layer cache: on a node through the API server (as docker build sends its context to dockerd), or with --local on this machine.',
   flags,
   positionals: { min: 1, max: 1 },
-  examples: ['berth build -t app:1 .', 'berth build -t app:dev -f docker/Dockerfile.dev --build-arg VERSION=2 --target dev .'],
+  examples: ['berth build -t app:1 .', 'berth build -t app:dev -f docker/Dockerfile.dev --build-arg VERSION=2 --target dev .', 'berth build --local -t registry.local:5000/app:1 --push .'],
 };
 
 export function parseBuildArgs(list: readonly string[], env: NodeJS.ProcessEnv = process.env): Record<string, string> {
@@ -62,6 +66,31 @@ export async function buildCommand(argv: string[]): Promise<void> {
   // BuildKit: a <Dockerfile>.dockerignore next to the Dockerfile wins over the context's .dockerignore
   let dockerignore: string | undefined;
   if (file !== '-') dockerignore = await readFile(`${resolve(file)}.dockerignore`, 'utf8').catch(() => undefined);
+  const noCache = v['no-cache'] === true || (v as Record<string, unknown>).cache === false;
+  if (v.local !== true) {
+    if (file === '-') throw new CliError('-f - (Dockerfile on stdin) works with --local only');
+    if (v.push === true) throw new CliError('--push works with --local only; push from the node with berth push');
+    const { connect } = await import('../connect.js');
+    const { remoteBuild } = await import('../remote-build.js');
+    const { client } = connect(v);
+    const result = await remoteBuild(client, {
+      contextDir,
+      dockerfilePath: resolve(file),
+      ...(dockerignore !== undefined ? { dockerignore } : {}),
+      tags: v.tag ?? [],
+      buildArgs: parseBuildArgs(v['build-arg'] ?? []),
+      ...(v.target !== undefined ? { target: v.target } : {}),
+      noCache,
+      ...(v.node !== undefined ? { node: v.node } : {}),
+      quiet: v.quiet === true,
+    });
+    if (v.quiet === true) process.stdout.write(`${result.imageId}\n`);
+    else {
+      process.stdout.write(`Successfully built ${result.imageId.slice(7, 19)} on node ${result.node}\n`);
+      for (const t of result.tags) process.stdout.write(`Successfully tagged ${t}\n`);
+    }
+    return;
+  }
   // heavy modules load only when a build really runs
   const { Runtime } = await import('../../runtime/index.js');
   const { Builder } = await import('../../runtime/build/builder.js');
@@ -84,7 +113,7 @@ export async function buildCommand(argv: string[]): Promise<void> {
         tags: v.tag ?? [],
         ...(v.target !== undefined ? { target: v.target } : {}),
         // parseArgs (allowNegative) reads --no-cache as cache=false
-        noCache: v['no-cache'] === true || (v as Record<string, unknown>).cache === false,
+        noCache,
       },
       {
         onEvent: quiet

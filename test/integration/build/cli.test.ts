@@ -36,20 +36,20 @@ describe.skipIf(skip !== undefined)('berth build / commit / history (CLI)', () =
   });
 
   it('streams the steps, then answers a rebuild from the cache', async () => {
-    const first = await berth(['build', '-t', 'app:1', '-t', 'app:latest', '--build-arg', 'WHO=cli', ctx]);
+    const first = await berth(['build', '--local', '-t', 'app:1', '-t', 'app:latest', '--build-arg', 'WHO=cli', ctx]);
     expect(first.stderr).toBe('');
     expect(first.code).toBe(0);
     expect(first.stdout).toMatch(/^Step 1\/5 : FROM busybox\nStep 2\/5 : ARG WHO=nobody\nStep 3\/5 : COPY hello.txt \/hello.txt\n ---> [0-9a-f]{12}\nStep 4\/5 : RUN echo "built by \$WHO" > \/who.txt && cat \/who.txt\n ---> Running in [0-9a-f]{12}\nbuilt by cli\n/);
     expect(first.stdout).toMatch(/Successfully built [0-9a-f]{12}\nSuccessfully tagged app:1\nSuccessfully tagged app:latest\n$/);
-    const again = await berth(['build', '-t', 'app:1', '--build-arg', 'WHO=cli', ctx]);
+    const again = await berth(['build', '--local', '-t', 'app:1', '--build-arg', 'WHO=cli', ctx]);
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('Step 3/5 : COPY hello.txt /hello.txt\n ---> Using cache\nStep 4/5 : RUN');
     expect(again.stdout).not.toContain('Running in');
     expect(again.stdout.match(/Using cache/g)?.length).toBe(2);
-    const nocache = await berth(['build', '--no-cache', '--build-arg', 'WHO=cli', ctx]);
+    const nocache = await berth(['build', '--local', '--no-cache', '--build-arg', 'WHO=cli', ctx]);
     expect(nocache.stdout).toContain('Running in');
     expect(nocache.stdout).not.toContain('Using cache');
-    const quiet = await berth(['build', '-q', '-f', join(ctx, 'Dockerfile'), '--build-arg', 'WHO=cli', ctx]);
+    const quiet = await berth(['build', '--local', '-q', '-f', join(ctx, 'Dockerfile'), '--build-arg', 'WHO=cli', ctx]);
     expect(quiet.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
   });
 
@@ -57,12 +57,12 @@ describe.skipIf(skip !== undefined)('berth build / commit / history (CLI)', () =
     const reg = await startRegistry({ dataDir: join(dataDir, 'registry'), listen: '127.0.0.1:0', auth: 'off' });
     try {
       const ref = `127.0.0.1:${reg.port}/team/app:pushed`;
-      const r = await berth(['build', '--push', '-t', ref, '--build-arg', 'WHO=cli', ctx]);
+      const r = await berth(['build', '--local', '--push', '-t', ref, '--build-arg', 'WHO=cli', ctx]);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toMatch(new RegExp(`Pushed ${ref.replace(/[.]/g, '\\.')}: digest: sha256:[0-9a-f]{64}`));
       const tags = (await (await fetch(`${reg.url}/v2/team/app/tags/list`)).json()) as { tags: string[] };
       expect(tags.tags).toEqual(['pushed']);
-      const noTag = await berth(['build', '--push', ctx]);
+      const noTag = await berth(['build', '--local', '--push', ctx]);
       expect(noTag.code).toBe(1);
       expect(noTag.stderr).toContain('--push needs at least one -t');
     } finally {
@@ -72,10 +72,10 @@ describe.skipIf(skip !== undefined)('berth build / commit / history (CLI)', () =
 
   it('prints errors with the Dockerfile line and exits 1', async () => {
     await writeFile(join(ctx, 'Dockerfile.bad'), 'FROM busybox\nFOO bar\n');
-    const r = await berth(['build', '-f', join(ctx, 'Dockerfile.bad'), ctx]);
+    const r = await berth(['build', '--local', '-f', join(ctx, 'Dockerfile.bad'), ctx]);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe('error: Dockerfile.bad:2: unknown instruction: FOO\n');
-    const missing = await berth(['build', '-f', join(ctx, 'nope'), ctx]);
+    const missing = await berth(['build', '--local', '-f', join(ctx, 'nope'), ctx]);
     expect(missing.stderr).toMatch(/error: cannot read the Dockerfile .*nope: no such file/);
   });
 
