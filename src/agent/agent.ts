@@ -68,7 +68,7 @@ export class Agent {
     };
     const events = new EventRecorder(client, 'agent', nodeName);
     this.exits = new ExitWatcher((key) => this.queues.containers.add(key));
-    this.endpoint = new AgentEndpoint({ runtime, token: o.endpointToken, host: o.endpointHost, port: o.endpointPort });
+    this.endpoint = new AgentEndpoint({ runtime, ...(o.distribution ? { distribution: o.distribution } : {}), token: o.endpointToken, host: o.endpointHost, port: o.endpointPort });
     this.node = new NodeRegistration(client, nodeName, () => this.endpoint.url || undefined, o.heartbeatMs ?? 10_000);
     this.containersR = new ContainerReconciler({
       client,

@@ -10,12 +10,15 @@ import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { metricsRegistry } from '../metrics/registry.js';
+import type { Distribution } from '../runtime/distribution/index.js';
 import { RuntimeError, type Runtime } from '../runtime/index.js';
 import { runtimeContainerName } from './names.js';
 import { parseBuildQuery, serveRemoteBuild } from './remote-build.js';
 
 export interface EndpointOptions {
   runtime: Runtime;
+  /** Registry client, for builds sent with push=true. */
+  distribution?: Distribution;
   token: string;
   host?: string;
   port?: number;
@@ -100,7 +103,8 @@ export class AgentEndpoint {
       } catch (e) {
         return send(res, 400, { message: (e as Error).message });
       }
-      return serveRemoteBuild(this.o.runtime, q, req, res);
+      if (q.push && !this.o.distribution) return send(res, 400, { message: 'push: this node has no registry client' });
+      return serveRemoteBuild(this.o.runtime, q, req, res, this.o.distribution);
     }
     const m = /^\/containers\/([^/]+)\/([^/]+)\/(log|exec|top|stats|archive)$/.exec(url.pathname);
     if (!m) return send(res, 404, { message: `no such path ${url.pathname}` });

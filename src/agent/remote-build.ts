@@ -10,6 +10,7 @@ import { basename, join, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Builder } from '../runtime/build/builder.js';
 import { formatBuildEvent } from '../runtime/build/progress.js';
+import type { Distribution } from '../runtime/distribution/index.js';
 import type { Runtime } from '../runtime/index.js';
 import { RuntimeError } from '../runtime/index.js';
 import { applyLayer } from '../runtime/snapshots/apply-layer.js';
@@ -22,6 +23,8 @@ export interface RemoteBuildQuery {
   buildArgs: Record<string, string>;
   target?: string;
   noCache: boolean;
+  /** Push every tag once the build succeeds (berth build --push). */
+  push: boolean;
 }
 
 function jsonParam<T>(q: URLSearchParams, name: string, check: (v: unknown) => v is T, fallback: T): T {
@@ -41,10 +44,12 @@ export function parseBuildQuery(q: URLSearchParams): RemoteBuildQuery {
   const tags = jsonParam(q, 'tags', (v): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string'), []);
   const buildArgs = jsonParam(q, 'buildargs', (v): v is Record<string, string> => typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string'), {});
   const target = q.get('target') || undefined;
-  return { tags, buildArgs, dockerfile: q.get('dockerfile') || 'Dockerfile', noCache: q.get('nocache') === 'true' || q.get('nocache') === '1', ...(target ? { target } : {}) };
+  const push = q.get('push') === 'true' || q.get('push') === '1';
+  if (push && tags.length === 0) throw new Error('push: needs at least one tag to push to');
+  return { tags, buildArgs, dockerfile: q.get('dockerfile') || 'Dockerfile', noCache: q.get('nocache') === 'true' || q.get('nocache') === '1', push, ...(target ? { target } : {}) };
 }
 
-export async function serveRemoteBuild(runtime: Runtime, q: RemoteBuildQuery, req: IncomingMessage, res: ServerResponse): Promise<void> {
+export async function serveRemoteBuild(runtime: Runtime, q: RemoteBuildQuery, req: IncomingMessage, res: ServerResponse, distribution?: Distribution): Promise<void> {
   await mkdir(join(runtime.root, 'tmp'), { recursive: true });
   const work = await mkdtemp(join(runtime.root, 'tmp', 'remote-build-'));
   const abort = new AbortController();
@@ -84,6 +89,11 @@ export async function serveRemoteBuild(runtime: Runtime, q: RemoteBuildQuery, re
         },
         { onEvent: (e) => line({ stream: formatBuildEvent(e) }), signal: abort.signal },
       );
+      for (const tag of q.push && distribution ? result.tags : []) {
+        line({ stream: `Pushing ${tag}\n` });
+        const pushed = await distribution!.push(tag);
+        line({ stream: `${tag}: digest: ${pushed.digest} size: ${pushed.size} (${pushed.layersPushed} layers pushed, ${pushed.layersSkipped} already there)\n` });
+      }
       line({ aux: { ID: result.imageId, Tags: result.tags } });
     } catch (e) {
       line({ error: (e as Error).message });

@@ -22,6 +22,7 @@ export interface RemoteBuildRequest {
   target?: string;
   noCache: boolean;
   node?: string;
+  push: boolean;
   quiet: boolean;
 }
 
@@ -55,7 +56,7 @@ export async function remoteBuild(client: BerthClient, r: RemoteBuildRequest): P
         client.kc,
         'POST',
         `/apis/berth.dev/v1alpha1/nodes/${encodeURIComponent(node)}/build`,
-        { tags: JSON.stringify(r.tags), buildargs: JSON.stringify(r.buildArgs), dockerfile: rel, target: r.target, nocache: r.noCache ? 'true' : undefined },
+        { tags: JSON.stringify(r.tags), buildargs: JSON.stringify(r.buildArgs), dockerfile: rel, target: r.target, nocache: r.noCache ? 'true' : undefined, push: r.push ? 'true' : undefined },
         createReadStream(tar),
       );
     } catch (e) {

@@ -12,7 +12,7 @@ const flags = {
   'no-cache': { type: 'boolean', description: 'do not use the build cache' },
   target: { type: 'string', valueName: 'STAGE', description: 'build this stage (and the ones it needs) and stop' },
   quiet: { type: 'boolean', short: 'q', description: 'print only the image ID' },
-  push: { type: 'boolean', description: 'push every -t name to its registry once the build succeeds (with --local)' },
+  push: { type: 'boolean', description: 'push every -t name to its registry once the build succeeds (from the node that built it, or from here with --local)' },
   local: { type: 'boolean', description: "build on this machine's runtime (<data-dir>/runtime) instead of sending the context to a node through the API server" },
   node: { type: 'string', valueName: 'NAME', description: 'node to build on (default: the first Ready node)' },
   kubeconfig: { type: 'string', valueName: 'FILE', description: 'kubeconfig to use (default: $KUBECONFIG, <data-dir>/kubeconfig, ~/.kube/config)' },
@@ -23,7 +23,7 @@ const flags = {
 
 const spec: CommandSpec<typeof flags> = {
   name: 'build',
-  usage: 'berth build [-t NAME[:TAG]]... [-f FILE] [--build-arg KEY=VALUE]... [--no-cache] [--target STAGE] [--node NAME | --local [--push]] CONTEXT',
+  usage: 'berth build [-t NAME[:TAG]]... [-f FILE] [--build-arg KEY=VALUE]... [--no-cache] [--target STAGE] [--push] [--node NAME | --local] CONTEXT',
   summary: 'Build an image from a Dockerfile and a context directory, with the layer cache: on a node through the API server (as docker build sends its context to dockerd), or with --local on this machine.',
   flags,
   positionals: { min: 1, max: 1 },
@@ -67,9 +67,9 @@ export async function buildCommand(argv: string[]): Promise<void> {
   let dockerignore: string | undefined;
   if (file !== '-') dockerignore = await readFile(`${resolve(file)}.dockerignore`, 'utf8').catch(() => undefined);
   const noCache = v['no-cache'] === true || (v as Record<string, unknown>).cache === false;
+  if (v.push === true && (v.tag ?? []).length === 0) throw new CliError('--push needs at least one -t NAME[:TAG] to push to');
   if (v.local !== true) {
     if (file === '-') throw new CliError('-f - (Dockerfile on stdin) works with --local only');
-    if (v.push === true) throw new CliError('--push works with --local only; push from the node with berth push');
     const { connect } = await import('../connect.js');
     const { remoteBuild } = await import('../remote-build.js');
     const { client } = connect(v);
@@ -82,6 +82,7 @@ export async function buildCommand(argv: string[]): Promise<void> {
       ...(v.target !== undefined ? { target: v.target } : {}),
       noCache,
       ...(v.node !== undefined ? { node: v.node } : {}),
+      push: v.push === true,
       quiet: v.quiet === true,
     });
     if (v.quiet === true) process.stdout.write(`${result.imageId}\n`);
@@ -101,7 +102,6 @@ export async function buildCommand(argv: string[]): Promise<void> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const quiet = v.quiet === true;
-  if (v.push === true && (v.tag ?? []).length === 0) throw new CliError('--push needs at least one -t NAME[:TAG] to push to');
   try {
     const result = await new Builder(rt).build(
       {

@@ -2,6 +2,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRegistry } from '../../../src/registry/server.js';
 import { berthArgv, ROOT } from '../../helpers/berth-bin.js';
 import { run } from '../../helpers/run.js';
 import { imageManifest, phaseOf, runtimeSkipReason, startTestNode, type TestNode } from './helpers.js';
@@ -42,6 +43,20 @@ describe.skipIf(!!skip)('berth build through the API server', () => {
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toContain('Using cache');
     expect(again.stdout).not.toContain('Running in');
+  });
+
+  it('pushes from the node with --push', async () => {
+    const reg = await startRegistry({ dataDir: join(t.dir, 'registry'), listen: '127.0.0.1:0', auth: 'off' });
+    try {
+      const ref = `127.0.0.1:${reg.port}/remote/app:pushed`;
+      const r = await berth(['build', '--push', '-t', ref, ctx]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/digest: sha256:[0-9a-f]{64}/);
+      const tags = (await (await fetch(`${reg.url}/v2/remote/app/tags/list`)).json()) as { tags: string[] };
+      expect(tags.tags).toEqual(['pushed']);
+    } finally {
+      await reg.close();
+    }
   });
 
   it('reports a failing step with its Dockerfile line and exits 1', async () => {
