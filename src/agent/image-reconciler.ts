@@ -13,8 +13,8 @@ import { randomBytes } from 'node:crypto';
 import { shortDigestOf, type ImageSpec, type ImageStatus } from '../api/image.js';
 import type { ResourceInformer } from '../client/informer.js';
 import type { HandlerResult } from '../client/workqueue.js';
-import type { KObject, KubeClient } from '../client/kube.js';
-import type { Distribution } from '../runtime/distribution/index.js';
+import { isNotFound, type KObject, type KubeClient } from '../client/kube.js';
+import { credentialsFromDockerConfig, parseRemoteReference, type Credentials, type Distribution } from '../runtime/distribution/index.js';
 import { RuntimeError, type Runtime } from '../runtime/index.js';
 import type { EventRecorder } from './events.js';
 import { buildFromSource, BuildFailure, type BuiltImage } from './image-build.js';
@@ -124,7 +124,9 @@ export class ImageReconciler {
     await writeStatus(this.d.client, PLURAL, obj, { ...prev, phase: 'Pulling', sourceType: 'Pull' });
     try {
       const started = Date.now();
-      const result = await this.d.distribution.pull(spec.ref);
+      const secretName = spec.source.pull?.secretRef?.name;
+      const credentials = secretName ? await this.pullCredentials(obj.metadata.namespace ?? 'default', secretName, spec.ref) : undefined;
+      const result = await this.d.distribution.pull(spec.ref, credentials ? { credentials } : {});
       await this.d.runtime.images.tag(result.id, spec.ref);
       this.imported.set(key, mark);
       await this.d.events.record(obj, 'Normal', 'Pulled', `Successfully pulled image "${spec.ref}" in ${Date.now() - started}ms on node ${this.d.nodeName}`);
@@ -136,6 +138,28 @@ export class ImageReconciler {
       throw new Error(message);
     }
     await this.ready(obj, prev, 'Pull');
+  }
+
+  /** The login for the image's registry from a kubernetes.io/dockerconfigjson Secret, as kubelet reads imagePullSecrets. */
+  private async pullCredentials(namespace: string, name: string, ref: string): Promise<Credentials> {
+    let secret;
+    try {
+      secret = await this.d.client.core.readNamespacedSecret({ namespace, name });
+    } catch (e) {
+      throw new Error(`spec.source.pull.secretRef: secret "${name}" ${isNotFound(e) ? 'not found' : `could not be read (${(e as Error).message})`}`);
+    }
+    const raw = secret.data?.['.dockerconfigjson'];
+    if (!raw) throw new Error(`spec.source.pull.secretRef: secret "${name}" has no .dockerconfigjson key (create it with kubectl create secret docker-registry)`);
+    let config: unknown;
+    try {
+      config = JSON.parse(Buffer.from(raw, 'base64').toString('utf8'));
+    } catch {
+      throw new Error(`spec.source.pull.secretRef: secret "${name}": .dockerconfigjson is not JSON`);
+    }
+    const registry = parseRemoteReference(ref).registry;
+    const creds = credentialsFromDockerConfig(config, registry);
+    if (!creds) throw new Error(`spec.source.pull.secretRef: secret "${name}" has no login for ${registry}`);
+    return creds;
   }
 
   private async importInto(spec: ImageSpec): Promise<void> {

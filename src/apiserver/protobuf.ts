@@ -1,6 +1,6 @@
 /**
  * Just enough of Kubernetes' protobuf encoding to read what kubectl sends for built-in kinds
- * (`kubectl create namespace` posts a protobuf Namespace, `kubectl delete` protobuf DeleteOptions).
+ * (`kubectl create namespace` / `create secret` post protobuf, `kubectl delete` protobuf DeleteOptions).
  * Bodies are a "k8s\0" magic, then a runtime.Unknown {typeMeta, raw}; raw is the object message.
  * Replies stay JSON, which every client accepts.
  */
@@ -84,6 +84,30 @@ function namespace(raw: Buffer): Record<string, unknown> {
   return obj;
 }
 
+function secret(raw: Buffer): Record<string, unknown> {
+  const obj: Record<string, unknown> = { apiVersion: 'v1', kind: 'Secret' };
+  const fs = fields(raw);
+  const data: Record<string, string> = {};
+  for (const f of fs) {
+    if (f.no === 1) obj.metadata = objectMeta(bytes(f));
+    if (f.no === 2) {
+      let k = '';
+      let v: Buffer = Buffer.alloc(0);
+      for (const e of fields(bytes(f))) {
+        if (e.no === 1) k = str(e);
+        if (e.no === 2) v = bytes(e);
+      }
+      data[k] = v.toString('base64');
+    }
+    if (f.no === 3) obj.type = str(f);
+    if (f.no === 5) obj.immutable = f.value === 1n;
+  }
+  const stringData = fs.filter((f) => f.no === 4);
+  if (Object.keys(data).length) obj.data = data;
+  if (stringData.length) obj.stringData = stringMap(stringData);
+  return obj;
+}
+
 function deleteOptions(raw: Buffer): Record<string, unknown> {
   const obj: Record<string, unknown> = { apiVersion: 'v1', kind: 'DeleteOptions' };
   const dryRun: string[] = [];
@@ -107,6 +131,7 @@ function deleteOptions(raw: Buffer): Record<string, unknown> {
 
 const DECODERS: Record<string, (raw: Buffer) => Record<string, unknown>> = {
   'v1/Namespace': namespace,
+  'v1/Secret': secret,
   'v1/DeleteOptions': deleteOptions,
   'meta.k8s.io/v1/DeleteOptions': deleteOptions,
 };

@@ -90,6 +90,16 @@ describe('real kubectl against berth', () => {
     expect((await kc('get', 'namespace', 'team-a')).code).not.toBe(0);
   });
 
+  it('creates a registry Secret with kubectl create secret docker-registry', async () => {
+    const r = await kc('create', 'secret', 'docker-registry', 'regcred', '--docker-server=registry.example:5000', '--docker-username=u', '--docker-password=p');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe('secret/regcred created');
+    expect((await kc('get', 'secret', 'regcred', '-o', 'jsonpath={.type}')).stdout).toBe('kubernetes.io/dockerconfigjson');
+    const data = (await kc('get', 'secret', 'regcred', '-o', 'jsonpath={.data.\\.dockerconfigjson}')).stdout;
+    const config = JSON.parse(Buffer.from(data, 'base64').toString()) as { auths: Record<string, { username: string; password: string }> };
+    expect(config.auths['registry.example:5000']).toMatchObject({ username: 'u', password: 'p' });
+  });
+
   it('explains fields from the OpenAPI document', async () => {
     const r = await kc('explain', 'container.spec.volumeMounts');
     expect(r.code, r.stderr).toBe(0);

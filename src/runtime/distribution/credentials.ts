@@ -16,6 +16,22 @@ export interface Credentials {
 const HUB_KEY = 'https://index.docker.io/v1/';
 const keyFor = (registry: string): string => (registry === DOCKER_HUB ? HUB_KEY : registry);
 
+/** The login for `registry` in a Docker config.json (a file, or a Secret's .dockerconfigjson). */
+export function credentialsFromDockerConfig(config: unknown, registry: string): Credentials | undefined {
+  const r = ConfigFileSchema.safeParse(config);
+  if (!r.success) throw invalid(`not a Docker config.json (${r.error.issues[0]?.message ?? 'invalid'})`);
+  const auths = r.data.auths ?? {};
+  const e = auths[keyFor(registry)] ?? auths[registry] ?? auths[`https://${registry}`] ?? auths[`http://${registry}`];
+  if (!e) return undefined;
+  if (e.auth) {
+    const raw = Buffer.from(e.auth, 'base64').toString('utf8');
+    const i = raw.indexOf(':');
+    if (i > 0) return { username: raw.slice(0, i), password: raw.slice(i + 1) };
+  }
+  if (e.username && e.password) return { username: e.username, password: e.password };
+  return undefined;
+}
+
 /** Saved logins in the ~/.docker/config.json format (`auths` with base64 user:password). */
 export class CredentialStore {
   constructor(readonly path: string) {}
@@ -29,17 +45,7 @@ export class CredentialStore {
   }
 
   async get(registry: string): Promise<Credentials | undefined> {
-    const cfg = await this.load();
-    const auths = cfg.auths ?? {};
-    const e = auths[keyFor(registry)] ?? auths[registry] ?? auths[`https://${registry}`] ?? auths[`http://${registry}`];
-    if (!e) return undefined;
-    if (e.auth) {
-      const raw = Buffer.from(e.auth, 'base64').toString('utf8');
-      const i = raw.indexOf(':');
-      if (i > 0) return { username: raw.slice(0, i), password: raw.slice(i + 1) };
-    }
-    if (e.username && e.password) return { username: e.username, password: e.password };
-    return undefined;
+    return credentialsFromDockerConfig(await this.load(), registry);
   }
 
   async set(registry: string, c: Credentials): Promise<void> {

@@ -77,11 +77,15 @@ export class Distribution {
     throw last instanceof Error ? last : invalid(`registry ${registry}: no endpoint answered`);
   }
 
-  async pull(ref: string, opts: PullOptions = {}): Promise<PullResult & { ref: RemoteReference }> {
+  /** Pulls `ref`; `credentials` (e.g. from an Image's pull secret) win over the saved logins. */
+  async pull(ref: string, opts: PullOptions & { credentials?: Credentials } = {}): Promise<PullResult & { ref: RemoteReference }> {
     const r = parseRemoteReference(ref);
     const reference = r.digest ?? r.tag ?? 'latest';
-    const result = await this.withEndpoint(r.registry, (c) =>
-      pullImage(c, this.o.images, r.repository, reference, r.digest && !r.tag ? undefined : r.localName, { ...opts, sources: this.sources, registry: r.registry }),
+    const { credentials, ...pullOpts } = opts;
+    const result = await this.withEndpoint(
+      r.registry,
+      (c) => pullImage(c, this.o.images, r.repository, reference, r.digest && !r.tag ? undefined : r.localName, { ...pullOpts, sources: this.sources, registry: r.registry }),
+      credentials,
     );
     return { ...result, ref: r };
   }
@@ -137,7 +141,7 @@ export class Distribution {
 
 export { RegistryClient, RegistryClientError } from './client.js';
 export { loadDaemonConfig, type DistributionConfig } from './config.js';
-export { CredentialStore, type Credentials } from './credentials.js';
+export { CredentialStore, credentialsFromDockerConfig, type Credentials } from './credentials.js';
 export type { LayerProgress, ProgressFn, PullOptions, PullResult } from './pull.js';
 export type { PushOptions, PushResult } from './push.js';
 export { parseRemoteReference, type RemoteReference } from './reference.js';

@@ -56,6 +56,48 @@ describe.skipIf(!!skip)('agent pulls Images', () => {
     expect(await t.node.runtime!.images.exists(missing)).toBe(false);
   });
 
+  it('pulls from a registry that needs a login with the credentials of a referenced Secret', async () => {
+    const privateReg = await startRegistry({ dataDir: join(t.dir, 'private'), listen: '127.0.0.1:0', auth: 'on' });
+    try {
+      await privateReg.users.setPassword('puller', 's3cret', 4);
+      const host = `127.0.0.1:${privateReg.port}`;
+      const privateRef = `${host}/team/busybox:private`;
+      const publisher = new Runtime({ root: join(t.dir, 'publisher') });
+      await publisher.images.tag('busybox:pulled', privateRef);
+      const creds = join(t.dir, 'publisher-creds.json');
+      const dist = new Distribution({ images: publisher.images, root: publisher.root, credentialsPath: creds });
+      await dist.login(host, { username: 'puller', password: 's3cret' });
+      await dist.push(privateRef);
+
+      const reason = async (name: string) => {
+        const st = statusOf(await t.client.get('images', 'default', name)) as { conditions?: { type: string; reason?: string; message?: string }[] };
+        return st.conditions?.find((c) => c.type === 'Ready');
+      };
+      // Without the Secret the node has no login: the pull is refused.
+      await t.apply({ apiVersion: GV, kind: 'Image', metadata: { name: 'no-secret', namespace: 'default' }, spec: { ref: privateRef } });
+      await expect.poll(async () => (await reason('no-secret'))?.reason, POLL).toMatch(/^(ErrImagePull|ImagePullBackOff)$/);
+
+      const dockerconfig = { auths: { [host]: { auth: Buffer.from('puller:s3cret').toString('base64') } } };
+      const res = await t.api('/api/v1/namespaces/default/secrets', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'regcred' }, type: 'kubernetes.io/dockerconfigjson', stringData: { '.dockerconfigjson': JSON.stringify(dockerconfig) } }),
+      });
+      expect(res.status).toBe(201);
+      const stored = (await res.json()) as { data: Record<string, string>; stringData?: unknown };
+      expect(stored.stringData).toBeUndefined();
+      expect(JSON.parse(Buffer.from(stored.data['.dockerconfigjson']!, 'base64').toString())).toEqual(dockerconfig);
+
+      await t.apply({ apiVersion: GV, kind: 'Image', metadata: { name: 'with-secret', namespace: 'default' }, spec: { ref: privateRef, source: { pull: { secretRef: { name: 'regcred' } } } } });
+      await expect.poll(async () => phaseOf(await t.client.get('images', 'default', 'with-secret')), POLL).toBe('Ready');
+
+      await t.apply({ apiVersion: GV, kind: 'Image', metadata: { name: 'bad-secret', namespace: 'default' }, spec: { ref: `${host}/team/busybox:absent`, source: { pull: { secretRef: { name: 'nope' } } } } });
+      await expect.poll(async () => (await reason('bad-secret'))?.message ?? '', POLL).toContain('secret "nope" not found');
+    } finally {
+      await privateReg.close();
+    }
+  });
+
   it('refuses to pull with pullPolicy Never', async () => {
     const never = `127.0.0.1:${reg.port}/library/busybox:never`;
     await t.apply({ apiVersion: GV, kind: 'Image', metadata: { name: 'never', namespace: 'default' }, spec: { ref: never, pullPolicy: 'Never' } });

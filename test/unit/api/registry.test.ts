@@ -21,6 +21,7 @@ describe('kind registry', () => {
       'berth.dev/GitSync',
       '/Namespace',
       '/Event',
+      '/Secret',
     ]);
     const names = kinds.flatMap((k) => [k.plural, k.singular, ...k.shortNames]);
     expect(new Set(names).size).toBe(names.length);
