@@ -6,7 +6,7 @@
  * Podman is installed with apt-get when missing. Standalone: `npx tsx test/bench/build.bench.ts`.
  * Writes bench-results/build.json.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -65,6 +65,7 @@ async function main(): Promise<void> {
   }
   const podmanMissing = ensurePodman();
   const work = await mkdtemp(join(tmpdir(), 'berth-bench-build-'));
+  let server: ChildProcess | undefined;
   const dataDir = join(work, 'berth');
   const rt = new Runtime({ root: join(dataDir, 'runtime'), cgroupParent: CGROUP_PARENT });
   const podRoot = join(work, 'podman-root');
@@ -114,27 +115,43 @@ async function main(): Promise<void> {
       return ms(t0);
     };
 
+    // `berth build` as users run it: the context goes through a real `berth server` to its agent.
+    server = spawn(process.execPath, [CLI, 'server', '--no-registry', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--cgroup-parent', CGROUP_PARENT], { stdio: 'ignore' });
+    const kubeconfig = join(dataDir, 'kubeconfig');
+    const berthRemote = (extra: string[]): number =>
+      timed(process.execPath, [CLI, 'build', '-q', '--kubeconfig', kubeconfig, '-t', 'bench/app', ...extra, ctx], { ...process.env, NODE_NO_WARNINGS: '1' });
+    let remoteReady = false;
+    for (let i = 0; i < 60 && !remoteReady; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      remoteReady = spawnSync(process.execPath, [CLI, 'build', '-q', '--kubeconfig', kubeconfig, '-t', 'bench/app', ctx], { encoding: 'utf8' }).status === 0;
+    }
+    if (!remoteReady) console.log('berth server did not come up: the through-the-API figures are left out');
+
     // warm-up: page cache, first podman storage setup
     berthCli(['--no-cache']);
     if (podmanReady) podmanBuild(['--no-cache']);
 
     const samples: Record<string, number[]> = {
+      'berth build via API server, cold': [],
       'berth CLI cold': [],
       'berth fresh process, builder only, cold': [],
       'berth in-process cold': [],
       'podman cold': [],
+      'berth build via API server, rebuild': [],
       'berth CLI rebuild': [],
       'berth fresh process, builder only, rebuild': [],
       'berth in-process rebuild': [],
       'podman rebuild': [],
     };
     for (let i = 0; i < COLD_N; i++) {
+      if (remoteReady) samples['berth build via API server, cold']!.push(berthRemote(['--no-cache']));
       samples['berth CLI cold']!.push(berthCli(['--no-cache']));
       samples['berth fresh process, builder only, cold']!.push(leanProcess(true));
       samples['berth in-process cold']!.push(await inProcess(true));
       if (podmanReady) samples['podman cold']!.push(podmanBuild(['--no-cache']));
     }
     for (let i = 0; i < WARM_N; i++) {
+      if (remoteReady) samples['berth build via API server, rebuild']!.push(berthRemote([]));
       samples['berth CLI rebuild']!.push(berthCli([]));
       samples['berth fresh process, builder only, rebuild']!.push(leanProcess(false));
       samples['berth in-process rebuild']!.push(await inProcess(false));
@@ -157,6 +174,10 @@ async function main(): Promise<void> {
     const p50 = (k: string): number => summary(samples[k] ?? []).p50;
     const ratios: Record<string, number> = {};
     if (podmanReady) {
+      if (remoteReady) {
+        ratios['via API server rebuild / podman rebuild'] = p50('berth build via API server, rebuild') / p50('podman rebuild');
+        ratios['via API server cold / podman cold'] = p50('berth build via API server, cold') / p50('podman cold');
+      }
       ratios['CLI cold / podman cold'] = p50('berth CLI cold') / p50('podman cold');
       ratios['CLI rebuild / podman rebuild'] = p50('berth CLI rebuild') / p50('podman rebuild');
       ratios['in-process rebuild / podman rebuild'] = p50('berth in-process rebuild') / p50('podman rebuild');
@@ -169,7 +190,8 @@ async function main(): Promise<void> {
     const rebuild = p50('berth in-process rebuild');
     console.log(`\nno-change rebuild target (< ${REBUILD_TARGET_MS} ms, builder): ${fmt(rebuild)} ms ${rebuild < REBUILD_TARGET_MS ? 'PASS' : 'FAIL'}`);
     console.log(`no-change rebuild in a fresh process loading only the builder: ${fmt(p50('berth fresh process, builder only, rebuild'))} ms`);
-    console.log(`no-change rebuild via the CLI process: ${fmt(p50('berth CLI rebuild'))} ms, of which node start-up + command table load is ~${fmt(p50('berth CLI start-up only (berth --help)'))} ms`);
+    if (remoteReady) console.log(`no-change rebuild through the API server (berth build): ${fmt(p50('berth build via API server, rebuild'))} ms`);
+    console.log(`no-change rebuild via the CLI process (--local): ${fmt(p50('berth CLI rebuild'))} ms, of which node start-up + command table load is ~${fmt(p50('berth CLI start-up only (berth --help)'))} ms`);
     const outDir = join(ROOT, 'bench-results');
     await mkdir(outDir, { recursive: true });
     await writeFile(
@@ -177,6 +199,10 @@ async function main(): Promise<void> {
       `${JSON.stringify({ date: new Date().toISOString(), dockerfile: DOCKERFILE, summaries: Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, summary(v)])), ratios }, null, 2)}\n`,
     );
   } finally {
+    if (server && server.exitCode === null) {
+      server.kill('SIGTERM');
+      await new Promise((r) => server!.once('exit', r));
+    }
     for (const c of await rt.containers.list({ all: true }).catch(() => [])) await rt.containers.remove(c.id, { force: true, volumes: true }).catch(() => undefined);
     if (existsSync(podRoot)) spawnSync('podman', [...podman, 'system', 'reset', '--force'], { stdio: 'ignore' });
     for (const m of mountsUnder(work).reverse()) spawnSync('umount', ['-l', m]);

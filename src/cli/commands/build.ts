@@ -3,7 +3,10 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseCommand, type CommandSpec, type FlagSpecs } from '../args.js';
 import { resolveDataDir } from '../data-dir.js';
+import type { RequestOptions } from 'node:https';
+import type { DirectConnection } from '../direct-connection.js';
 import { CliError } from '../errors.js';
+import type { ConnectionFlags } from '../kubeconfig.js';
 
 const flags = {
   tag: { type: 'string', short: 't', multiple: true, valueName: 'NAME[:TAG]', description: 'name the image (repeat for several names)' },
@@ -51,6 +54,17 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** Server and credentials through client-node, for kubeconfigs the direct reader does not handle. */
+async function clientNodeConnection(flags: ConnectionFlags): Promise<DirectConnection> {
+  const { loadKubeConfig } = await import('../kubeconfig.js');
+  const kc = loadKubeConfig(flags);
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new CliError('the kubeconfig has no current cluster');
+  const options: RequestOptions = { headers: {} };
+  await kc.applyToHTTPSOptions(options);
+  return { server: cluster.server, options };
+}
+
 export async function buildCommand(argv: string[]): Promise<void> {
   const parsed = parseCommand(spec, argv);
   if (!parsed) return;
@@ -70,10 +84,9 @@ export async function buildCommand(argv: string[]): Promise<void> {
   if (v.push === true && (v.tag ?? []).length === 0) throw new CliError('--push needs at least one -t NAME[:TAG] to push to');
   if (v.local !== true) {
     if (file === '-') throw new CliError('-f - (Dockerfile on stdin) works with --local only');
-    const { connect } = await import('../connect.js');
+    const { directConnection } = await import('../direct-connection.js');
     const { remoteBuild } = await import('../remote-build.js');
-    const { client } = connect(v);
-    const result = await remoteBuild(client, {
+    const result = await remoteBuild(directConnection(v) ?? (await clientNodeConnection(v)), {
       contextDir,
       dockerfilePath: resolve(file),
       ...(dockerignore !== undefined ? { dockerignore } : {}),
