@@ -6,16 +6,13 @@
  * auth providers), so callers fall back to client-node.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import type { RequestOptions } from 'node:https';
 import { parse } from 'yaml';
 import { resolveDataDir } from './data-dir.js';
 import type { ConnectionFlags } from './kubeconfig.js';
 import { findKubeconfig } from './kubeconfig-path.js';
 
-export interface DirectConnection {
-  server: string;
-  options: RequestOptions;
-}
+export type { RawConnection as DirectConnection } from '../client/raw-request.js';
+import type { RawConnection } from '../client/raw-request.js';
 
 type Named<T> = { name: string } & T;
 interface RawKubeconfig {
@@ -29,7 +26,7 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' && v.leng
 const pemOf = (data: unknown, file: unknown): string | undefined =>
   str(data) ? Buffer.from(str(data)!, 'base64').toString('utf8') : str(file) ? readFileSync(str(file)!, 'utf8') : undefined;
 
-export function directConnection(flags: ConnectionFlags): DirectConnection | undefined {
+export function directConnection(flags: ConnectionFlags): RawConnection | undefined {
   const source = findKubeconfig({ flag: flags.kubeconfig, dataDir: resolveDataDir(flags['data-dir']) });
   if (source.files.length !== 1 || !existsSync(source.files[0]!)) return undefined;
   let cfg: RawKubeconfig;
