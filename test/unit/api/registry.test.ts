@@ -33,7 +33,7 @@ describe('kind registry', () => {
       for (const c of k.printerColumns) expect(c.jsonPath.startsWith('.')).toBe(true);
       expect(k.hasStatus).toBe(k.statusSchema !== undefined);
     }
-    expect(kindsInGroup('').map((k) => k.kind)).toEqual(['Namespace', 'Event']);
+    expect(kindsInGroup('').map((k) => k.kind)).toEqual(['Namespace', 'Event', 'Secret']);
   });
 
   it('finds kinds the ways the API server, store and CLI ask', () => {
