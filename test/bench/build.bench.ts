@@ -92,7 +92,7 @@ async function main(): Promise<void> {
       }
     } else console.log(`podman figures left out: ${podmanMissing}`);
 
-    const berthCli = (extra: string[]): number => timed(process.execPath, [CLI, 'build', '--local', '-q', '--data-dir', dataDir, '-t', 'bench/app', ...extra, ctx], { ...process.env, NODE_NO_WARNINGS: '1' });
+    const berthCli = (extra: string[]): number => timed(process.execPath, [CLI, 'build', '--local', '-q', '--data-dir', dataDir, '--cgroup-parent', CGROUP_PARENT, '-t', 'bench/app', ...extra, ctx], { ...process.env, NODE_NO_WARNINGS: '1' });
     const podmanBuild = (extra: string[]): number =>
       timed('podman', [...podman, 'build', '-q', '--network', 'none', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=4096:4096', '-t', 'bench/app', ...extra, '-f', join(ctx, 'Dockerfile'), ctx]);
     // the same build in a fresh node process that loads only the runtime and the builder: what `berth build`

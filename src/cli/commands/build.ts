@@ -18,6 +18,7 @@ const flags = {
   push: { type: 'boolean', description: 'push every -t name to its registry once the build succeeds (from the node that built it, or from here with --local)' },
   local: { type: 'boolean', description: "build on this machine's runtime (<data-dir>/runtime) instead of sending the context to a node through the API server" },
   node: { type: 'string', valueName: 'NAME', description: 'node to build on (default: the first Ready node)' },
+  'cgroup-parent': { type: 'string', valueName: 'NAME', description: 'with --local: parent cgroup of the RUN containers (default "berth")' },
   kubeconfig: { type: 'string', valueName: 'FILE', description: 'kubeconfig to use (default: $KUBECONFIG, <data-dir>/kubeconfig, ~/.kube/config)' },
   context: { type: 'string', valueName: 'NAME', description: 'kubeconfig context to use' },
   'data-dir': { type: 'string', valueName: 'DIR', description: 'berth state directory; the runtime lives in DIR/runtime (default: /var/lib/berth as root, else $XDG_DATA_HOME/berth)' },
@@ -109,7 +110,7 @@ export async function buildCommand(argv: string[]): Promise<void> {
   const { Runtime } = await import('../../runtime/index.js');
   const { Builder } = await import('../../runtime/build/builder.js');
   const { formatBuildEvent } = await import('../../runtime/build/progress.js');
-  const rt = new Runtime({ root: join(resolveDataDir(v['data-dir']), 'runtime') });
+  const rt = new Runtime({ root: join(resolveDataDir(v['data-dir']), 'runtime'), ...(v['cgroup-parent'] ? { cgroupParent: v['cgroup-parent'] } : {}) });
   const abort = new AbortController();
   const onSignal = (): void => abort.abort();
   process.once('SIGINT', onSignal);

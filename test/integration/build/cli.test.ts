@@ -6,7 +6,7 @@ import { startRegistry } from '../../../src/registry/server.js';
 import { Runtime } from '../../../src/runtime/index.js';
 import { berthArgv, ROOT } from '../../helpers/berth-bin.js';
 import { run, type RunResult } from '../../helpers/run.js';
-import { busyboxTarball, makeTempRoot, mountsUnder } from '../runtime/helpers.js';
+import { busyboxTarball, cgroupsUnder, makeTempRoot, mountsUnder, removeCgroupParent } from '../runtime/helpers.js';
 import { buildSkipReason } from './helpers.js';
 
 const skip = buildSkipReason();
@@ -16,12 +16,14 @@ describe.skipIf(skip !== undefined)('berth build / commit / history (CLI)', () =
   let dataDir: string;
   let rt: Runtime;
   let ctx: string;
+  // RUN steps get their own parent cgroup, so the test can check that none is left behind.
+  const cgroupParent = `berth-build-cli-${process.pid}`;
   const berth = (args: string[]): Promise<RunResult> =>
-    run(...berthArgv([...args, '--data-dir', dataDir]), { cwd: ROOT, env: { ...process.env, NODE_NO_WARNINGS: '1' }, timeoutMs: 60_000 });
+    run(...berthArgv([...args, '--data-dir', dataDir, ...(args[0] === 'build' ? ['--cgroup-parent', cgroupParent] : [])]), { cwd: ROOT, env: { ...process.env, NODE_NO_WARNINGS: '1' }, timeoutMs: 60_000 });
 
   beforeAll(async () => {
     dataDir = await makeTempRoot('build-cli');
-    rt = new Runtime({ root: join(dataDir, 'runtime') });
+    rt = new Runtime({ root: join(dataDir, 'runtime'), cgroupParent });
     await rt.importImage(await busyboxTarball(dataDir), { ref: 'busybox' });
     ctx = join(dataDir, 'ctx');
     await mkdir(ctx);
@@ -32,6 +34,8 @@ describe.skipIf(skip !== undefined)('berth build / commit / history (CLI)', () =
   afterAll(async () => {
     for (const c of await rt.containers.list({ all: true })) await rt.containers.remove(c.id, { force: true, volumes: true });
     expect(mountsUnder(dataDir)).toEqual([]);
+    expect(await cgroupsUnder(cgroupParent)).toEqual([]);
+    await removeCgroupParent(cgroupParent);
     await rm(dataDir, { recursive: true, force: true });
   });
 
