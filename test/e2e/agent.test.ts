@@ -5,7 +5,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +12,7 @@ import { parse } from 'yaml';
 import { berthArgv, ROOT } from '../helpers/berth-bin.js';
 import { run } from '../helpers/run.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+import { freePort } from '../helpers/free-port.js';
 
 const BUSYBOX_TAR = '/usr/local/share/berth/busybox-rootfs.tar';
 const EXAMPLES = join(ROOT, 'manifests/examples');
@@ -35,16 +35,6 @@ if (skip) console.warn(`skipping agent e2e: ${skip}`);
 
 const POLL = { timeout: 60_000, interval: 250 };
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 describe.skipIf(!!skip)('berth server with kubectl: examples become running containers', () => {
   let dir: string;

@@ -6,7 +6,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +13,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { containerKind } from '../../src/api/container.js';
 import { berthArgv } from '../helpers/berth-bin.js';
 import { run, type RunResult } from '../helpers/run.js';
+import { freePort } from '../helpers/free-port.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const env = { ...process.env, NODE_NO_WARNINGS: '1', KUBECONFIG: '' };
@@ -27,16 +27,6 @@ function berth(args: string[], input?: string): Promise<RunResult> {
   return run(...berthArgv([...args, '--kubeconfig', kubeconfig]), { cwd: ROOT, env, input, timeoutMs: 45_000 });
 }
 
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
-}
 
 /** GET /readyz with the admin token and the CA from the kubeconfig; false while not ready or not listening. */
 function ready(): Promise<boolean> {
