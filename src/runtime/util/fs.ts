@@ -1,35 +1,12 @@
-import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
-import { lstat, mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { lstat, readFile, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../../util/atomic-write.js';
 import { isNodeError } from './errors.js';
 
-/** Writes a file so that readers see either the old or the new content, even across a crash. */
-export async function atomicWriteFile(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${randomBytes(6).toString('hex')}`;
-  const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path);
-  await syncDir(dirname(path));
-}
+export { writeFileAtomic as atomicWriteFile, syncDir } from '../../util/atomic-write.js';
 
 export async function atomicWriteJson(path: string, value: unknown): Promise<void> {
-  await atomicWriteFile(path, JSON.stringify(value, null, 2) + '\n');
-}
-
-export async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
+  await writeFileAtomic(path, JSON.stringify(value, null, 2) + '\n');
 }
 
 export async function readJsonIfExists(path: string): Promise<unknown> {
