@@ -2,6 +2,7 @@ import { cp, lstat, mkdir, readdir, readlink, rm, stat, symlink, copyFile, chmod
 import { basename, dirname, join } from 'node:path';
 import { resolveInRoot } from '../snapshots/safe-path.js';
 import { invalid, isNodeError, notFound } from '../util/errors.js';
+import { lstatIfExists } from '../util/fs.js';
 
 /** Where a container path lives on the host: inside a mount's source if under one, else in the rootfs. */
 export function hostBase(rootfs: string, mounts: ReadonlyArray<{ target: string; source: string }>, path: string): { base: string; rel: string } {
@@ -33,12 +34,7 @@ export async function copyOut(base: string, rel: string, hostDest: string): Prom
 /** Writes `src` at `dst` (already resolved inside the root), replacing rather than following whatever is there. */
 async function copyInto(src: string, dst: string): Promise<void> {
   const st = await lstat(src);
-  let existing;
-  try {
-    existing = await lstat(dst);
-  } catch (e) {
-    if (!isNodeError(e, 'ENOENT')) throw e;
-  }
+  const existing = await lstatIfExists(dst);
   if (st.isDirectory()) {
     if (existing && !existing.isDirectory()) await rm(dst, { force: true });
     await mkdir(dst, { recursive: false, mode: st.mode & 0o7777 }).catch((e: unknown) => {

@@ -1,7 +1,7 @@
 import { cp, lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runCommand } from '../util/exec.js';
-import { isNodeError } from '../util/errors.js';
+import { lstatIfExists } from '../util/fs.js';
 
 export async function isOpaqueDir(path: string): Promise<boolean> {
   const r = await runCommand('getfattr', ['--absolute-names', '--only-values', '-n', 'trusted.overlay.opaque', path]);
@@ -22,12 +22,7 @@ export async function mergeLayerDir(layer: string, rootfs: string): Promise<void
         await rm(dst, { recursive: true, force: true });
         continue;
       }
-      let existing;
-      try {
-        existing = await lstat(dst);
-      } catch (e) {
-        if (!isNodeError(e, 'ENOENT')) throw e;
-      }
+      const existing = await lstatIfExists(dst);
       if (st.isDirectory()) {
         if (existing && (!existing.isDirectory() || (await isOpaqueDir(src)))) await rm(dst, { recursive: true, force: true });
         await mkdir(dst, { recursive: true, mode: st.mode & 0o7777 });

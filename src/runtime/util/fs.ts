@@ -1,3 +1,4 @@
+import type { Stats } from 'node:fs';
 import { lstat, readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../util/atomic-write.js';
@@ -12,6 +13,16 @@ export async function atomicWriteJson(path: string, value: unknown): Promise<voi
 export async function readJsonIfExists(path: string): Promise<unknown> {
   try {
     return JSON.parse(await readFile(path, 'utf8')) as unknown;
+  } catch (e) {
+    if (isNodeError(e, 'ENOENT')) return undefined;
+    throw e;
+  }
+}
+
+/** lstat, or undefined when nothing is there (other errors still throw). */
+export async function lstatIfExists(path: string): Promise<Stats | undefined> {
+  try {
+    return await lstat(path);
   } catch (e) {
     if (isNodeError(e, 'ENOENT')) return undefined;
     throw e;
