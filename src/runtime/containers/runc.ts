@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { runChecked, runCommand } from '../util/exec.js';
@@ -48,8 +47,8 @@ export class Runc {
     await runChecked(this.binary, this.args('delete', '--force', id));
   }
 
-  /** runc exec with a process.json; stdio is piped to the caller. */
-  spawnExec(id: string, processJson: string): ChildProcess {
-    return spawn(this.binary, this.args('exec', '--process', processJson, id), { stdio: ['pipe', 'pipe', 'pipe'] });
+  /** Arguments of `runc exec` with a process.json; runc writes the process's host pid to pidFile once it runs. */
+  execArgs(id: string, processJson: string, pidFile: string): string[] {
+    return this.args('exec', '--process', processJson, '--pid-file', pidFile, id);
   }
 }

@@ -22,6 +22,7 @@ import { CreateOptionsSchema, type CreateOptions, type ResolvedMount } from './o
 import { ContainerRecords, type ContainerRecord, type ContainerState } from './record.js';
 import { Runc } from './runc.js';
 import { buildSpec, processSpec } from './spec.js';
+import { collectExec, launchExec, type ExecStream, type TerminalSize } from './exec-stream.js';
 import { describeProcesses, type TopProcess } from './top.js';
 import { resolveUser } from './user.js';
 import { MEDIA } from '../images/schema.js';
@@ -41,7 +42,8 @@ export interface ExecOptions {
   env?: string[];
   user?: string;
   workingDir?: string;
-  input?: string;
+  /** Run in a terminal of this size (docker exec -t). */
+  tty?: TerminalSize;
 }
 
 export interface ExecResult {
@@ -563,34 +565,33 @@ export class ContainerService {
     yield* readLogs(this.records.paths(rec.id).log, opts, done, signal);
   }
 
-  async exec(ref: string, o: ExecOptions): Promise<ExecResult> {
+  /** docker exec, buffered: `input` as stdin, the output collected. */
+  async exec(ref: string, o: ExecOptions & { input?: string }): Promise<ExecResult> {
+    return collectExec(await this.execStream(ref, o), o.input);
+  }
+
+  /** docker exec with streams: a tty, resize, stdin as it comes (what exec through the API serves). */
+  async execStream(ref: string, o: ExecOptions): Promise<ExecStream> {
     const rec = await this.resolve(ref);
     const s = await this.lock(rec.id, () => this.observe(rec));
     if (s.status !== 'running') throw conflict(`container ${rec.name} is not running`);
     if (o.cmd.length === 0) throw invalid('cmd: exec needs a command');
     const snap = await this.snapshots.get(rec.id);
     const user = await resolveUser(snap?.rootfs ?? '/nonexistent', o.user ?? rec.user);
-    const proc = processSpec(o.cmd, mergeEnv(rec.env, o.env), o.workingDir ?? rec.workingDir, user);
+    // docker exec -t sets TERM when the container's environment has none
+    const env = mergeEnv(o.tty ? ['TERM=xterm'] : [], rec.env, o.env);
+    const proc = { ...processSpec(o.cmd, env, o.workingDir ?? rec.workingDir, user), terminal: o.tty !== undefined };
     const paths = this.records.paths(rec.id);
     await mkdir(paths.execDir, { recursive: true });
-    const pj = join(paths.execDir, `${randomHexId().slice(0, 16)}.json`);
-    await writeFile(pj, JSON.stringify(proc));
-    try {
-      const child = this.runc.spawnExec(rec.id, pj);
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      child.stdout?.on('data', (d: Buffer) => out.push(d));
-      child.stderr?.on('data', (d: Buffer) => err.push(d));
-      child.stdin?.on('error', () => undefined);
-      child.stdin?.end(o.input ?? '');
-      const code = await new Promise<number>((resolve, reject) => {
-        child.on('error', reject);
-        child.on('close', (c, sig) => resolve(c ?? (sig ? 128 + (signalNumber(sig) ?? 0) : -1)));
-      });
-      return { exitCode: code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
-    } finally {
-      await rm(pj, { force: true });
-    }
+    const base = join(paths.execDir, randomHexId().slice(0, 16));
+    await writeFile(`${base}.json`, JSON.stringify(proc));
+    return launchExec({
+      runc: this.runc.binary,
+      args: this.runc.execArgs(rec.id, `${base}.json`, `${base}.pid`),
+      pidFile: `${base}.pid`,
+      cleanup: [`${base}.json`],
+      ...(o.tty ? { tty: o.tty } : {}),
+    });
   }
 
   async top(ref: string): Promise<TopProcess[]> {
@@ -738,9 +739,4 @@ function conmonAlive(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-function signalNumber(sig: NodeJS.Signals): number | undefined {
-  const map: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15, SIGPIPE: 13 };
-  return map[sig];
 }

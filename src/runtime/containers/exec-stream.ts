@@ -1,0 +1,211 @@
+/**
+ * A streaming `runc exec`: the process's stdio as streams, terminal resize and the exit code.
+ * Without a tty runc's stdio are pipes. With one, runc wants a host terminal to copy to and from
+ * the container's console (it refuses to run without one, and passes SIGWINCH on as a resize), so
+ * it runs inside a pseudo-terminal from node-pty.
+ */
+import { spawn } from 'node:child_process';
+import { watch } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
+import { constants } from 'node:os';
+import { basename, dirname } from 'node:path';
+import { PassThrough, Writable, type Readable } from 'node:stream';
+import type { IPty } from 'node-pty';
+
+export interface TerminalSize {
+  cols: number;
+  rows: number;
+}
+
+export interface ExecStream {
+  /** The process's standard input. With a tty, end() leaves the terminal open (as kubelet does). */
+  stdin: Writable;
+  /** Standard output; with a tty, everything the terminal shows. */
+  stdout: Readable;
+  /** Standard error; undefined with a tty, whose output is all on stdout. */
+  stderr: Readable | undefined;
+  /** Resizes the terminal (without a tty: nothing). */
+  resize(size: TerminalSize): void;
+  /** Kills the process and its process group; `exited` settles once runc is gone. */
+  kill(): void;
+  /** The exit code (128+N after signal N), once runc has exited and its files are removed. */
+  exited: Promise<number>;
+}
+
+export interface ExecLaunch {
+  runc: string;
+  /** runc's arguments, which must include `--pid-file pidFile`. */
+  args: string[];
+  pidFile: string;
+  /** Files to remove once runc has exited (the process.json). */
+  cleanup: string[];
+  /** Run runc in a pseudo-terminal of this size (process.json must say terminal: true). */
+  tty?: TerminalSize;
+}
+
+/** If runc has not gone this long after kill() (it was still setting up), it is killed itself. */
+const RUNC_KILL_GRACE_MS = 5_000;
+
+/**
+ * The exec'd process's host pid, once runc writes it (after the process started and, with a tty,
+ * after runc put its terminal in raw mode); undefined if runc exits without writing it.
+ */
+function pidWhenWritten(pidFile: string, runcGone: Promise<unknown>): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = (pid: number | undefined): void => {
+      if (done) return;
+      done = true;
+      watcher.close();
+      resolve(pid);
+    };
+    const check = async (): Promise<void> => {
+      const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+      if (Number.isInteger(pid) && pid > 0) finish(pid);
+    };
+    // runc writes a temporary file and renames it into place.
+    const watcher = watch(dirname(pidFile), (_event, name) => {
+      if (name === basename(pidFile)) void check();
+    });
+    watcher.on('error', () => undefined);
+    void check();
+    void runcGone.then(async () => {
+      await check();
+      finish(undefined);
+    });
+  });
+}
+
+function killGroup(pid: number): void {
+  // runc makes the exec'd process a session (and so process group) leader: its children go too.
+  for (const target of [-pid, pid]) {
+    try {
+      process.kill(target, 'SIGKILL');
+      return;
+    } catch {
+      // no such group: try the process alone
+    }
+  }
+}
+
+const exitCodeOf = (code: number | null, signal: NodeJS.Signals | number | null | undefined): number => {
+  if (signal) return 128 + (typeof signal === 'number' ? signal : (constants.signals[signal] ?? 0));
+  return code ?? 255;
+};
+
+interface Runner {
+  stdin: Writable;
+  stdout: Readable;
+  stderr: Readable | undefined;
+  resize(size: TerminalSize): void;
+  /** Signals runc itself (the fallback when the process is not known). */
+  signal(sig: NodeJS.Signals): void;
+  exited: Promise<number>;
+}
+
+function pipes(o: ExecLaunch): Runner {
+  const child = spawn(o.runc, o.args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stdin.on('error', () => undefined);
+  return {
+    stdin: child.stdin,
+    stdout: child.stdout,
+    stderr: child.stderr,
+    resize: () => undefined,
+    signal: (sig) => child.kill(sig),
+    exited: new Promise((resolve, reject) => {
+      child.once('error', reject);
+      child.once('close', (code, signal) => resolve(exitCodeOf(code, signal)));
+    }),
+  };
+}
+
+async function terminal(o: ExecLaunch & { tty: TerminalSize }, pid: Promise<number | undefined>): Promise<Runner> {
+  const { spawn: spawnPty } = await import('node-pty');
+  const term: IPty = spawnPty(o.runc, o.args, { name: 'xterm', cols: o.tty.cols, rows: o.tty.rows, encoding: null, env: process.env as Record<string, string> });
+  let alive = true;
+  const stdout = new PassThrough();
+  // With encoding null node-pty hands out Buffers, whatever its typings say.
+  term.onData((d) => stdout.write(d as unknown as Buffer));
+  const exited = new Promise<number>((resolve) => {
+    term.onExit(({ exitCode, signal }) => {
+      alive = false;
+      stdout.end();
+      resolve(exitCodeOf(exitCode, signal));
+    });
+  });
+  // Until runc has made its terminal raw, the terminal would echo and line-edit what we write.
+  const stdin = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      void pid.then(() => {
+        if (alive) term.write(chunk);
+        cb();
+      });
+    },
+  });
+  return {
+    stdin,
+    stdout,
+    stderr: undefined,
+    resize({ cols, rows }) {
+      if (!alive || cols <= 0 || rows <= 0) return;
+      try {
+        term.resize(cols, rows);
+      } catch {
+        // the terminal closed meanwhile
+      }
+    },
+    signal: (sig) => term.kill(sig),
+    exited,
+  };
+}
+
+/** Starts runc exec; the caller has written the process.json the arguments name. */
+export async function launchExec(o: ExecLaunch): Promise<ExecStream> {
+  let runcGone!: () => void;
+  const pid = pidWhenWritten(o.pidFile, new Promise<void>((r) => (runcGone = r)));
+  const removeFiles = async (): Promise<void> => {
+    await pid;
+    await Promise.all([...o.cleanup, o.pidFile].map((f) => rm(f, { force: true })));
+  };
+  let runner: Runner;
+  try {
+    runner = o.tty ? await terminal({ ...o, tty: o.tty }, pid) : pipes(o);
+  } catch (e) {
+    runcGone();
+    await removeFiles();
+    throw e;
+  }
+  runner.exited.then(runcGone, runcGone);
+  const exited = runner.exited.finally(removeFiles);
+  let killed = false;
+  return {
+    stdin: runner.stdin,
+    stdout: runner.stdout,
+    stderr: runner.stderr,
+    resize: (size) => runner.resize(size),
+    kill() {
+      if (killed) return;
+      killed = true;
+      void pid.then((p) => {
+        if (p !== undefined) killGroup(p);
+      });
+      const fallback = setTimeout(() => runner.signal('SIGKILL'), RUNC_KILL_GRACE_MS);
+      exited.finally(() => clearTimeout(fallback)).catch(() => undefined);
+    },
+    exited,
+  };
+}
+
+/** Runs an exec to completion with `input` as stdin, collecting its output (the buffered docker exec). */
+export async function collectExec(s: ExecStream, input = ''): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+  const read = async (r: Readable | undefined): Promise<string> => {
+    if (!r) return '';
+    const chunks: Buffer[] = [];
+    for await (const c of r) chunks.push(c as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  };
+  s.stdin.on('error', () => undefined);
+  s.stdin.end(input);
+  const [stdout, stderr, exitCode] = await Promise.all([read(s.stdout), read(s.stderr), s.exited]);
+  return { exitCode, stdout, stderr };
+}
