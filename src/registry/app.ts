@@ -1,6 +1,7 @@
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { metricsRegistry } from '../metrics/registry.js';
-import { allows, parseScopes, refused, scopeString, type Access, type TokenClaims, type TokenSigner, type UserDb } from './auth.js';
+import { ANONYMOUS, REPO_ACTIONS, type Acl, type RepoAction } from './acl.js';
+import { allows, parseScopes, scopeString, type Access, type TokenClaims, type TokenSigner, type UserDb } from './auth.js';
 import { deleteBlob, deleteUpload, getBlob, getUpload, patchUpload, putUpload, startUpload } from './blobs.js';
 import { RegistryError, regError } from './errors.js';
 import { DEFAULT_MAX_MANIFEST_BYTES, deleteManifest, getManifest, putManifest } from './manifests.js';
@@ -13,8 +14,8 @@ export interface RegistryAuth {
   signer: TokenSigner;
   /** `service` in challenges and the token audience. */
   service: string;
-  /** Pulls without credentials are allowed. */
-  anonymousPull: boolean;
+  /** Who may pull, push and delete where (anonymous requests are account ANONYMOUS). */
+  acl: Acl;
   tokenTtlSeconds?: number;
 }
 
@@ -125,7 +126,7 @@ export function createRegistryApp(opts: RegistryAppOptions): Express {
       const q = req.query as Record<string, string | string[] | undefined>;
       const scopes = parseScopes(([] as string[]).concat(q.scope ?? []));
       const creds = basicCredentials(req.headers.authorization);
-      let account = '';
+      let account = ANONYMOUS;
       if (creds) {
         if (!(await auth.users.verify(creds.user, creds.password))) {
           res.setHeader('WWW-Authenticate', `Basic realm="${auth.service}"`);
@@ -133,27 +134,31 @@ export function createRegistryApp(opts: RegistryAppOptions): Express {
         }
         account = creds.user;
       }
-      const granted: Access[] = [];
-      const denied: Access[] = [];
-      for (const s of scopes) {
-        let actions: string[];
+      // as the Docker token spec says: what was asked for and is allowed, never an error for the rest
+      const granted: Access[] = scopes.map((s) => {
         if (s.type === 'repository') {
-          const want = s.actions.includes('*') ? ['pull', 'push', 'delete'] : s.actions;
-          actions = account ? want.filter((a) => ['pull', 'push', 'delete'].includes(a)) : want.filter((a) => a === 'pull' && auth.anonymousPull);
-          if (opts.readOnly) actions = actions.filter((a) => a === 'pull');
-        } else if (s.type === 'registry' && s.name === 'catalog') actions = account || auth.anonymousPull ? ['*'] : [];
-        else actions = [];
-        granted.push({ type: s.type, name: s.name, actions });
-        const no = s.actions.filter((a) => a !== '*' && !actions.includes(a));
-        if (no.length) denied.push({ type: s.type, name: s.name, actions: no });
-      }
+          const allowed = repoActions(account, s.name);
+          const want: readonly string[] = s.actions.includes('*') ? REPO_ACTIONS : s.actions;
+          return { type: s.type, name: s.name, actions: want.filter((a) => allowed.has(a as RepoAction)) };
+        }
+        return { type: s.type, name: s.name, actions: s.type === 'registry' && s.name === 'catalog' && auth.acl.maySeeCatalog(account) ? ['*'] : [] };
+      });
       const ttl = auth.tokenTtlSeconds ?? 300;
-      const { token, claims } = auth.signer.sign(account, auth.service, granted, ttl, denied);
+      const { token, claims } = auth.signer.sign(account, auth.service, granted, ttl);
       res.json({ token, access_token: token, expires_in: ttl, issued_at: new Date(claims.iat * 1000).toISOString() });
     } catch (e) {
       sendError(res, e);
     }
   });
+
+  /** What the ACL lets `account` do on a repository (only pull in read-only mode). */
+  const repoActions = (account: string, name: string): ReadonlySet<RepoAction> => {
+    if (!auth) return new Set(REPO_ACTIONS);
+    const a = auth.acl.actions(account, name);
+    return opts.readOnly ? new Set([...a].filter((x) => x === 'pull')) : a;
+  };
+  const permits = (account: string, a: Access, action: string): boolean =>
+    a.type === 'registry' ? !!auth?.acl.maySeeCatalog(account) : repoActions(account, a.name).has(action as RepoAction);
 
   const challenge = (req: Request, res: Response, access: Access[], error?: string): void => {
     if (!auth) return;
@@ -164,15 +169,20 @@ export function createRegistryApp(opts: RegistryAppOptions): Express {
     res.setHeader('WWW-Authenticate', `Bearer ${parts.join(',')}`);
   };
 
-  /** Checks the request's token against the access it needs; undefined when allowed. */
-  const authorize = (req: Request, res: Response, r: Route): { claims?: TokenClaims } => {
+  /**
+   * Checks the request against the access it needs: without a token, what anonymous users may do
+   * is served and the rest challenged (401); with a token, an action the ACL refuses its account is
+   * DENIED (403), and one the ACL allows but the token does not carry is challenged for that scope
+   * (401 insufficient_scope, so the client fetches a token that has it).
+   */
+  const authorize = (req: Request, res: Response, r: Route): { account?: string; claims?: TokenClaims } => {
     if (!auth) return {};
     const need = needed(r, req.method);
     // pushes and mounts also ask for pull, as Docker clients request `pull,push`
     const challengeScope = need.map((a) => (a.type === 'repository' && a.actions[0] !== 'pull' ? { ...a, actions: ['pull', ...a.actions] } : a));
     const header = req.headers.authorization;
     if (!header?.startsWith('Bearer ')) {
-      if (r.kind !== 'base' && auth.anonymousPull && need.every((a) => a.actions.every((x) => x === 'pull' || (a.type === 'registry' && x === '*')))) return {};
+      if (r.kind !== 'base' && need.every((a) => a.actions.every((x) => permits(ANONYMOUS, a, x)))) return { account: ANONYMOUS };
       challenge(req, res, challengeScope);
       throw regError('UNAUTHORIZED', 'authentication required', need.map((a) => ({ Type: a.type, Name: a.name, Action: a.actions[0] })));
     }
@@ -183,16 +193,16 @@ export function createRegistryApp(opts: RegistryAppOptions): Express {
     }
     for (const a of need) {
       for (const action of a.actions) {
-        if (allows(claims, a.type, a.name, action) || (action === 'delete' && allows(claims, a.type, a.name, 'push'))) continue;
-        if (a.type === 'repository' && action === 'pull' && auth.anonymousPull) continue;
-        if (refused(claims, a.type, a.name, action) || (action === 'delete' && refused(claims, a.type, a.name, 'push'))) {
-          throw regError('DENIED', `requested access to ${a.type} ${a.name} (${action}) is denied`, { Type: a.type, Name: a.name, Action: action });
-        }
+        // the ACL is checked again: a token outlives a restart with stricter rules
+        const aclAllows = permits(claims.sub, a, action);
+        if (aclAllows && allows(claims, a.type, a.name, action)) continue;
+        if (permits(ANONYMOUS, a, action)) continue;
+        if (!aclAllows) throw regError('DENIED', `requested access to the resource is denied: ${action} on ${a.type} ${a.name}`, { Type: a.type, Name: a.name, Action: action });
         challenge(req, res, challengeScope, 'insufficient_scope');
         throw regError('UNAUTHORIZED', `authentication required: the token does not grant ${action} on ${a.name}`);
       }
     }
-    return { claims };
+    return { account: claims.sub, claims };
   };
 
   app.use(async (req: Request, res: Response, next: NextFunction) => {
@@ -201,7 +211,7 @@ export function createRegistryApp(opts: RegistryAppOptions): Express {
       const r = route(req.path);
       if (!r) throw regError('UNSUPPORTED', `no such endpoint: ${req.method} ${req.path}`, undefined, 404);
       if ('name' in r) validateName(r.name);
-      const { claims } = authorize(req, res, r);
+      const { account, claims } = authorize(req, res, r);
       if (opts.readOnly && WRITE_METHODS.has(req.method)) throw regError('UNSUPPORTED', 'the registry is in read-only mode');
       const m = req.method;
       switch (r.kind) {
@@ -212,7 +222,10 @@ export function createRegistryApp(opts: RegistryAppOptions): Express {
           return;
         case 'catalog': {
           if (m !== 'GET') break;
-          const repos = paginate(req, res, await storage.repositories(), '/v2/_catalog');
+          // each account sees the repositories it may pull
+          const all = await storage.repositories();
+          const visible = account === undefined ? all : all.filter((n) => repoActions(account, n).has('pull'));
+          const repos = paginate(req, res, visible, '/v2/_catalog');
           res.json({ repositories: repos });
           return;
         }
@@ -240,7 +253,9 @@ export function createRegistryApp(opts: RegistryAppOptions): Express {
               } catch {
                 return false;
               }
-              return !auth || !claims ? !auth || auth.anonymousPull : allows(claims, 'repository', from, 'pull');
+              const pull = { type: 'repository', name: from, actions: ['pull'] };
+              if (account === undefined || permits(ANONYMOUS, pull, 'pull')) return true;
+              return permits(account, pull, 'pull') && !!claims && allows(claims, 'repository', from, 'pull');
             };
             return await startUpload(storage, r.name, req, res, canMount);
           }

@@ -21,8 +21,6 @@ export interface TokenClaims {
   exp: number;
   jti: string;
   access: Access[];
-  /** Actions asked for but refused (Berth's addition): using one of them is DENIED rather than challenged again. */
-  denied?: Access[];
 }
 
 let dummyHash: string | undefined;
@@ -100,9 +98,9 @@ export class TokenSigner {
     return new TokenSigner(key, issuer);
   }
 
-  sign(sub: string, aud: string, access: Access[], ttlSeconds: number, denied: Access[] = []): { token: string; claims: TokenClaims } {
+  sign(sub: string, aud: string, access: Access[], ttlSeconds: number): { token: string; claims: TokenClaims } {
     const now = Math.floor(Date.now() / 1000);
-    const claims: TokenClaims = { iss: this.issuer, sub, aud, iat: now, exp: now + ttlSeconds, jti: randomBytes(12).toString('hex'), access, ...(denied.length ? { denied } : {}) };
+    const claims: TokenClaims = { iss: this.issuer, sub, aud, iat: now, exp: now + ttlSeconds, jti: randomBytes(12).toString('hex'), access };
     const head = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
     const body = b64url(JSON.stringify(claims));
     const sig = createHmac('sha256', this.key).update(`${head}.${body}`).digest('base64url');
@@ -119,7 +117,7 @@ export class TokenSigner {
     if (got.length !== want.length || !timingSafeEqual(got, want)) return undefined;
     try {
       const claims = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as TokenClaims;
-      if (claims.aud !== aud || typeof claims.exp !== 'number' || claims.exp < Date.now() / 1000) return undefined;
+      if (claims.aud !== aud || typeof claims.exp !== 'number' || claims.exp < Date.now() / 1000 || typeof claims.sub !== 'string') return undefined;
       return Array.isArray(claims.access) ? claims : undefined;
     } catch {
       return undefined;
@@ -146,9 +144,4 @@ export const scopeString = (a: Access): string => `${a.type}:${a.name}:${a.actio
 /** Whether claims allow `action` on `type:name` ('*' grants everything). */
 export function allows(claims: TokenClaims, type: string, name: string, action: string): boolean {
   return claims.access.some((a) => a.type === type && a.name === name && (a.actions.includes(action) || a.actions.includes('*')));
-}
-
-/** Whether the token was refused `action` on `type:name` when it was issued. */
-export function refused(claims: TokenClaims, type: string, name: string, action: string): boolean {
-  return (claims.denied ?? []).some((a) => a.type === type && a.name === name && a.actions.includes(action));
 }

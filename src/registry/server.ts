@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { Acl } from './acl.js';
 import { createRegistryApp } from './app.js';
 import { TokenSigner, UserDb } from './auth.js';
 import { trackStorage } from './metrics.js';
@@ -13,8 +14,11 @@ export interface RegistryServerOptions {
   dataDir: string;
   /** HOST:PORT (port 0 picks a free one). Default 127.0.0.1:5000. */
   listen?: string;
-  /** Token auth: 'auto' (default) turns it on when <dataDir>/registry/users has users. */
+  /** Token auth: 'auto' (default) turns it on when there are ACL rules or <dataDir>/registry/users has users. */
   auth?: 'auto' | 'on' | 'off';
+  /** Access rules (acl-config.ts loads them from a file); without them every user may do everything. */
+  acl?: Acl;
+  /** Anonymous pulls of every repository (after the ACL's own rules when there is one). */
   anonymousPull?: boolean;
   readOnly?: boolean;
   service?: string;
@@ -50,10 +54,10 @@ export async function startRegistry(o: RegistryServerOptions): Promise<RunningRe
   const root = registryRoot(o.dataDir);
   const storage = new RegistryStorage(root);
   const users = new UserDb(join(root, 'users'));
-  const authEnabled = o.auth === 'on' || (o.auth !== 'off' && (await users.hasUsers()));
-  const auth = authEnabled
-    ? { users, signer: await TokenSigner.open(root), service: o.service ?? 'berth-registry', anonymousPull: o.anonymousPull ?? false }
-    : undefined;
+  if (o.auth === 'off' && o.acl) throw new Error('auth: an ACL needs token auth (on or auto), not off');
+  const authEnabled = o.auth === 'on' || (o.auth !== 'off' && (o.acl !== undefined || (await users.hasUsers())));
+  const acl = o.acl ? (o.anonymousPull ? o.acl.withAnonymousPull() : o.acl) : Acl.defaults(o.anonymousPull ?? false);
+  const auth = authEnabled ? { users, signer: await TokenSigner.open(root), service: o.service ?? 'berth-registry', acl } : undefined;
   const app = createRegistryApp({ storage, auth, readOnly: o.readOnly, maxManifestBytes: o.maxManifestBytes });
   const { host, port } = parseListen(o.listen ?? '127.0.0.1:5000');
   const server: Server = o.tls ? createHttpsServer({ cert: await readFile(o.tls.certFile), key: await readFile(o.tls.keyFile) }, app) : createServer(app);

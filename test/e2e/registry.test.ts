@@ -4,9 +4,10 @@
  * docker-registry (distribution 2.8). Images are made locally from busybox-static; no network.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadAclFile } from '../../src/registry/acl-config.js';
 import { startRegistry, type RunningRegistry } from '../../src/registry/server.js';
 import { Distribution } from '../../src/runtime/distribution/index.js';
 import { Runtime } from '../../src/runtime/index.js';
@@ -111,6 +112,47 @@ describe.skipIf(skip !== undefined)('registry interoperability (skopeo, docker-r
       const anon = await run('skopeo', ['inspect', '--tls-verify=false', `docker://${h}/sec/busybox:1`], { timeoutMs: 60_000 });
       expect(anon.code).not.toBe(0);
       expect(anon.stderr).toMatch(/denied/);
+    } finally {
+      await secure.close();
+    }
+  });
+
+  it('skopeo with per-user permissions: an allowed user pushes, a denied one gets "denied"', async () => {
+    const { UserDb } = await import('../../src/registry/auth.js');
+    const users = new UserDb(join(work, 'acl', 'registry', 'users'));
+    for (const u of ['admin', 'dev', 'reader']) await users.setPassword(u, `pw-${u}`, 4);
+    const aclFile = join(work, 'acl.yaml');
+    await writeFile(
+      aclFile,
+      ['acl:', '  - match: {account: admin}', '    actions: ["*"]', '  - match: {account: dev, name: "team-a/*"}', '    actions: [pull, push]', '  - match: {account: "/.+/"}', '    actions: [pull]', ''].join('\n'),
+    );
+    const secure = await startRegistry({ dataDir: join(work, 'acl'), listen: '127.0.0.1:0', acl: await loadAclFile(aclFile) });
+    try {
+      const h = new URL(secure.url).host;
+      const copyTo = (creds: string, dest: string) => run('skopeo', ['copy', '--preserve-digests', '--dest-tls-verify=false', '--dest-creds', creds, `oci-archive:${archive}`, `docker://${h}/${dest}`], { timeoutMs: 60_000 });
+      const ok = await copyTo('dev:pw-dev', 'team-a/busybox:1');
+      expect(ok.stderr).toBe('');
+      expect(ok.code).toBe(0);
+      const inspected = JSON.parse(await skopeo('inspect', '--tls-verify=false', '--creds', 'reader:pw-reader', `docker://${h}/team-a/busybox:1`)) as { Digest: string };
+      expect(inspected.Digest).toBe(manifestDigest);
+      for (const [creds, dest] of [
+        ['dev:pw-dev', 'team-b/busybox:1'],
+        ['reader:pw-reader', 'team-a/busybox:2'],
+      ] as const) {
+        const denied = await copyTo(creds, dest);
+        expect(denied.code).not.toBe(0);
+        expect(denied.stderr).toMatch(/denied/);
+      }
+      // skopeo asks for `*` to delete: dev gets pull,push, which is not enough; admin may
+      const del = (creds: string) => run('skopeo', ['delete', '--tls-verify=false', '--creds', creds, `docker://${h}/team-a/busybox:1`], { timeoutMs: 60_000 });
+      const notAllowed = await del('dev:pw-dev');
+      expect(notAllowed.code).not.toBe(0);
+      expect(notAllowed.stderr).toMatch(/denied/);
+      const deleted = await del('admin:pw-admin');
+      expect(deleted.stderr).toBe('');
+      expect(deleted.code).toBe(0);
+      const gone = await run('skopeo', ['inspect', '--tls-verify=false', '--creds', 'admin:pw-admin', `docker://${h}/team-a/busybox:1`], { timeoutMs: 60_000 });
+      expect(gone.stderr).toMatch(/manifest unknown/i);
     } finally {
       await secure.close();
     }

@@ -1,5 +1,6 @@
 /** `berth registry`: the OCI Distribution registry (also manages its users and garbage collection). */
 import { join } from 'node:path';
+import { loadAclFile } from '../../registry/acl-config.js';
 import { UserDb } from '../../registry/auth.js';
 import { registryRoot, startRegistry } from '../../registry/server.js';
 import { RegistryStorage } from '../../registry/storage.js';
@@ -10,8 +11,9 @@ import { CliError } from '../errors.js';
 const flags = {
   'data-dir': { type: 'string', valueName: 'DIR', description: 'state directory; the registry keeps its data in DIR/registry (default: /var/lib/berth as root, else $XDG_DATA_HOME/berth)' },
   listen: { type: 'string', valueName: 'HOST:PORT', default: '127.0.0.1:5000', description: 'address to listen on (port 0 picks a free one)' },
-  auth: { type: 'string', valueName: 'MODE', default: 'auto', description: 'token auth: on, off, or auto (on when DIR/registry/users has users)' },
-  'anonymous-pull': { type: 'boolean', description: 'with auth on, allow pulls without credentials' },
+  auth: { type: 'string', valueName: 'MODE', default: 'auto', description: 'token auth: on, off, or auto (on with --acl or when DIR/registry/users has users)' },
+  acl: { type: 'string', valueName: 'FILE', description: 'who may pull, push and delete which repositories (YAML or JSON, docker_auth-style `acl:` rules; see README)' },
+  'anonymous-pull': { type: 'boolean', description: 'with auth on, allow pulls without credentials (with --acl: of what no rule decides)' },
   'read-only': { type: 'boolean', description: 'refuse every write (pushes, deletes)' },
   'tls-cert': { type: 'string', valueName: 'FILE', description: 'serve HTTPS with this PEM certificate (with --tls-key)' },
   'tls-key': { type: 'string', valueName: 'FILE', description: 'PEM private key of --tls-cert' },
@@ -25,11 +27,11 @@ const flags = {
 
 const spec: CommandSpec<typeof flags> = {
   name: 'registry',
-  usage: 'berth registry [--data-dir DIR] [--listen HOST:PORT] [--auth on|off|auto] [--anonymous-pull] [--read-only] | --add-user NAME | --remove-user NAME | --gc',
+  usage: 'berth registry [--data-dir DIR] [--listen HOST:PORT] [--auth on|off|auto] [--acl FILE] [--anonymous-pull] [--read-only] | --add-user NAME | --remove-user NAME | --gc',
   summary: 'Run the OCI Distribution registry (docker push/pull, skopeo and other OCI clients work with it).',
   flags,
   positionals: { min: 0, max: 0 },
-  examples: ['berth registry --listen 0.0.0.0:5000', "printf '%s' secret | berth registry --add-user alice", 'berth registry --gc --gc-grace 0'],
+  examples: ['berth registry --listen 0.0.0.0:5000', "printf '%s' secret | berth registry --add-user alice", 'berth registry --acl /etc/berth/registry-acl.yaml', 'berth registry --gc --gc-grace 0'],
 };
 
 async function readStdin(): Promise<string> {
@@ -72,9 +74,12 @@ export async function registryCommand(argv: string[]): Promise<void> {
   const mode = v.auth ?? 'auto';
   if (mode !== 'on' && mode !== 'off' && mode !== 'auto') throw new CliError(`--auth: "${mode}" must be on, off or auto`);
   if ((v['tls-cert'] === undefined) !== (v['tls-key'] === undefined)) throw new CliError('--tls-cert and --tls-key go together');
+  if (v.acl !== undefined && mode === 'off') throw new CliError('--acl needs token auth: leave out --auth off');
   const tls = v['tls-cert'] && v['tls-key'] ? { certFile: v['tls-cert'], keyFile: v['tls-key'] } : undefined;
-  const reg = await startRegistry({ dataDir, listen: v.listen ?? '127.0.0.1:5000', auth: mode, anonymousPull: v['anonymous-pull'] === true, readOnly: v['read-only'] === true, tls });
-  console.log(`berth registry: listening on ${reg.url} (data ${root}, auth ${reg.authEnabled ? 'on' : 'off'}${v['read-only'] ? ', read-only' : ''})`);
+  const acl = v.acl === undefined ? undefined : await loadAclFile(v.acl).catch((e: Error) => Promise.reject(new CliError(e.message)));
+  const reg = await startRegistry({ dataDir, listen: v.listen ?? '127.0.0.1:5000', auth: mode, acl, anonymousPull: v['anonymous-pull'] === true, readOnly: v['read-only'] === true, tls });
+  const authNote = reg.authEnabled ? `auth on${acl ? `, ${acl.source.length} ACL rules from ${v.acl}` : ''}` : 'auth off';
+  console.log(`berth registry: listening on ${reg.url} (data ${root}, ${authNote}${v['read-only'] ? ', read-only' : ''})`);
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;

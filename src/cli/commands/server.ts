@@ -5,6 +5,7 @@ import { startAllInOne } from '../../agent/all-in-one.js';
 import { openStore } from '../../store/index.js';
 import { parseCommand, type CommandSpec, type FlagSpecs } from '../args.js';
 import { resolveDataDir } from '../data-dir.js';
+import { CliError } from '../errors.js';
 
 const flags = {
   'data-dir': { type: 'string', valueName: 'DIR', description: 'state directory; the admin kubeconfig is written to DIR/kubeconfig, the runtime lives in DIR/runtime (default: /var/lib/berth as root, else $XDG_DATA_HOME/berth)' },
@@ -14,6 +15,8 @@ const flags = {
   agent: { type: 'boolean', default: true, description: 'run the agent for this node in the server process; --no-agent serves the API and controllers only' },
   registry: { type: 'boolean', default: true, description: 'also serve the OCI registry (as `berth registry` does); --no-registry leaves it out' },
   'registry-listen': { type: 'string', valueName: 'HOST:PORT', default: '127.0.0.1:5000', description: 'address of the registry' },
+  'registry-acl': { type: 'string', valueName: 'FILE', description: "the registry's access rules (as `berth registry --acl`); users are added with `berth registry --data-dir DIR --add-user`" },
+  'registry-anonymous-pull': { type: 'boolean', description: 'the registry serves pulls without credentials (as `berth registry --anonymous-pull`)' },
   'node-name': { type: 'string', valueName: 'NAME', description: "this node's name (default: the hostname)" },
   'cgroup-parent': { type: 'string', valueName: 'NAME', description: 'parent cgroup of the containers (default "berth")' },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
@@ -21,7 +24,7 @@ const flags = {
 
 const spec: CommandSpec<typeof flags> = {
   name: 'server',
-  usage: 'berth server [--data-dir DIR] [--listen HOST:PORT] [--store SPEC] [--apply PATH]... [--no-agent] [--no-registry] [--registry-listen HOST:PORT]',
+  usage: 'berth server [--data-dir DIR] [--listen HOST:PORT] [--store SPEC] [--apply PATH]... [--no-agent] [--no-registry] [--registry-listen HOST:PORT] [--registry-acl FILE] [--registry-anonymous-pull]',
   summary: 'Run the all-in-one Berth server: the Kubernetes-style API on the embedded SQLite store, its controllers and the agent for this node.',
   flags,
   positionals: { min: 0, max: 0 },
@@ -32,6 +35,9 @@ export async function serverCommand(argv: string[]): Promise<void> {
   const parsed = parseCommand(spec, argv);
   if (!parsed) return;
   const dataDir = resolveDataDir(parsed.values['data-dir']);
+  const aclFile = parsed.values['registry-acl'];
+  // a bad ACL stops the server before anything starts (a registry quietly left out would be worse)
+  const acl = aclFile === undefined || parsed.values.registry === false ? undefined : await (await import('../../registry/acl-config.js')).loadAclFile(aclFile).catch((e: Error) => Promise.reject(new CliError(e.message)));
   const storeSpec = parsed.values.store ?? `sqlite:${join(dataDir, 'state.db')}`;
   const store = await openStore(storeSpec);
   const nodeName = (parsed.values['node-name'] ?? hostname()).toLowerCase();
@@ -54,7 +60,7 @@ export async function serverCommand(argv: string[]): Promise<void> {
     const { startRegistry } = await import('../../registry/server.js');
     const listen = parsed.values['registry-listen'] ?? '127.0.0.1:5000';
     try {
-      registry = await startRegistry({ dataDir, listen });
+      registry = await startRegistry({ dataDir, listen, acl, anonymousPull: parsed.values['registry-anonymous-pull'] === true });
       console.log(`berth server: registry listening on ${registry.url}`);
     } catch (e) {
       // The API and the node are the server's job; a taken registry port must not stop them.
