@@ -3,7 +3,7 @@ import { copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises
 import { join } from 'node:path';
 import type { ImageStore } from '../images/store.js';
 import { applyConfigChanges, type ConfigChanges, type ImageConfig } from '../images/schema.js';
-import { diffUpper, packUpperAsLayer, type Change } from '../snapshots/diff.js';
+import type { Change } from '../snapshots/diff.js';
 import { resolveInRoot } from '../snapshots/safe-path.js';
 import type { SnapshotStore } from '../snapshots/store.js';
 import { packDirectory } from '../tar/pack-dir.js';
@@ -81,6 +81,9 @@ export interface CommitOptions {
 }
 
 const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Created in the rootfs by the runtime, not by the container: diff and commit leave them out. */
+const RUNTIME_MOUNT_POINTS: ReadonlySet<string> = new Set(['/etc/hostname', '/etc/hosts', '/etc/resolv.conf', '/proc', '/sys', '/dev']);
 
 /** Containers on conmon + runc; all state lives under <root>/containers so a new instance adopts running containers. */
 export class ContainerService {
@@ -633,10 +636,7 @@ export class ContainerService {
   async diff(ref: string): Promise<Change[]> {
     const rec = await this.resolve(ref);
     await this.rootfs(rec);
-    const snap = await this.snapshots.get(rec.id);
-    if (!snap || snap.mode !== 'overlay') throw failed('diff needs the overlay snapshotter');
-    const hidden = new Set(['/etc/hostname', '/etc/hosts', '/etc/resolv.conf', '/proc', '/sys', '/dev']);
-    return (await diffUpper(snap.upper, snap.lowerdirs)).filter((c) => !hidden.has(c.path) || c.kind !== 'A');
+    return this.snapshots.diff(rec.id, { ignoreAdded: RUNTIME_MOUNT_POINTS });
   }
 
   /** docker export: the flattened rootfs as a tar. */
@@ -658,8 +658,6 @@ export class ContainerService {
   async commit(ref: string, o: CommitOptions = {}): Promise<string> {
     const rec = await this.resolve(ref);
     await this.rootfs(rec);
-    const snap = await this.snapshots.get(rec.id);
-    if (!snap || snap.mode !== 'overlay') throw failed('commit needs the overlay snapshotter');
     const base: ImageConfig = await this.images.config(rec.imageId);
     const manifest = await this.images.manifest(rec.imageId);
     const wasRunning = (await this.state(rec.id)).status === 'running';
@@ -670,7 +668,7 @@ export class ContainerService {
     try {
       const tar = await TarWriter.create(layerPath);
       try {
-        await packUpperAsLayer(tar, snap.upper);
+        await this.snapshots.packChanges(rec.id, tar, { ignoreAdded: RUNTIME_MOUNT_POINTS });
         await tar.close();
       } catch (e) {
         await tar.abort();

@@ -134,6 +134,7 @@ async function applyEntry(
       await removeExisting(path, false);
       await runChecked('mkfifo', ['-m', (entry.mode & 0o777).toString(8), path]);
       await lchown(path, entry.uid, entry.gid);
+      await lutimes(path, entry.mtime, entry.mtime);
       return;
     }
     case 'file': {

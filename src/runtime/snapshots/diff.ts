@@ -68,9 +68,11 @@ export async function packUpperAsLayer(tar: TarWriter, upper: string, exclude?: 
   const skip = new Set(whiteouts);
   await packDirectory(tar, upper, { filter: (rel) => !skip.has(rel) && !exclude?.(rel) });
   for (const dir of opaque) await tar.addBuffer({ name: `${dir}/${OPAQUE_MARKER}`, mode: 0o644 }, Buffer.alloc(0));
-  for (const w of whiteouts) {
-    const slash = w.lastIndexOf('/');
-    const name = slash < 0 ? `${WHITEOUT_PREFIX}${w}` : `${w.slice(0, slash)}/${WHITEOUT_PREFIX}${w.slice(slash + 1)}`;
-    await tar.addBuffer({ name, mode: 0o644 }, Buffer.alloc(0));
-  }
+  for (const w of whiteouts) await tar.addBuffer({ name: whiteoutEntryName(w), mode: 0o644 }, Buffer.alloc(0));
+}
+
+/** The layer entry that deletes `rel` (a/b -> a/.wh.b). */
+export function whiteoutEntryName(rel: string): string {
+  const slash = rel.lastIndexOf('/');
+  return slash < 0 ? `${WHITEOUT_PREFIX}${rel}` : `${rel.slice(0, slash)}/${WHITEOUT_PREFIX}${rel.slice(slash + 1)}`;
 }

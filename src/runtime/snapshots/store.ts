@@ -1,12 +1,25 @@
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { lstat, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { TarWriter } from '../tar/writer.js';
 import { digestHex, randomHexId, sha256OfFile } from '../util/digest.js';
 import { invalid, notFound } from '../util/errors.js';
 import { atomicWriteJson, pathExists, readDirOrEmpty, readJsonIfExists, treeSize } from '../util/fs.js';
 import { applyLayer } from './apply-layer.js';
+import { diffCopy, packCopyDiff, type CopyDiff } from './copy-diff.js';
 import { decompressTo, detectCompression } from './decompress.js';
+import { diffUpper, packUpperAsLayer, type Change } from './diff.js';
+import { LayerView } from './layer-view.js';
 import { mergeLayerDir } from './merge.js';
+import { listOpaqueDirs } from './opaque-dirs.js';
 import { isMountPoint, overlayMount, overlaySupported, unmount } from './overlay.js';
+
+/** Written into a copy-mode snapshot once its rootfs copy is complete; its ctime dates the copy. */
+const COPY_DONE = 'copied';
+
+export interface DiffOptions {
+  /** Absolute paths left out when the image does not have them (mount points the runtime creates). */
+  ignoreAdded?: ReadonlySet<string>;
+}
 
 export interface ActiveSnapshot {
   key: string;
@@ -27,6 +40,8 @@ export class SnapshotStore {
   private readonly dir: string;
   private overlay: boolean | undefined;
   private readonly inflight = new Map<string, Promise<void>>();
+  /** Opaque directories per unpacked layer; layers never change once unpacked. */
+  private readonly opaque = new Map<string, Promise<Set<string>>>();
 
   constructor(root: string, private readonly opts: { forceCopy?: boolean } = {}) {
     this.dir = join(root, 'snapshots');
@@ -96,7 +111,18 @@ export class SnapshotStore {
   }
 
   async removeLayer(diffID: string): Promise<void> {
+    this.opaque.delete(this.layerDir(diffID));
     await rm(join(this.dir, digestHex(diffID)), { recursive: true, force: true });
+  }
+
+  private opaqueDirs(layerDir: string): Promise<Set<string>> {
+    let p = this.opaque.get(layerDir);
+    if (!p) {
+      p = listOpaqueDirs(layerDir);
+      this.opaque.set(layerDir, p);
+      p.catch(() => this.opaque.delete(layerDir));
+    }
+    return p;
   }
 
   async useOverlay(): Promise<boolean> {
@@ -121,9 +147,12 @@ export class SnapshotStore {
     if (copyMode) {
       const rootfs = join(dir, 'rootfs');
       if (!(await pathExists(rootfs))) {
-        await mkdir(join(dir, 'rootfs-tmp'), { recursive: true });
-        for (const l of [...lowerdirs].reverse()) await mergeLayerDir(l, join(dir, 'rootfs-tmp'));
-        await rename(join(dir, 'rootfs-tmp'), rootfs);
+        const tmp = join(dir, 'rootfs-tmp');
+        await rm(tmp, { recursive: true, force: true }); // an interrupted copy
+        await mkdir(tmp);
+        for (const l of [...lowerdirs].reverse()) await mergeLayerDir(l, tmp, await this.opaqueDirs(l));
+        await writeFile(join(dir, COPY_DONE), '');
+        await rename(tmp, rootfs);
       }
       return { key, rootfs, upper: rootfs, lowerdirs: [], mode: 'copy' };
     }
@@ -163,10 +192,49 @@ export class SnapshotStore {
     return readDirOrEmpty(join(this.dir, 'active'));
   }
 
-  /** Size of the writable layer (what `docker ps -s` calls size). */
+  /** Size of the writable layer (what `docker ps -s` calls size); in copy mode, of what changed. */
   async writableSize(key: string): Promise<number> {
     const s = await this.get(key);
-    return s ? treeSize(s.upper) : 0;
+    if (!s) return 0;
+    if (s.mode === 'overlay') return treeSize(s.upper);
+    const seen = new Set<string>();
+    let total = 0;
+    for (const c of (await this.copyDiff(key)).changes) {
+      if (c.kind === 'D') continue;
+      const st = await lstat(join(s.rootfs, c.path));
+      const id = `${st.dev}:${st.ino}`;
+      if (seen.has(id) || st.isDirectory()) continue;
+      seen.add(id);
+      total += st.size;
+    }
+    return total;
+  }
+
+  /** docker diff of the snapshot `key` against its layers. */
+  async diff(key: string, o: DiffOptions = {}): Promise<Change[]> {
+    const s = await this.get(key);
+    if (!s) throw notFound(`snapshot ${key} not found`);
+    if (s.mode === 'copy') return (await this.copyDiff(key, o)).changes;
+    return (await diffUpper(s.upper, s.lowerdirs)).filter((c) => c.kind !== 'A' || !o.ignoreAdded?.has(c.path));
+  }
+
+  /** Writes what changed in snapshot `key` as an OCI layer (the writable layer of docker commit). */
+  async packChanges(key: string, tar: TarWriter, o: DiffOptions = {}): Promise<void> {
+    const s = await this.get(key);
+    if (!s) throw notFound(`snapshot ${key} not found`);
+    if (s.mode === 'copy') await packCopyDiff(tar, s.rootfs, await this.copyDiff(key, o));
+    else await packUpperAsLayer(tar, s.upper);
+  }
+
+  /** Copy mode: the full rootfs against an unmounted view of the layers it was copied from. */
+  private async copyDiff(key: string, o: DiffOptions = {}): Promise<CopyDiff> {
+    const dir = this.activeDir(key);
+    const layers = ((await readJsonIfExists(join(dir, 'layers.json'))) as string[] | undefined) ?? [];
+    const lowerdirs = [...new Set(layers.map((d) => this.layerDir(d)).reverse())];
+    const view = new LayerView(lowerdirs, await Promise.all(lowerdirs.map((l) => this.opaqueDirs(l))));
+    // snapshots copied before the marker existed have no date: every file may have been touched
+    const done = await lstat(join(dir, COPY_DONE)).catch(() => undefined);
+    return diffCopy(join(dir, 'rootfs'), view, { ...(done ? { touchedSince: done.ctimeMs } : {}), ...(o.ignoreAdded ? { ignoreAdded: o.ignoreAdded } : {}) });
   }
 
   /** Removes unpacked layers no image or container references. */

@@ -1,5 +1,5 @@
 import type { Stats } from 'node:fs';
-import { lstat, readFile, readdir, rm } from 'node:fs/promises';
+import { lstat, open, readFile, readdir, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../util/atomic-write.js';
 import { isNodeError } from './errors.js';
@@ -73,4 +73,37 @@ export async function treeSize(root: string, seen: Set<string> = new Set()): Pro
   };
   await walk(root);
   return total;
+}
+
+/** Reads until `buf` is full or the file ends (a read may return less than asked). */
+async function readFull(fh: FileHandle, buf: Buffer): Promise<number> {
+  let n = 0;
+  while (n < buf.length) {
+    const { bytesRead } = await fh.read(buf, n, buf.length - n, null);
+    if (bytesRead === 0) break;
+    n += bytesRead;
+  }
+  return n;
+}
+
+/** Whether two files hold the same bytes (read side by side, stopping at the first difference). */
+export async function sameFileContent(a: string, b: string): Promise<boolean> {
+  const fa = await open(a, 'r');
+  try {
+    const fb = await open(b, 'r');
+    try {
+      if ((await fa.stat()).size !== (await fb.stat()).size) return false;
+      const ba = Buffer.alloc(1 << 16);
+      const bb = Buffer.alloc(1 << 16);
+      for (;;) {
+        const [na, nb] = await Promise.all([readFull(fa, ba), readFull(fb, bb)]);
+        if (na !== nb || !ba.subarray(0, na).equals(bb.subarray(0, nb))) return false;
+        if (na < ba.length) return true;
+      }
+    } finally {
+      await fb.close();
+    }
+  } finally {
+    await fa.close();
+  }
 }
