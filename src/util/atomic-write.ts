@@ -15,6 +15,18 @@ export async function syncDir(dir: string): Promise<void> {
 
 /** Write a file so that readers see the old or the new content, never a torn one: temp, fsync, rename. */
 export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  await writeTempAndRename(file, data, mode, true);
+}
+
+/**
+ * Temp + rename without fsync: readers never see a torn file and the content survives the death of
+ * the writing process, but not a power cut. For state that is re-observed after a reboot anyway.
+ */
+export async function replaceFile(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  await writeTempAndRename(file, data, mode, false);
+}
+
+async function writeTempAndRename(file: string, data: string | Uint8Array, mode: number, durable: boolean): Promise<void> {
   const dir = dirname(file);
   await mkdir(dir, { recursive: true });
   // Readers of a directory skip names containing '.tmp-' (registry tag listings rely on this).
@@ -23,7 +35,7 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
   try {
     try {
       await fh.writeFile(data);
-      await fh.sync();
+      if (durable) await fh.sync();
     } finally {
       await fh.close();
     }
@@ -32,5 +44,5 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
     await rm(tmp, { force: true });
     throw err;
   }
-  await syncDir(dir);
+  if (durable) await syncDir(dir);
 }

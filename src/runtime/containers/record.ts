@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { conflict, notFound } from '../util/errors.js';
-import { atomicWriteJson, readDirOrEmpty, readJsonIfExists } from '../util/fs.js';
+import { atomicWriteJson, pathExists, readDirOrEmpty, readJsonIfExists, replaceJson } from '../util/fs.js';
+import { NameIndex } from './names.js';
 import { CreateOptionsSchema, ResolvedMountSchema } from './options.js';
 
 export const ContainerRecordSchema = z.object({
@@ -61,9 +62,15 @@ export class ContainerPaths {
 /** Container records on disk; names are unique. */
 export class ContainerRecords {
   readonly dir: string;
+  readonly names: NameIndex;
 
   constructor(root: string) {
     this.dir = join(root, 'containers');
+    this.names = new NameIndex(
+      join(root, 'container-names'),
+      (id) => pathExists(this.paths(id).dir),
+      async () => (await this.all()).map((r) => ({ name: r.name, id: r.id })),
+    );
   }
 
   paths(id: string): ContainerPaths {
@@ -84,16 +91,17 @@ export class ContainerRecords {
     return ContainerStateSchema.parse(raw ?? { status: 'created' });
   }
 
+  /** Not fsynced: after a power cut every container is stopped, and observing runc and the exit file says so. */
   async writeState(id: string, state: ContainerState): Promise<void> {
-    await atomicWriteJson(this.paths(id).state, state);
+    await replaceJson(this.paths(id).state, state);
   }
 
+  /** The record is the container's commit point: durable. */
   async write(rec: ContainerRecord): Promise<void> {
     await atomicWriteJson(this.paths(rec.id).config, rec);
   }
 
   async all(): Promise<ContainerRecord[]> {
-    // reads in parallel: every create scans all records (unique names), so this is on the create path
     const recs = await Promise.all((await this.ids()).map((id) => this.read(id)));
     return recs.filter((r): r is ContainerRecord => r !== undefined);
   }
@@ -105,13 +113,15 @@ export class ContainerRecords {
       const byId = await this.read(ref);
       if (byId) return byId;
     }
-    const all = await this.all();
-    const exact = all.find((c) => c.id === ref || c.name === ref || c.name === ref.replace(/^\//, ''));
-    if (exact) return exact;
+    const name = ref.replace(/^\//, '');
+    const byName = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name) ? await this.names.lookup(name) : undefined;
+    const named = byName === undefined ? undefined : await this.read(byName);
+    if (named) return named;
     if (/^[a-f0-9]{3,63}$/.test(ref)) {
-      const m = all.filter((c) => c.id.startsWith(ref));
+      const m = (await this.ids()).filter((id) => id.startsWith(ref));
       if (m.length > 1) throw conflict(`container ID prefix "${ref}" is ambiguous`);
-      if (m[0]) return m[0];
+      const byPrefix = m[0] === undefined ? undefined : await this.read(m[0]);
+      if (byPrefix) return byPrefix;
     }
     throw notFound(`container "${ref}" not found`);
   }

@@ -10,7 +10,7 @@ import { packDirectory } from '../tar/pack-dir.js';
 import { TarWriter } from '../tar/writer.js';
 import { randomHexId, sha256OfFile } from '../util/digest.js';
 import { conflict, failed, invalid, RuntimeError } from '../util/errors.js';
-import { atomicWriteJson, pathExists, treeSize } from '../util/fs.js';
+import { pathExists, replaceJson, treeSize } from '../util/fs.js';
 import { Mutex } from '../util/mutex.js';
 import type { VolumeStore } from '../volumes/store.js';
 import { Cgroup, cgroupsPathFor, detectCgroupVersion, type CgroupStats, type CgroupVersion } from './cgroups.js';
@@ -24,7 +24,7 @@ import { Runc } from './runc.js';
 import { buildSpec, processSpec } from './spec.js';
 import { collectExec, launchExec, type ExecStream, type TerminalSize } from './exec-stream.js';
 import { describeProcesses, type TopProcess } from './top.js';
-import { resolveUser } from './user.js';
+import { resolveUser, type ResolvedUser } from './user.js';
 import { MEDIA } from '../images/schema.js';
 
 export interface ContainerServiceOptions {
@@ -91,6 +91,7 @@ export class ContainerService {
   readonly runc: Runc;
   readonly cgroupVersion: CgroupVersion;
   private readonly locks = new Map<string, Mutex>();
+  private readonly imageUsers = new Map<string, ResolvedUser>();
   private readonly images: ImageStore;
   private readonly snapshots: SnapshotStore;
   private readonly volumes: VolumeStore;
@@ -134,20 +135,24 @@ export class ContainerService {
     const icfg = cfg.config ?? {};
     const id = randomHexId();
     const name = opts.name ?? `berth_${id.slice(0, 12)}`;
-    const all = await this.records.all();
-    if (all.some((c) => c.name === name)) throw conflict(`name: the container name "${name}" is already in use`);
     const paths = this.records.paths(id);
     const createdVolumes: string[] = [];
+    await mkdir(paths.exitDir, { recursive: true });
+    try {
+      await this.records.names.reserve(name, id);
+    } catch (e) {
+      await rm(paths.dir, { recursive: true, force: true });
+      throw e;
+    }
     try {
       await mkdir(paths.bundle, { recursive: true });
-      await mkdir(paths.exitDir, { recursive: true });
       const snap = await this.snapshots.prepare(id, cfg.rootfs.diff_ids);
       const args = resolveProcessArgs(icfg, opts.command, opts.args);
       const userSpec = opts.user ?? icfg.User ?? '';
-      const user = await resolveUser(snap.rootfs, userSpec);
+      const user = await this.imageUser(image.id, snap.rootfs, userSpec);
       const hostname = opts.hostname ?? id.slice(0, 12);
       const env = mergeEnv(icfg.Env, [`HOSTNAME=${hostname}`, `HOME=${user.home}`], opts.env);
-      const mounts = await this.resolveMounts(opts, icfg.Volumes ?? {}, all, createdVolumes);
+      const mounts = await this.resolveMounts(opts, icfg.Volumes ?? {}, createdVolumes);
       for (const m of mounts) {
         if (m.type === 'volume' && m.name) await this.volumes.initialise(m.name, await resolveInRoot(snap.rootfs, m.target));
       }
@@ -192,22 +197,35 @@ export class ContainerService {
       if (!(await pathExists(await resolveInRoot(snap.rootfs, workingDir)))) {
         await mkdir(await resolveInRoot(snap.rootfs, workingDir), { recursive: true });
       }
-      await atomicWriteJson(paths.spec, spec);
+      // only the record is fsynced: it commits the journal, and with it the renames of the spec and state before it
+      await replaceJson(paths.spec, spec);
       await this.records.writeState(id, { status: 'created', pid: 0, conmonPid: 0, oomKilled: false, restartCount: 0 });
       await this.records.write(rec);
       return rec;
     } catch (e) {
       await this.snapshots.remove(id).catch(() => undefined);
       await rm(paths.dir, { recursive: true, force: true });
+      await this.records.names.release(name, id);
       for (const v of createdVolumes) await this.volumes.remove(v, { force: true }).catch(() => undefined);
       throw e;
     }
   }
 
+  /** A user as a fresh rootfs of an image resolves it: the same for every container of that image, so kept. */
+  private async imageUser(imageId: string, rootfs: string, spec: string): Promise<ResolvedUser> {
+    const key = `${imageId}\0${spec}`;
+    let user = this.imageUsers.get(key);
+    if (!user) {
+      user = await resolveUser(rootfs, spec);
+      if (this.imageUsers.size >= 256) this.imageUsers.clear();
+      this.imageUsers.set(key, user);
+    }
+    return user;
+  }
+
   private async resolveMounts(
     opts: ReturnType<typeof CreateOptionsSchema.parse>,
     imageVolumes: Record<string, object>,
-    all: ContainerRecord[],
     createdVolumes: string[],
   ): Promise<ResolvedMount[]> {
     const mounts: ResolvedMount[] = [];
@@ -230,8 +248,9 @@ export class ContainerService {
       }
     }
     for (const vf of opts.volumesFrom) {
-      const other = all.find((c) => c.id === vf.container || c.name === vf.container || c.id.startsWith(vf.container));
-      if (!other) throw invalid(`volumesFrom: container "${vf.container}" not found`);
+      const other = await this.records.resolve(vf.container).catch((e: unknown) => {
+        throw e instanceof RuntimeError && e.code === 'NotFound' ? invalid(`volumesFrom: container "${vf.container}" not found`) : e;
+      });
       for (const m of other.mounts) {
         if (!targets.has(m.target)) add({ ...m, readOnly: vf.readOnly ?? m.readOnly, anonymous: false });
       }
@@ -344,7 +363,7 @@ export class ContainerService {
         conmonPidFile: paths.conmonPid,
         containerPidFile: paths.initPid,
       });
-      await this.runc.start(rec.id);
+      await this.runc.start(rec.id, pid);
     } catch (e) {
       await this.cleanupFailedStart(rec);
       const msg = e instanceof Error ? e.message : String(e);
@@ -470,6 +489,7 @@ export class ContainerService {
       await this.cgroup(rec).remove();
       await this.snapshots.remove(rec.id);
       await rm(this.records.paths(rec.id).dir, { recursive: true, force: true });
+      await this.records.names.release(rec.name, rec.id);
       if (opts.volumes) {
         for (const m of rec.mounts) if (m.anonymous && m.name) await this.volumes.remove(m.name, { force: true }).catch(() => undefined);
       }

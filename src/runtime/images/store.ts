@@ -84,6 +84,7 @@ export type RemoveReport = Array<{ untagged: string } | { deleted: string }>;
 export class ImageStore {
   private readonly dbPath: string;
   private readonly mutex = new Mutex();
+  private readonly configs = new Map<string, ImageConfig>();
   private usage: ImageUsage = async () => [];
 
   constructor(
@@ -178,9 +179,16 @@ export class ImageStore {
     }
   }
 
+  /** An image's config; by ID, so the parsed form is kept (content-addressed: it never changes). */
   async config(ref: string): Promise<ImageConfig> {
     const rec = await this.resolve(ref);
-    return ImageConfigSchema.parse(await this.content.readJson(rec.id));
+    let cfg = this.configs.get(rec.id);
+    if (!cfg) {
+      cfg = ImageConfigSchema.parse(await this.content.readJson(rec.id));
+      if (this.configs.size >= 256) this.configs.clear();
+      this.configs.set(rec.id, cfg);
+    }
+    return structuredClone(cfg);
   }
 
   async manifest(ref: string): Promise<Manifest> {

@@ -1,17 +1,29 @@
-import { mkdir, readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { runChecked, runCommand } from '../util/exec.js';
 import { randomHexId } from '../util/digest.js';
+import { mountSyscall } from './mount-syscall.js';
 
 export async function overlayMount(lowerdirs: readonly string[], upper: string, work: string, target: string): Promise<void> {
   const opts = `lowerdir=${lowerdirs.join(':')},upperdir=${upper},workdir=${work}`;
   if (opts.length > 4000) throw new Error(`overlay mount options too long (${lowerdirs.length} layers)`);
-  await runChecked('mount', ['-t', 'overlay', 'overlay', '-o', opts, target]);
+  const mount = mountSyscall();
+  if (mount) mount('overlay', target, 'overlay', opts);
+  else await runChecked('mount', ['-t', 'overlay', 'overlay', '-o', opts, target]);
 }
 
 export async function isMountPoint(path: string): Promise<boolean> {
   const mounts = await readFile('/proc/self/mountinfo', 'utf8');
   return mounts.split('\n').some((line) => line.split(' ')[4] === path);
+}
+
+/**
+ * Whether an overlay is mounted on `path`: an overlay has a device of its own, so two stats answer
+ * without reading /proc/self/mountinfo (which grows with every running container).
+ */
+export async function isOverlayMounted(path: string): Promise<boolean> {
+  const [self, parent] = await Promise.all([stat(path), stat(dirname(path))]);
+  return self.dev !== parent.dev;
 }
 
 export async function unmount(path: string): Promise<void> {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { TarWriter } from '../tar/writer.js';
 import { digestHex, randomHexId, sha256OfFile } from '../util/digest.js';
 import { invalid, notFound } from '../util/errors.js';
-import { atomicWriteJson, pathExists, readDirOrEmpty, readJsonIfExists, treeSize } from '../util/fs.js';
+import { pathExists, readDirOrEmpty, readJsonIfExists, replaceJson, treeSize } from '../util/fs.js';
 import { applyLayer } from './apply-layer.js';
 import { diffCopy, packCopyDiff, type CopyDiff } from './copy-diff.js';
 import { decompressTo, detectCompression } from './decompress.js';
@@ -11,7 +11,7 @@ import { diffUpper, packUpperAsLayer, type Change } from './diff.js';
 import { LayerView } from './layer-view.js';
 import { mergeLayerDir } from './merge.js';
 import { listOpaqueDirs } from './opaque-dirs.js';
-import { isMountPoint, overlayMount, overlaySupported, unmount } from './overlay.js';
+import { isOverlayMounted, overlayMount, overlaySupported, unmount } from './overlay.js';
 
 /** Written into a copy-mode snapshot once its rootfs copy is complete; its ctime dates the copy. */
 const COPY_DONE = 'copied';
@@ -142,7 +142,7 @@ export class SnapshotStore {
     const lowerdirs = [...new Set(diffIDs.map((d) => this.layerDir(d)).reverse())];
     for (const l of lowerdirs) if (!(await pathExists(l))) throw notFound(`layer ${l} is not unpacked`);
     await mkdir(dir, { recursive: true });
-    await atomicWriteJson(join(dir, 'layers.json'), diffIDs);
+    await replaceJson(join(dir, 'layers.json'), diffIDs);
     const copyMode = (await pathExists(join(dir, 'rootfs'))) || !(await this.useOverlay());
     if (copyMode) {
       const rootfs = join(dir, 'rootfs');
@@ -165,7 +165,7 @@ export class SnapshotStore {
       await mkdir(empty, { recursive: true });
       lowerdirs.push(empty);
     }
-    if (!(await isMountPoint(merged))) await overlayMount(lowerdirs, upper, work, merged);
+    if (!(await isOverlayMounted(merged))) await overlayMount(lowerdirs, upper, work, merged);
     return { key, rootfs: merged, upper, lowerdirs, mode: 'overlay' };
   }
 
@@ -179,7 +179,7 @@ export class SnapshotStore {
   }
 
   async isMounted(key: string): Promise<boolean> {
-    return isMountPoint(join(this.activeDir(key), 'merged'));
+    return isOverlayMounted(join(this.activeDir(key), 'merged')).catch(() => false);
   }
 
   async remove(key: string): Promise<void> {

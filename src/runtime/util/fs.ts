@@ -1,13 +1,18 @@
 import type { Stats } from 'node:fs';
 import { lstat, open, readFile, readdir, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../../util/atomic-write.js';
+import { replaceFile, writeFileAtomic } from '../../util/atomic-write.js';
 import { isNodeError } from './errors.js';
 
 export { writeFileAtomic as atomicWriteFile, syncDir } from '../../util/atomic-write.js';
 
 export async function atomicWriteJson(path: string, value: unknown): Promise<void> {
   await writeFileAtomic(path, JSON.stringify(value, null, 2) + '\n');
+}
+
+/** atomicWriteJson without fsync (see replaceFile). */
+export async function replaceJson(path: string, value: unknown): Promise<void> {
+  await replaceFile(path, JSON.stringify(value, null, 2) + '\n');
 }
 
 export async function readJsonIfExists(path: string): Promise<unknown> {

@@ -238,6 +238,21 @@ describe.skipIf(skip !== undefined)('containers on conmon + runc', () => {
     await rt.containers.remove(c.id);
   });
 
+  it('keeps names unique, resolves by name, and frees a name on a failed create and on remove', async () => {
+    await expect(rt.containers.create({ image: 'test/busybox', name: 'named', command: ['true'], user: 'nosuchuser' })).rejects.toThrow(/nosuchuser/);
+    const a = await rt.containers.create({ image: 'test/busybox', name: 'named', command: ['sleep', '60'] });
+    await expect(rt.containers.create({ image: 'test/busybox', name: 'named', command: ['true'] })).rejects.toThrow(/name "named" is already in use/);
+    expect((await rt.containers.resolve('named')).id).toBe(a.id);
+    expect((await rt.containers.resolve('/named')).id).toBe(a.id);
+    await rt.containers.start('named');
+    expect((await rt.containers.state('named')).status).toBe('running');
+    await rt.containers.remove('named', { force: true });
+    await expect(rt.containers.resolve('named')).rejects.toThrow(/not found/);
+    const b = await rt.containers.create({ image: 'test/busybox', name: 'named', command: ['true'] });
+    expect((await rt.containers.resolve('named')).id).toBe(b.id);
+    await rt.containers.remove(b.id);
+  });
+
   it('leaves nothing behind after a failed create or a failed start', async () => {
     const before = await readdir(join(root, 'containers'));
     const activeBefore = await rt.snapshots.listActive();

@@ -1,0 +1,8 @@
+{
+  "targets": [
+    {
+      "target_name": "berth_mount",
+      "sources": ["mount.c"]
+    }
+  ]
+}

@@ -1,0 +1,62 @@
+// mount(2) as a Node-API function: Berth mounts one overlay per container, and spawning mount(8)
+// from a large Node process costs more than the mount itself.
+#include <errno.h>
+#include <node_api.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+
+static char *string_arg(napi_env env, napi_value value) {
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, value, NULL, 0, &len) != napi_ok) return NULL;
+  char *buf = malloc(len + 1);
+  if (buf == NULL) return NULL;
+  if (napi_get_value_string_utf8(env, value, buf, len + 1, &len) != napi_ok) {
+    free(buf);
+    return NULL;
+  }
+  return buf;
+}
+
+// mount(source, target, fstype, flags, data): throws an Error carrying `errno` on failure.
+static napi_value Mount(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 5) {
+    napi_throw_type_error(env, NULL, "mount(source, target, fstype, flags, data)");
+    return NULL;
+  }
+  uint32_t flags = 0;
+  char *source = string_arg(env, argv[0]);
+  char *target = string_arg(env, argv[1]);
+  char *fstype = string_arg(env, argv[2]);
+  char *data = string_arg(env, argv[4]);
+  int ok = source && target && fstype && data && napi_get_value_uint32(env, argv[3], &flags) == napi_ok;
+  int err = 0;
+  if (ok && mount(source, target, fstype, flags, data) != 0) err = errno;
+  free(source);
+  free(target);
+  free(fstype);
+  free(data);
+  if (!ok) {
+    napi_throw_type_error(env, NULL, "mount: arguments must be (string, string, string, number, string)");
+  } else if (err != 0) {
+    char message[256];
+    snprintf(message, sizeof message, "mount: %s", strerror(err));
+    napi_value msg, error, errnum;
+    napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, NULL, msg, &error);
+    napi_create_int32(env, err, &errnum);
+    napi_set_named_property(env, error, "errno", errnum);
+    napi_throw(env, error);
+  }
+  return NULL;
+}
+
+NAPI_MODULE_INIT() {
+  napi_value fn;
+  napi_create_function(env, "mount", NAPI_AUTO_LENGTH, Mount, NULL, &fn);
+  napi_set_named_property(env, exports, "mount", fn);
+  return exports;
+}
