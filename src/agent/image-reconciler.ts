@@ -14,11 +14,11 @@ import { shortDigestOf, type ImageSpec, type ImageStatus } from '../api/image.js
 import type { ResourceInformer } from '../client/informer.js';
 import type { HandlerResult } from '../client/workqueue.js';
 import { isNotFound, type KObject, type KubeClient } from '../client/kube.js';
+import { parseConfigChanges } from '../runtime/build/changes.js';
 import { credentialsFromDockerConfig, parseRemoteReference, type Credentials, type Distribution } from '../runtime/distribution/index.js';
 import { RuntimeError, type Runtime } from '../runtime/index.js';
 import type { EventRecorder } from './events.js';
 import { buildFromSource, BuildFailure, type BuiltImage } from './image-build.js';
-import { parseChanges } from './image-changes.js';
 import { splitKey } from './names.js';
 import { condition, writeStatus } from './status.js';
 
@@ -164,6 +164,8 @@ export class ImageReconciler {
 
   private async importInto(spec: ImageSpec): Promise<void> {
     const imp = spec.source.import!;
+    // a bad change fails the import before anything is downloaded or written
+    const changes = imp.changes?.length ? parseConfigChanges(imp.changes, {}, { label: 'spec.source.import.changes' }) : undefined;
     const tmpDir = join(this.d.runtime.root, 'tmp');
     let path = imp.path;
     let download: string | undefined;
@@ -177,7 +179,6 @@ export class ImageReconciler {
         path = download;
       }
       if (!path) throw new Error('spec.source.import: needs path or url');
-      const changes = parseChanges(imp.changes);
       if (imp.format === 'rootfs') {
         await this.d.runtime.importImage(path, { ref: spec.ref, ...(changes ? { changes } : {}) });
         return;

@@ -32,6 +32,7 @@ const commands: Record<string, Command> = {
   search: { load: async () => (await import('./commands/search.js')).searchCommand, summary: "search a registry's catalog" },
   build: { load: async () => (await import('./commands/build.js')).buildCommand, summary: 'build an image from a Dockerfile on the local runtime (with the layer cache)' },
   commit: { load: async () => (await import('./commands/commit.js')).commitCommand, summary: "create an image from a container's changes (local runtime)" },
+  import: { load: async () => (await import('./commands/import.js')).importCommand, summary: 'create an image from a rootfs tarball, with --change instructions (local runtime)' },
   history: { load: async () => (await import('./commands/history.js')).historyCommand, summary: 'show the history of an image (local runtime)' },
 };
 

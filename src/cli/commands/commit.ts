@@ -7,7 +7,7 @@ import { CliError } from '../errors.js';
 const flags = {
   message: { type: 'string', short: 'm', valueName: 'MSG', description: 'commit message (the history comment)' },
   author: { type: 'string', short: 'a', valueName: 'AUTHOR', description: 'author, e.g. "Jane <jane@example.com>"' },
-  change: { type: 'string', short: 'c', multiple: true, valueName: 'INSTRUCTION', description: 'apply a Dockerfile instruction to the image config (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, USER, VOLUME, WORKDIR, STOPSIGNAL)' },
+  change: { type: 'string', short: 'c', multiple: true, valueName: 'INSTRUCTION', description: 'apply a Dockerfile instruction to the image config (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, USER, VOLUME, WORKDIR, STOPSIGNAL)' },
   pause: { type: 'boolean', short: 'p', default: true, description: 'pause the container while committing' },
   'data-dir': { type: 'string', valueName: 'DIR', description: 'berth state directory; the runtime lives in DIR/runtime' },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
@@ -29,11 +29,14 @@ export async function commitCommand(argv: string[]): Promise<void> {
   const [container, ref] = parsed.positionals as [string, string | undefined];
   const { Runtime } = await import('../../runtime/index.js');
   const { parseConfigChanges } = await import('../../runtime/build/changes.js');
+  const { normaliseTaggedName } = await import('../../runtime/images/reference.js');
   const rt = new Runtime({ root: join(resolveDataDir(v['data-dir']), 'runtime') });
   try {
     const rec = await rt.containers.resolve(container);
     const base = await rt.images.config(rec.imageId);
+    // refuse a bad change or name before anything is written
     const changes = v.change?.length ? parseConfigChanges(v.change, base.config ?? {}) : undefined;
+    if (ref) normaliseTaggedName(ref);
     const id = await rt.containers.commit(rec.id, {
       ...(ref ? { ref } : {}),
       ...(v.author ? { author: v.author } : {}),

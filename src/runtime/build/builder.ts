@@ -18,7 +18,7 @@ import { expandHeredoc, fetchUrl, isDirInRoot, matchInRoot } from './sources.js'
 import { contextTree, copySources, mkdirInRoot, rootfsTree, type Owner, type SourceTree } from './copy.js';
 import { atLocation, buildError, BuildError, type SourceLocation } from './errors.js';
 import {
-  ALLOWED_FLAGS, flagValue, InstructionError, listArgs, parseHealthcheck, parseKeyValues, parsePorts, validateSignal,
+  ALLOWED_FLAGS, flagValue, InstructionError, listArgs, onbuildTrigger, parseHealthcheck, parseKeyValues, parsePorts, validateSignal,
 } from './instructions.js';
 import { commitUpper, type BuiltLayer } from './layer.js';
 import { runInContainer } from './run-container.js';
@@ -335,12 +335,7 @@ class BuildRun {
         return this.meta(st, `HEALTHCHECK ${JSON.stringify(hc)}`);
       }
       case 'ONBUILD': {
-        const trigger = ins.args.trim();
-        const word = (/^(\S+)/.exec(trigger)?.[1] ?? '').toUpperCase();
-        if (word === '') throw new InstructionError('ONBUILD requires an instruction');
-        if (word === 'ONBUILD') throw new InstructionError("chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
-        if (word === 'FROM' || word === 'MAINTAINER') throw new InstructionError(`${word} isn't allowed as an ONBUILD trigger`);
-        parseDockerfile(trigger, this.df.file); // reject unknown instructions now
+        const trigger = onbuildTrigger(ins.args, this.df.file);
         c.OnBuild = [...(c.OnBuild ?? []), trigger];
         return this.meta(st, `ONBUILD ${trigger}`);
       }

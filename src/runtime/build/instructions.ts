@@ -1,5 +1,5 @@
 import { expandWord, expandWords, splitRaw, type VarLookup } from './words.js';
-import type { Instruction } from './parser.js';
+import { parseDockerfile, type Instruction } from './parser.js';
 
 /** Thrown for bad arguments of one instruction; the builder adds the file and line. */
 export class InstructionError extends Error {}
@@ -85,6 +85,17 @@ export function validateSignal(sig: string): string {
   const name = sig.toUpperCase().replace(/^SIG/, '');
   if (SIGNALS.includes(name) || /^RTMIN(\+\d+)?$|^RTMAX(-\d+)?$/.test(name)) return sig;
   throw new InstructionError(`invalid signal "${sig}"`);
+}
+
+/** ONBUILD's trigger, checked now (Docker refuses these when the instruction is read, not when it fires). */
+export function onbuildTrigger(args: string, file: string): string {
+  const trigger = args.trim();
+  const word = (/^(\S+)/.exec(trigger)?.[1] ?? '').toUpperCase();
+  if (word === '') throw new InstructionError('ONBUILD requires an instruction');
+  if (word === 'ONBUILD') throw new InstructionError("chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
+  if (word === 'FROM' || word === 'MAINTAINER') throw new InstructionError(`${word} isn't allowed as an ONBUILD trigger`);
+  parseDockerfile(trigger, file); // rejects unknown instructions
+  return trigger;
 }
 
 export interface Healthcheck {

@@ -90,6 +90,8 @@ export const ConfigChangesSchema = z.object({
   Volumes: z.array(z.string()).optional(),
   Labels: z.record(z.string(), z.string()).optional(),
   StopSignal: z.string().optional(),
+  /** ONBUILD triggers to add. */
+  OnBuild: z.array(z.string()).optional(),
 });
 export type ConfigChanges = z.infer<typeof ConfigChangesSchema>;
 
@@ -116,6 +118,7 @@ export function applyConfigChanges(base: ContainerConfig, changes: ConfigChanges
     for (const v of c.Volumes) out.Volumes[v] = {};
   }
   if (c.Labels) out.Labels = { ...(out.Labels ?? {}), ...c.Labels };
+  if (c.OnBuild) out.OnBuild = [...(Array.isArray(out.OnBuild) ? (out.OnBuild as string[]) : []), ...c.OnBuild];
   return out;
 }
 

@@ -63,6 +63,7 @@ export interface ImageInspect {
     Volumes: Record<string, object>;
     Labels: Record<string, string>;
     StopSignal?: string;
+    OnBuild?: string[];
   };
   RootFS: { Type: 'layers'; Layers: string[] };
   ManifestDigest: string;
@@ -255,6 +256,7 @@ export class ImageStore {
         Volumes: c.Volumes ?? {},
         Labels: c.Labels ?? {},
         ...(c.StopSignal ? { StopSignal: c.StopSignal } : {}),
+        ...(Array.isArray(c.OnBuild) && c.OnBuild.length ? { OnBuild: c.OnBuild as string[] } : {}),
       },
       RootFS: { Type: 'layers', Layers: cfg.rootfs.diff_ids },
       ManifestDigest: rec.manifestDigest,

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { exitReason, restartDelaySeconds } from '../../../src/agent/container-reconciler.js';
 import { createOptionsFor, SpecError } from '../../../src/agent/container-options.js';
-import { parseChanges } from '../../../src/agent/image-changes.js';
 import { LABEL_SPEC_HASH, specHash } from '../../../src/agent/names.js';
 import { jsonEqual, mergePatchFor } from '../../../src/client/kube.js';
 import { requestsOf } from '../../../src/controllers/scheduler.js';
@@ -56,24 +55,6 @@ describe('create options', () => {
     expect(() => createOptionsFor(obj({ network: 'bridge' }), ctx)).toThrow(SpecError);
     expect(() => createOptionsFor(obj({ network: 'bridge' }), ctx)).toThrow(/spec\.network/);
     expect(() => createOptionsFor(obj({ resources: { limits: { memory: '1Mi' } } }), ctx)).toThrow(/spec\.resources\.limits\.memory/);
-  });
-});
-
-describe('import changes', () => {
-  it('parses Dockerfile instructions', () => {
-    expect(parseChanges(['CMD ["sh"]', 'ENTRYPOINT /bin/run', 'ENV A=1 B="two words"', 'WORKDIR /app', 'EXPOSE 80 53/udp', 'LABEL k=v'])).toEqual({
-      Cmd: ['sh'],
-      Entrypoint: ['/bin/sh', '-c', '/bin/run'],
-      Env: ['A=1', 'B=two words'],
-      WorkingDir: '/app',
-      ExposedPorts: ['80/tcp', '53/udp'],
-      Labels: { k: 'v' },
-    });
-    expect(parseChanges(undefined)).toBeUndefined();
-  });
-  it('names the bad entry', () => {
-    expect(() => parseChanges(['RUN echo'])).toThrow(/changes\[0\]: RUN cannot be applied/);
-    expect(() => parseChanges(['CMD', 'CMD [1]'])).toThrow(/changes\[0\]/);
   });
 });
 

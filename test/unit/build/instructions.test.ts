@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfigChanges } from '../../../src/runtime/build/changes.js';
 import { IgnoreMatcher, parseIgnoreFile } from '../../../src/runtime/build/ignore.js';
 import { parseDuration, parseHealthcheck, parseKeyValues, parsePorts, validateSignal } from '../../../src/runtime/build/instructions.js';
 import { parseDockerfile, type Instruction } from '../../../src/runtime/build/parser.js';
@@ -76,21 +75,5 @@ describe('stages', () => {
     expect(() => planStages(parseDockerfile('RUN x\nFROM a\n'), new Map())).toThrow(/Dockerfile:1: RUN: no build stage/);
     expect(() => planStages(parseDockerfile('FROM a AS 1x\n'), new Map())).toThrow(/invalid name for build stage/);
     expect(() => planStages(parseDockerfile('FROM a AS x\nFROM b AS X\n'), new Map())).toThrow(/Dockerfile:2: FROM: duplicate name/);
-  });
-});
-
-describe('commit --change', () => {
-  it('turns Dockerfile instructions into config changes', () => {
-    expect(parseConfigChanges(['CMD ["sh", "-c", "echo hi"]', 'ENV MODE=prod PATH=$PATH:/app', 'EXPOSE 80', 'USER app', 'WORKDIR /srv', 'LABEL a=b'], { Env: ['PATH=/bin'] })).toEqual({
-      Cmd: ['sh', '-c', 'echo hi'], Env: ['MODE=prod', 'PATH=/bin:/app'], ExposedPorts: ['80/tcp'], User: 'app', WorkingDir: '/srv', Labels: { a: 'b' },
-    });
-  });
-  it('ENTRYPOINT resets CMD unless CMD is also changed; shell form uses /bin/sh -c', () => {
-    expect(parseConfigChanges(['ENTRYPOINT run.sh'])).toEqual({ Entrypoint: ['/bin/sh', '-c', 'run.sh'], Cmd: null });
-    expect(parseConfigChanges(['CMD x', 'ENTRYPOINT ["e"]'])).toEqual({ Cmd: ['/bin/sh', '-c', 'x'], Entrypoint: ['e'] });
-  });
-  it('rejects instructions commit cannot apply, naming the change', () => {
-    expect(() => parseConfigChanges(['RUN rm -rf /'])).toThrow(/--change\[0\]:1: RUN: RUN is not a valid change command/);
-    expect(() => parseConfigChanges(['BOGUS x'])).toThrow(/--change\[0\]:1: unknown instruction: BOGUS/);
   });
 });
