@@ -5,6 +5,7 @@ import { chmod, chown, link, lstat, mkdir, readdir, readFile, readlink, rm, syml
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Runtime } from '../../../src/runtime/index.js';
+import { listOpaqueDirs } from '../../../src/runtime/snapshots/opaque-dirs.js';
 import { busyboxTarball, cgroupsUnder, makeTempRoot, mountsUnder, removeCgroupParent, runtimeSkipReason } from './helpers.js';
 
 const skip = runtimeSkipReason();
@@ -219,6 +220,15 @@ describe.skipIf(skip !== undefined)('diff and commit on the copy snapshotter', (
     expect(d.out).toEqual(['back', 'again', 'keep-gone']);
     await rt.containers.remove(d.id);
     await rt.containers.remove(c.id);
+  });
+
+  it('finds opaque directories whatever their names (getfattr escapes some bytes)', async () => {
+    const layer = join(root, 'opaque-names');
+    const names = ['plain', 'with space', 'new\nline', 'back\\slash', 'é', 'nested/deeper'];
+    for (const n of [...names, 'not-opaque']) await mkdir(join(layer, n), { recursive: true });
+    for (const n of names) execFileSync('setfattr', ['-n', 'trusted.overlay.opaque', '-v', 'y', join(layer, n)]);
+    expect([...(await listOpaqueDirs(layer))].sort()).toEqual([...names].sort());
+    await rm(layer, { recursive: true });
   });
 
   it('commits a running container (paused meanwhile)', async () => {
