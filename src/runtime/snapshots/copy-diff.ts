@@ -36,8 +36,9 @@ function sameMtime(a: number, b: number): boolean {
  * type and permission bits, owner, and for non-directories also device, size and mtime — a
  * directory's size and mtime are no measure of change. Docker stops there; a file rewritten with
  * the same size and its mtime set back would pass unseen, so when every field matches and the
- * file's ctime (which nothing can set back) is not older than the copy, the content is compared
- * too. Files left alone since the copy are never read.
+ * file's ctime (which no syscall can set back) is not older than the copy, the content is
+ * compared too. Files left alone since the copy are never read. This assumes the system clock
+ * was not stepped back between the copy and the change.
  */
 async function changed(old: ViewEntry, st: Stats, path: string, touchedSince: number): Promise<boolean> {
   const o = old.st;
