@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { kinds } from '../api/registry.js';
 import { openapiV3GroupVersion, openapiV3Index } from '../api/openapi.js';
 import { agentProxyRoutes, agentSubresources } from '../apiserver/agent-proxy.js';
+import { execProxyUpgrade } from '../apiserver/exec-proxy.js';
 import { startApiServer, type ApiServer } from '../apiserver/server.js';
 import { KubeClient } from '../client/kube.js';
 import { NodeLifecycleController } from '../controllers/node-lifecycle.js';
@@ -53,6 +54,7 @@ export async function startAllInOne(o: AllInOneOptions): Promise<AllInOne> {
     listen: o.listen,
     subresources: agentSubresources,
     extraRoutes: (resources) => agentProxyRoutes({ resources, kinds, agentToken }),
+    upgrade: (resources) => execProxyUpgrade({ resources, kinds, agentToken }),
   });
   const scheduler = new Scheduler(api.store, api.resources, kinds);
   const lifecycle = new NodeLifecycleController(api.store, api.resources, kinds, o.nodeGraceMs);

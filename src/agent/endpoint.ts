@@ -1,6 +1,7 @@
 /**
  * The agent's own HTTP endpoint, to which the API server proxies log, exec, top and stats
- * requests (kubelet's :10250). Every request needs the shared bearer token. Bound to 127.0.0.1 by
+ * requests (kubelet's :10250); exec is a WebSocket upgrade (exec-upgrade.ts), or a POST that
+ * buffers stdin and output. Every request needs the shared bearer token. Bound to 127.0.0.1 by
  * default; the API server is the only intended client.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -9,9 +10,12 @@ import { timingSafeEqual } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
 import { metricsRegistry } from '../metrics/registry.js';
 import type { Distribution } from '../runtime/distribution/index.js';
 import { RuntimeError, type Runtime } from '../runtime/index.js';
+import { refuseUpgrade } from '../util/refuse-upgrade.js';
+import { execUpgradeHandler } from './exec-upgrade.js';
 import { runtimeContainerName } from './names.js';
 import { parseBuildQuery, serveRemoteBuild } from './remote-build.js';
 
@@ -59,6 +63,7 @@ async function readBody(req: IncomingMessage, limit = 1 << 20): Promise<string> 
 
 export class AgentEndpoint {
   private server: Server | undefined;
+  private readonly upgraded = new Set<Duplex>();
   url = '';
 
   constructor(private readonly o: EndpointOptions) {}
@@ -66,6 +71,14 @@ export class AgentEndpoint {
   async start(): Promise<string> {
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((e: unknown) => send(res, statusFor(e), { message: (e as Error).message }));
+    });
+    const exec = execUpgradeHandler(this.o.runtime);
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      // an upgraded socket leaves the server's bookkeeping: stop() ends it itself
+      this.upgraded.add(socket);
+      socket.once('close', () => this.upgraded.delete(socket));
+      if (!tokenOk(req.headers.authorization, this.o.token)) return refuseUpgrade(socket, 401, { message: 'Unauthorized' });
+      exec(req, socket, head);
     });
     const host = this.o.host ?? '127.0.0.1';
     await new Promise<void>((resolve, reject) => {
@@ -79,6 +92,7 @@ export class AgentEndpoint {
 
   async stop(): Promise<void> {
     if (!this.server) return;
+    for (const socket of this.upgraded) socket.destroy();
     this.server.closeAllConnections();
     await new Promise<void>((r) => this.server!.close(() => r()));
   }

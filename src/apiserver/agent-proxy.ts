@@ -11,6 +11,7 @@ import type { Request, Response } from 'express';
 import type { KindInfo } from '../api/kind.js';
 import type { SubresourceVerbs } from './discovery.js';
 import type { Resources } from './resources.js';
+import { agentError, agentLocator } from './agents.js';
 import { ApiError, errors } from './status.js';
 import { sendError } from './app.js';
 
@@ -34,10 +35,7 @@ const NODE_PATH = /^\/apis\/berth\.dev\/v1alpha1\/nodes\/([^/]+)\/build$/;
 const PATH = /^\/apis\/berth\.dev\/v1alpha1\/namespaces\/([^/]+)\/containers\/([^/]+)\/(log|exec|top|stats|archive)$/;
 
 export function agentProxyRoutes(o: AgentProxyOptions): (app: express.Express) => void {
-  const containerKind = o.kinds.find((k) => k.group === 'berth.dev' && k.plural === 'containers');
-  const nodeKind = o.kinds.find((k) => k.group === 'berth.dev' && k.plural === 'nodes');
-  if (!containerKind || !nodeKind) throw new Error('agent proxy: containers and nodes must be registered');
-  const ref = { group: 'berth.dev', plural: 'containers' };
+  const agents = agentLocator(o.resources, o.kinds);
 
   /** Streams the request to the agent and its answer back; agent errors become Status objects. */
   const forward = (req: Request, res: Response, endpoint: string, agentPath: string, nodeName: string): void => {
@@ -50,16 +48,7 @@ export function agentProxyRoutes(o: AgentProxyOptions): (app: express.Express) =
         // The agent answers errors as {message}; give clients a Status like every other error.
         const chunks: Buffer[] = [];
         up.on('data', (c: Buffer) => chunks.push(c));
-        up.on('end', () => {
-          let message = Buffer.concat(chunks).toString('utf8');
-          try {
-            message = (JSON.parse(message) as { message?: string }).message ?? message;
-          } catch {
-            // plain text
-          }
-          const reason = code === 404 ? 'NotFound' : code === 409 ? 'Conflict' : code === 400 ? 'BadRequest' : 'InternalError';
-          sendError(res, new ApiError(code, reason, message));
-        });
+        up.on('end', () => sendError(res, agentError(code, Buffer.concat(chunks).toString('utf8'))));
         return;
       }
       res.status(code);
@@ -74,15 +63,6 @@ export function agentProxyRoutes(o: AgentProxyOptions): (app: express.Express) =
     req.pipe(upstream);
   };
 
-  const endpointOf = async (nodeName: string): Promise<string | undefined> => {
-    try {
-      const node = (await o.resources.get(nodeKind, '', nodeName)) as { status?: { agentEndpoint?: { url?: string } } };
-      return node.status?.agentEndpoint?.url;
-    } catch {
-      return undefined;
-    }
-  };
-
   const handle = async (req: Request, res: Response): Promise<void> => {
     const m = PATH.exec(req.path);
     if (!m) return sendError(res, errors.pathNotFound(req.path));
@@ -91,19 +71,13 @@ export function agentProxyRoutes(o: AgentProxyOptions): (app: express.Express) =
     const name = decodeURIComponent(nameRaw);
     const labels = res.locals.labels as { verb: string; resource: string; subresource: string } | undefined;
     if (labels) Object.assign(labels, { resource: 'containers', subresource: sub });
+    if (sub === 'exec' && req.method === 'GET') {
+      return sendError(res, errors.badRequest('exec over GET needs a WebSocket upgrade (Upgrade: websocket, subprotocol v5.channel.k8s.io); POST runs it buffered'));
+    }
     if (sub === 'exec' && req.method !== 'POST') return sendError(res, errors.methodNotAllowed(req.method));
     if (sub === 'archive' && req.method !== 'GET' && req.method !== 'PUT') return sendError(res, errors.methodNotAllowed(req.method));
     if (sub !== 'exec' && sub !== 'archive' && req.method !== 'GET') return sendError(res, errors.methodNotAllowed(req.method));
-    let ctr;
-    try {
-      ctr = (await o.resources.get(containerKind, ns, name)) as { spec?: { nodeName?: string } };
-    } catch {
-      return sendError(res, errors.notFound(ref, name));
-    }
-    const nodeName = ctr.spec?.nodeName;
-    if (!nodeName) return sendError(res, errors.badRequest(`container "${name}" is not bound to a node yet (spec.nodeName is empty)`));
-    const endpoint = await endpointOf(nodeName);
-    if (!endpoint) return sendError(res, new ApiError(503, 'InternalError', `node "${nodeName}" has no agent endpoint (is its agent running?)`));
+    const { nodeName, endpoint } = await agents.container(ns, name);
     forward(req, res, endpoint, `/containers/${encodeURIComponent(ns)}/${encodeURIComponent(name)}/${sub}`, nodeName);
   };
 
@@ -114,9 +88,7 @@ export function agentProxyRoutes(o: AgentProxyOptions): (app: express.Express) =
     const labels = res.locals.labels as { verb: string; resource: string; subresource: string } | undefined;
     if (labels) Object.assign(labels, { resource: 'nodes', subresource: 'build' });
     if (req.method !== 'POST') return sendError(res, errors.methodNotAllowed(req.method));
-    const endpoint = await endpointOf(nodeName);
-    if (!endpoint) return sendError(res, new ApiError(503, 'InternalError', `node "${nodeName}" has no agent endpoint (is its agent running?)`));
-    forward(req, res, endpoint, '/build', nodeName);
+    forward(req, res, await agents.node(nodeName), '/build', nodeName);
   };
 
   return (app) => {

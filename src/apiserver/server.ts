@@ -1,6 +1,8 @@
 /** Starts the API server: store, registry, controllers it hosts, HTTP listener, kubeconfig. */
+import type { IncomingMessage } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { mkdir } from 'node:fs/promises';
 import { resourceOf, type KindInfo } from '../api/kind.js';
 import { storedObjects } from '../metrics/apiserver.js';
@@ -8,10 +10,12 @@ import { GarbageCollector } from '../controllers/garbage-collector.js';
 import { NamespaceController } from '../controllers/namespace-controller.js';
 import type { Store } from '../store/types.js';
 import { createApp, type AppDeps, type OpenApiSource } from './app.js';
-import { loadOrCreateCredentials, writeKubeconfig, type Credentials } from './auth.js';
+import { refuseUpgrade } from '../util/refuse-upgrade.js';
+import { loadOrCreateCredentials, tokenMatches, writeKubeconfig, type Credentials } from './auth.js';
 import { InstrumentedStore } from './instrumented-store.js';
 import { ensureServingCerts, servingNames } from './tls.js';
 import { Resources } from './resources.js';
+import { errors } from './status.js';
 import type { WatchSettings } from './watch.js';
 
 export interface ApiServerOptions {
@@ -28,7 +32,12 @@ export interface ApiServerOptions {
   subresources?: AppDeps['subresources'];
   /** Extra routes behind authentication; gets the server's Resources (the agent proxy uses it). */
   extraRoutes?: (resources: Resources) => AppDeps['extraRoutes'];
+  /** Serves authenticated HTTP upgrade requests (exec over WebSocket); without it, upgrades are plain requests. */
+  upgrade?: (resources: Resources) => UpgradeHandler;
 }
+
+/** Takes an upgrade request whose token checked out; answers on the socket, or takes it over. */
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
 export interface ApiServer {
   url: string;
@@ -88,6 +97,18 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const tls = await ensureServingCerts(opts.dataDir, servingNames(host));
   const server: Server = createServer({ cert: tls.certPem, key: tls.keyPem }, app);
   server.keepAliveTimeout = 65_000;
+  // An upgraded socket leaves the server's bookkeeping (closeAllConnections): close() ends it itself.
+  const upgraded = new Set<Duplex>();
+  const upgrade = opts.upgrade?.(resources);
+  if (upgrade) {
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      upgraded.add(socket);
+      socket.once('close', () => upgraded.delete(socket));
+      socket.on('error', () => undefined);
+      if (!tokenMatches(req.headers.authorization, credentials)) return refuseUpgrade(socket, 401, errors.unauthorized().toStatus());
+      upgrade(req, socket, head);
+    });
+  }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());
@@ -124,6 +145,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       clearInterval(housekeeping);
       gc.stop();
       nsController.stop();
+      for (const socket of upgraded) socket.destroy();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await store.close();

@@ -175,7 +175,13 @@ export async function launchExec(o: ExecLaunch): Promise<ExecStream> {
     await removeFiles();
     throw e;
   }
-  runner.exited.then(runcGone, runcGone);
+  let done = false;
+  runner.exited
+    .finally(() => {
+      done = true;
+      runcGone();
+    })
+    .catch(() => undefined);
   const exited = runner.exited.finally(removeFiles);
   let killed = false;
   return {
@@ -184,10 +190,11 @@ export async function launchExec(o: ExecLaunch): Promise<ExecStream> {
     stderr: runner.stderr,
     resize: (size) => runner.resize(size),
     kill() {
-      if (killed) return;
+      // once runc is gone, the pid it wrote may belong to another process
+      if (killed || done) return;
       killed = true;
       void pid.then((p) => {
-        if (p !== undefined) killGroup(p);
+        if (p !== undefined && !done) killGroup(p);
       });
       const fallback = setTimeout(() => runner.signal('SIGKILL'), RUNC_KILL_GRACE_MS);
       exited.finally(() => clearTimeout(fallback)).catch(() => undefined);

@@ -1,0 +1,96 @@
+/**
+ * Exec over WebSocket through the API server, as kube-apiserver proxies pods/exec to kubelets:
+ * the (already authenticated) upgrade request is checked — path, query, the Container and its
+ * node — then sent on to that node's agent with the agent token instead of the user's. Once the
+ * agent switches protocols the two connections are spliced, so the remotecommand frames pass
+ * through unchanged both ways. Refusals, ours or the agent's, are Status objects.
+ */
+import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { ExecQueryError, parseExecQuery } from '../api/exec-query.js';
+import { apiRequests } from '../metrics/apiserver.js';
+import { refuseUpgrade } from '../util/refuse-upgrade.js';
+import type { AgentProxyOptions } from './agent-proxy.js';
+import { agentError, agentLocator } from './agents.js';
+import type { UpgradeHandler } from './server.js';
+import { ApiError, errors } from './status.js';
+
+const PATH = /^\/apis\/berth\.dev\/v1alpha1\/namespaces\/([^/]+)\/containers\/([^/]+)\/exec$/;
+/** The handshake headers the agent must see to answer the client's WebSocket handshake. */
+const HANDSHAKE = ['sec-websocket-key', 'sec-websocket-version', 'sec-websocket-protocol'] as const;
+
+export function execProxyUpgrade(o: AgentProxyOptions): UpgradeHandler {
+  const agents = agentLocator(o.resources, o.kinds);
+  const count = (code: number) => apiRequests.inc({ verb: 'CONNECT', resource: 'containers', subresource: 'exec', code: String(code) });
+  const refuse = (socket: Duplex, e: unknown): void => {
+    const err = e instanceof ApiError ? e : errors.internal(e instanceof Error ? e.message : String(e));
+    count(err.code);
+    refuseUpgrade(socket, err.code, err.toStatus());
+  };
+
+  /** Sends the upgrade on to the agent; splices the connections once it switches protocols. */
+  const proxy = (req: IncomingMessage, socket: Duplex, head: Buffer, target: URL, nodeName: string): void => {
+    const headers: Record<string, string> = { authorization: `Bearer ${o.agentToken}`, connection: 'Upgrade', upgrade: 'websocket' };
+    for (const h of HANDSHAKE) {
+      const v = req.headers[h];
+      if (typeof v === 'string') headers[h] = v;
+    }
+    const upstream = (target.protocol === 'https:' ? https : http).request(target, { method: 'GET', headers });
+    let spliced = false;
+    socket.once('close', () => {
+      if (!spliced) upstream.destroy();
+    });
+    upstream.on('upgrade', (res, agentSocket: Socket, agentHead: Buffer) => {
+      spliced = true;
+      if (socket.destroyed) return agentSocket.destroy();
+      count(101);
+      const lines = ['HTTP/1.1 101 Switching Protocols'];
+      for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) lines.push(`${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}`);
+      socket.write(`${lines.join('\r\n')}\r\n\r\n`);
+      if (agentHead.length) socket.write(agentHead);
+      if (head.length) agentSocket.write(head);
+      for (const s of [socket as Socket, agentSocket]) s.setNoDelay?.(true);
+      agentSocket.pipe(socket);
+      socket.pipe(agentSocket);
+      // The agent closing sends what is still queued (the exit status); the client going away ends the exec.
+      agentSocket.once('close', () => socket.end());
+      socket.once('close', () => agentSocket.destroy());
+      agentSocket.on('error', () => socket.destroy());
+    });
+    upstream.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => refuse(socket, agentError(res.statusCode ?? 502, Buffer.concat(chunks).toString('utf8'))));
+    });
+    upstream.on('error', (err) => {
+      if (!spliced) refuse(socket, new ApiError(502, 'InternalError', `agent of node "${nodeName}": ${err.message}`));
+    });
+    upstream.end();
+  };
+
+  const handle = async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'https://apiserver');
+    const m = PATH.exec(url.pathname);
+    if (!m) throw errors.badRequest(`no WebSocket endpoint at ${url.pathname}: only containers/NAME/exec takes an upgrade`);
+    if (req.method !== 'GET') throw errors.badRequest(`a WebSocket upgrade needs GET, not ${req.method}`);
+    if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
+      throw errors.badRequest(`Upgrade: only websocket is supported, with subprotocol v5.channel.k8s.io or v4.channel.k8s.io (got "${req.headers.upgrade}")`);
+    }
+    try {
+      parseExecQuery(url.searchParams);
+    } catch (e) {
+      if (!(e instanceof ExecQueryError)) throw e;
+      throw errors.badRequest(e.message, [{ field: e.field, reason: 'FieldValueInvalid', message: e.detail }]);
+    }
+    const [ns, name] = [decodeURIComponent(m[1]!), decodeURIComponent(m[2]!)];
+    const { nodeName, endpoint } = await agents.container(ns, name);
+    const target = new URL(`/containers/${encodeURIComponent(ns)}/${encodeURIComponent(name)}/exec${url.search}`, endpoint);
+    proxy(req, socket, head, target, nodeName);
+  };
+
+  return (req, socket, head) => {
+    handle(req, socket, head).catch((e: unknown) => refuse(socket, e));
+  };
+}
