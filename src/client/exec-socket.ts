@@ -42,6 +42,17 @@ export function execOverWebSocket(conn: RawConnection, path: string, query: stri
       });
     });
     ws.on('error', reject);
+    // Output nobody reads any more (`berth exec ... | head`): stop the command and end as a
+    // process killed by SIGPIPE would.
+    for (const out of [io.stdout, io.stderr]) {
+      const onError = (e: NodeJS.ErrnoException) => {
+        ws.terminate();
+        if (e.code === 'EPIPE') resolve(128 + 13);
+        else reject(e);
+      };
+      // stays after the end: a write still queued may fail later
+      out.on('error', onError);
+    }
 
     ws.on('open', () => {
       const send = (channel: number, data: Buffer | string) => ws.send(frame(channel, data));

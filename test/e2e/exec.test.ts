@@ -160,6 +160,11 @@ describe.skipIf(!!skip)('exec over WebSocket through the API server', () => {
     expect(s.text(1)).toBe('hello world\n');
     expect(s.text(2)).toBe('err\n');
 
+    // a command that cannot start is an error, as kubelet reports it, not an exit code
+    const missing = await open('box', q('no-such-command'));
+    expect(await missing.status).toMatchObject({ status: 'Failure', reason: 'InternalError', message: expect.stringMatching(/error executing command in container: .*executable file not found/) });
+    expect([missing.text(1), missing.text(2)]).toEqual(['', '']);
+
     const ok = await open('box', `${q('echo', 'fine')}&stdout=true`);
     expect(await ok.status).toEqual({ metadata: {}, status: 'Success' });
     expect(ok.text(1)).toBe('fine\n');
@@ -239,6 +244,7 @@ describe.skipIf(!!skip)('exec over WebSocket through the API server', () => {
     const it2 = await berth(['exec', '-i', '-t', 'box', '--', 'cat'], 'plain\n');
     expect(it2).toEqual({ code: 0, stdout: 'plain\n', stderr: 'Unable to use a TTY - input is not a terminal or the right kind of file\n' });
     expect(await berth(['exec', 'missing', '--', 'true'])).toMatchObject({ code: 1, stderr: 'error: containers.berth.dev "missing" not found\n' });
+    expect(await berth(['exec', 'box', '--', 'no-such-command'])).toMatchObject({ code: 1, stdout: '', stderr: expect.stringMatching(/^error: .*"no-such-command": executable file not found/) });
     const help = await berth(['exec', '--help']);
     expect(help.stdout).toMatch(/Usage: berth exec \[-i\] \[-t\]/);
     expect(help.stdout).toMatch(/-t, --tty\s+give the process a terminal/);

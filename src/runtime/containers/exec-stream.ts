@@ -11,6 +11,7 @@ import { constants } from 'node:os';
 import { basename, dirname } from 'node:path';
 import { PassThrough, Writable, type Readable } from 'node:stream';
 import type { IPty } from 'node-pty';
+import { failed } from '../util/errors.js';
 
 export interface TerminalSize {
   cols: number;
@@ -28,7 +29,10 @@ export interface ExecStream {
   resize(size: TerminalSize): void;
   /** Kills the process and its process group; `exited` settles once runc is gone. */
   kill(): void;
-  /** The exit code (128+N after signal N), once runc has exited and its files are removed. */
+  /**
+   * The exit code (128+N after signal N), once runc has exited and its files are removed; rejects
+   * (a RuntimeError Failed with runc's message) when the process could not be started.
+   */
   exited: Promise<number>;
 }
 
@@ -93,6 +97,39 @@ const exitCodeOf = (code: number | null, signal: NodeJS.Signals | number | null 
   return code ?? 255;
 };
 
+/**
+ * Passes a stream on once the process runs. Whatever runc writes before (with the process never
+ * started) is its own error, kept for the exec's failure instead of passed as the process's output.
+ */
+function holdUntilStarted(source: Readable, pid: Promise<number | undefined>): { stream: Readable; held: () => string } {
+  const out = new PassThrough();
+  const held: Buffer[] = [];
+  const hold = (d: Buffer) => held.push(d);
+  source.on('data', hold);
+  void pid.then((p) => {
+    source.off('data', hold);
+    if (p !== undefined) for (const d of held.splice(0)) out.write(d);
+    source.pipe(out);
+  });
+  return { stream: out, held: () => Buffer.concat(held).toString('utf8') };
+}
+
+/** runc's own error (it logs JSON lines with --log-format json; "exec failed: ..."), or what it printed. */
+function runcError(output: string, code: number): string {
+  const messages = output
+    .split('\n')
+    .map((line) => {
+      try {
+        const entry = JSON.parse(line) as { level?: string; msg?: string };
+        return entry.level === 'error' || entry.level === 'fatal' ? entry.msg : undefined;
+      } catch {
+        return line.trim() || undefined;
+      }
+    })
+    .filter((m): m is string => !!m);
+  return messages.join('; ') || `exec failed: runc exited with ${code} before the process started`;
+}
+
 interface Runner {
   stdin: Writable;
   stdout: Readable;
@@ -125,7 +162,12 @@ async function terminal(o: ExecLaunch & { tty: TerminalSize }, pid: Promise<numb
   let alive = true;
   const stdout = new PassThrough();
   // With encoding null node-pty hands out Buffers, whatever its typings say.
-  term.onData((d) => stdout.write(d as unknown as Buffer));
+  term.onData((d) => {
+    if (!stdout.write(d as unknown as Buffer)) {
+      term.pause();
+      stdout.once('drain', () => term.resume());
+    }
+  });
   const exited = new Promise<number>((resolve) => {
     term.onExit(({ exitCode, signal }) => {
       alive = false;
@@ -182,12 +224,19 @@ export async function launchExec(o: ExecLaunch): Promise<ExecStream> {
       runcGone();
     })
     .catch(() => undefined);
-  const exited = runner.exited.finally(removeFiles);
+  const stdout = holdUntilStarted(runner.stdout, pid);
+  const stderr = runner.stderr ? holdUntilStarted(runner.stderr, pid) : undefined;
+  const exited = runner.exited
+    .then(async (code) => {
+      if ((await pid) !== undefined) return code;
+      throw failed(runcError([stderr?.held(), stdout.held()].join(''), code));
+    })
+    .finally(removeFiles);
   let killed = false;
   return {
     stdin: runner.stdin,
-    stdout: runner.stdout,
-    stderr: runner.stderr,
+    stdout: stdout.stream,
+    stderr: stderr?.stream,
     resize: (size) => runner.resize(size),
     kill() {
       // once runc is gone, the pid it wrote may belong to another process

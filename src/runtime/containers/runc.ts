@@ -59,8 +59,11 @@ export class Runc {
     await runChecked(this.binary, this.args('delete', '--force', id));
   }
 
-  /** Arguments of `runc exec` with a process.json; runc writes the process's host pid to pidFile once it runs. */
+  /**
+   * Arguments of `runc exec` with a process.json; runc writes the process's host pid to pidFile
+   * once it runs, and its own errors as JSON lines on stderr.
+   */
   execArgs(id: string, processJson: string, pidFile: string): string[] {
-    return this.args('exec', '--process', processJson, '--pid-file', pidFile, id);
+    return this.args('--log-format', 'json', 'exec', '--process', processJson, '--pid-file', pidFile, id);
   }
 }

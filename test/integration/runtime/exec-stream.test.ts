@@ -98,6 +98,20 @@ describe.skipIf(skip !== undefined)('streaming exec on runc', () => {
     expect(await execFiles()).toEqual([]);
   });
 
+  it("reports a process that cannot start as runc's error, not as the process's output and exit code", async () => {
+    for (const tty of [undefined, { cols: 80, rows: 24 }]) {
+      const s = await rt.containers.execStream(id, { cmd: ['no-such-command'], ...(tty ? { tty } : {}) });
+      const out = collect(s.stdout);
+      const err = collect(s.stderr);
+      await expect(s.exited).rejects.toMatchObject({ code: 'Failed', message: expect.stringMatching(/^exec failed: .*"no-such-command": executable file not found/) });
+      await Promise.all([out.done, err.done]);
+      expect([out.text(), err.text()]).toEqual(['', '']);
+    }
+    // a process that starts and exits 255 is just that
+    expect(await rt.containers.exec(id, { cmd: ['sh', '-c', 'exit 255'] })).toEqual({ exitCode: 255, stdout: '', stderr: '' });
+    expect(await execFiles()).toEqual([]);
+  });
+
   it('refuses a container that is not running, and an empty command', async () => {
     await expect(rt.containers.execStream(id, { cmd: [] })).rejects.toThrow(/needs a command/);
     const stopped = (await rt.containers.create({ image: 'test/busybox', command: ['true'] })).id;
