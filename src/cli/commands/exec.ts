@@ -23,7 +23,7 @@ const spec = {
       type: 'boolean',
       short: 't',
       description:
-        'give the process a terminal (stdout and stderr arrive merged); with -i on a local terminal, that terminal goes raw and the remote one follows its size. With -i and input that is not a terminal, -t is dropped (as kubectl does)',
+        "give the process a terminal (stdout and stderr arrive merged) that follows this terminal's size; with -i on a local terminal, that terminal goes raw. With -i and input that is not a terminal, -t is dropped (as kubectl does)",
     },
     user: { type: 'string', short: 'u', valueName: 'USER', description: 'user[:group] to run as' },
     workdir: { type: 'string', short: 'w', valueName: 'DIR', description: 'working directory inside the container' },
