@@ -16,6 +16,7 @@ import { Builder } from '../../src/runtime/build/builder.js';
 import { Runtime } from '../../src/runtime/index.js';
 import { busyboxTarball, mountsUnder, removeCgroupParent, runtimeSkipReason } from '../integration/runtime/helpers.js';
 import { fmt, printTable, summary } from './lib/stats.js';
+import { ensurePodman, PODMAN_ULIMITS, podmanGlobalArgs } from './lib/podman.js';
 
 const COLD_N = Number(process.env.BENCH_BUILD_COLD_N ?? 5);
 const WARM_N = Number(process.env.BENCH_BUILD_WARM_N ?? 10);
@@ -44,14 +45,6 @@ function timed(cmd: string, args: string[], env?: NodeJS.ProcessEnv): number {
   return t;
 }
 
-function ensurePodman(): string | undefined {
-  if (spawnSync('sh', ['-c', 'command -v podman']).status === 0) return undefined;
-  console.log('podman is missing: installing the Debian package (apt-get install podman)...');
-  const r = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'podman'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-  if (r.status !== 0) return 'podman is not installed and apt-get install podman failed';
-  return undefined;
-}
-
 async function main(): Promise<void> {
   const skip = runtimeSkipReason();
   if (skip) {
@@ -70,7 +63,7 @@ async function main(): Promise<void> {
   const rt = new Runtime({ root: join(dataDir, 'runtime'), cgroupParent: CGROUP_PARENT });
   const podRoot = join(work, 'podman-root');
   const podRun = join(work, 'podman-run');
-  const podman = ['--root', podRoot, '--runroot', podRun, '--runtime', 'runc', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
+  const podman = podmanGlobalArgs(podRoot, podRun);
   try {
     await rt.importImage(await busyboxTarball(work), { ref: 'bench/busybox' });
     const ctx = join(work, 'ctx');
@@ -94,7 +87,7 @@ async function main(): Promise<void> {
 
     const berthCli = (extra: string[]): number => timed(process.execPath, [CLI, 'build', '--local', '-q', '--data-dir', dataDir, '--cgroup-parent', CGROUP_PARENT, '-t', 'bench/app', ...extra, ctx], { ...process.env, NODE_NO_WARNINGS: '1' });
     const podmanBuild = (extra: string[]): number =>
-      timed('podman', [...podman, 'build', '-q', '--network', 'none', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=4096:4096', '-t', 'bench/app', ...extra, '-f', join(ctx, 'Dockerfile'), ctx]);
+      timed('podman', [...podman, 'build', '-q', '--network', 'none', ...PODMAN_ULIMITS, '-t', 'bench/app', ...extra, '-f', join(ctx, 'Dockerfile'), ctx]);
     // the same build in a fresh node process that loads only the runtime and the builder: what `berth build`
     // costs once the CLI command table stops loading every command (and @kubernetes/client-node) up front
     const leanScript = [

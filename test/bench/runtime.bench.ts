@@ -5,15 +5,16 @@
  *  2. host memory per idle container with 200 running `sleep` containers.
  * Standalone: `npx tsx test/bench/runtime.bench.ts`. Writes bench-results/runtime.json.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Runtime } from '../../src/runtime/index.js';
-import { launchConmon } from '../../src/runtime/containers/conmon.js';
 import { busyboxTarball, mountsUnder, runtimeSkipReason } from '../integration/runtime/helpers.js';
+import { cgroupMemory, killCgroupProcs, removeCgroupTree } from './lib/cgroups.js';
+import { RawRunc, run } from './lib/raw-runc.js';
 import { fmt, printTable, summary } from './lib/stats.js';
 
 const LATENCY_N = Number(process.env.BENCH_LATENCY_N ?? 100);
@@ -62,152 +63,6 @@ function rssPss(pid: number): { rss: number; pss: number } {
   const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
   const get = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0) * 1024;
   return { rss: get('Rss'), pss: get('Pss') };
-}
-
-function cgroupBases(): string[] {
-  if (existsSync('/sys/fs/cgroup/cgroup.controllers')) return ['/sys/fs/cgroup'];
-  return spawnSync('ls', ['/sys/fs/cgroup']).stdout.toString().split('\n').filter(Boolean).map((n) => join('/sys/fs/cgroup', n));
-}
-
-/** Memory charged to a parent cgroup and all its children (v1 with use_hierarchy, or v2). */
-function cgroupMemory(parent: string): number | undefined {
-  for (const f of [`/sys/fs/cgroup/memory/${parent}/memory.usage_in_bytes`, `/sys/fs/cgroup/${parent}/memory.current`]) {
-    if (existsSync(f)) return Number(readFileSync(f, 'utf8').trim());
-  }
-  return undefined;
-}
-
-/** Last resort: SIGKILLs every process still in a child of one of our cgroup parents (their conmons then exit). */
-async function killCgroupProcs(parent: string): Promise<number> {
-  let killed = 0;
-  for (const b of cgroupBases()) {
-    const dir = join(b, parent);
-    for (const n of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
-      if (!n.isDirectory()) continue;
-      const procs = await readFile(join(dir, n.name, 'cgroup.procs'), 'utf8').catch(() => '');
-      for (const pid of procs.split('\n').filter(Boolean).map(Number)) {
-        try {
-          process.kill(pid, 'SIGKILL');
-          killed++;
-        } catch {
-          // already gone
-        }
-      }
-    }
-  }
-  return killed;
-}
-
-/** Removes a cgroup parent and any children left in it, in every hierarchy. */
-async function removeCgroupTree(parent: string): Promise<void> {
-  for (const b of cgroupBases()) {
-    const dir = join(b, parent);
-    for (const n of await readdir(dir, { withFileTypes: true }).catch(() => [])) if (n.isDirectory()) await rmdir(join(dir, n.name)).catch(() => undefined);
-    await rmdir(dir).catch(() => undefined);
-  }
-}
-
-function run(cmd: string, args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(cmd, args, { encoding: 'utf8' });
-  return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
-}
-
-/**
- * Time to run a program to exit. stdout/stderr go to a file: `runc run -d` without a terminal hands its
- * stdio to the container, so a pipe would stay open as long as the container runs.
- */
-function timedSpawn(cmd: string, args: string[], errFile: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const fd = openSync(errFile, 'a');
-    const t0 = process.hrtime.bigint();
-    const child = spawn(cmd, args, { stdio: ['ignore', fd, fd] });
-    closeSync(fd);
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      const t = ms(t0);
-      if (code === 0) resolve(t);
-      else reject(new Error(`${cmd} ${args.join(' ')} failed (exit ${code}): ${readFileSync(errFile, 'utf8').trim()}`));
-    });
-  });
-}
-
-// ---------- raw runc side ----------
-
-class RawRunc {
-  readonly root: string;
-  readonly ids: string[] = [];
-  private template?: Record<string, unknown>;
-
-  constructor(private readonly work: string, private readonly lowerdir: string) {
-    this.root = join(work, 'runc-state');
-  }
-
-  /** config.json from `runc spec`, adjusted: `sleep 3600` without a terminal, nofile 1024:1024, writable rootfs. */
-  private async spec(id: string, rootfs: string): Promise<Record<string, unknown>> {
-    if (!this.template) {
-      const dir = join(this.work, 'spec-template');
-      await mkdir(dir, { recursive: true });
-      const r = run('runc', ['spec', '--bundle', dir]);
-      if (r.code !== 0) throw new Error(`runc spec failed: ${r.stderr}`);
-      this.template = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
-    }
-    const s = structuredClone(this.template) as {
-      process: { terminal: boolean; args: string[]; rlimits: Array<{ type: string; hard: number; soft: number }> };
-      root: { path: string; readonly: boolean };
-      hostname: string;
-      linux: { cgroupsPath?: string };
-    };
-    s.process.terminal = false;
-    s.process.args = ['sleep', '3600'];
-    s.process.rlimits = [{ type: 'RLIMIT_NOFILE', hard: 1024, soft: 1024 }];
-    s.root = { path: rootfs, readonly: false };
-    s.hostname = id.slice(0, 12);
-    s.linux.cgroupsPath = `/${RUNC_PARENT}/${id}`;
-    return s as unknown as Record<string, unknown>;
-  }
-
-  /** Overlay rootfs + config.json for one container (the work berth's create does on its side). */
-  async prepare(id: string): Promise<string> {
-    const bundle = join(this.work, 'bundles', id);
-    for (const d of ['upper', 'work', 'rootfs']) await mkdir(join(bundle, d), { recursive: true });
-    const r = run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${this.lowerdir},upperdir=${join(bundle, 'upper')},workdir=${join(bundle, 'work')}`, join(bundle, 'rootfs')]);
-    if (r.code !== 0) throw new Error(`overlay mount failed: ${r.stderr}`);
-    await writeFile(join(bundle, 'config.json'), JSON.stringify(await this.spec(id, join(bundle, 'rootfs'))));
-    return bundle;
-  }
-
-  /** `runc run -d`: returns once the container process runs. */
-  async runDetached(id: string, bundle: string): Promise<number> {
-    this.ids.push(id);
-    return timedSpawn('runc', ['--root', this.root, 'run', '-d', '--bundle', bundle, id], join(bundle, 'runc.log'));
-  }
-
-  /** What berth's start does underneath, without berth: conmon (which runs `runc create`), then `runc start`. */
-  async conmonCreateStart(id: string, bundle: string): Promise<number> {
-    this.ids.push(id);
-    const exitDir = join(bundle, 'exits');
-    await mkdir(exitDir, { recursive: true });
-    const t0 = process.hrtime.bigint();
-    await launchConmon({
-      id, bundle, runcRoot: this.root, runtime: '/usr/sbin/runc', logPath: join(bundle, 'ctr.log'), exitDir, socketDir: bundle,
-      conmonPidFile: join(bundle, 'conmon.pid'), containerPidFile: join(bundle, 'init.pid'),
-    });
-    await timedSpawn('runc', ['--root', this.root, 'start', id], join(bundle, 'runc.log'));
-    return ms(t0);
-  }
-
-  running(id: string): boolean {
-    const r = run('runc', ['--root', this.root, 'state', id]);
-    return r.code === 0 && (JSON.parse(r.stdout) as { status: string }).status === 'running';
-  }
-
-  cleanup(): void {
-    const listed = run('runc', ['--root', this.root, 'list', '-q']).stdout.split('\n').filter(Boolean);
-    for (const id of new Set([...this.ids, ...listed])) {
-      run('runc', ['--root', this.root, 'kill', id, 'KILL']);
-      run('runc', ['--root', this.root, 'delete', '--force', id]);
-    }
-  }
 }
 
 // ---------- cleanup (normal end, failure, SIGINT) ----------
@@ -447,7 +302,7 @@ async function main(): Promise<void> {
   const imageId = await rt.importImage(await busyboxTarball(work), { ref: IMAGE });
   const diffIDs = (await rt.images.inspect(imageId)).RootFS.Layers;
   if (diffIDs.length !== 1) throw new Error(`expected a one-layer image, got ${diffIDs.length} layers`);
-  const raw = new RawRunc(work, rt.snapshots.layerDir(diffIDs[0]!));
+  const raw = new RawRunc(work, rt.snapshots.layerDir(diffIDs[0]!), RUNC_PARENT);
   toClean.raw = raw;
 
   console.log(`runtime bench: ${LATENCY_N} containers each side (after ${WARMUP} warm-ups), then ${MEMORY_N} for memory; ${spawnSync('nproc').stdout.toString().trim()} cores`);
