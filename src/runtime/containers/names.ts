@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { conflict, isNodeError } from '../util/errors.js';
@@ -9,7 +10,7 @@ import { pathExists, readDirOrEmpty } from '../util/fs.js';
  * without reading every container record on each create or lookup by name.
  */
 export class NameIndex {
-  private built = false;
+  private building: Promise<void> | undefined;
 
   constructor(
     readonly dir: string,
@@ -23,20 +24,27 @@ export class NameIndex {
     return join(this.dir, name);
   }
 
-  private async ensureBuilt(): Promise<void> {
-    if (this.built) return;
-    if (!(await pathExists(this.dir))) {
-      const tmp = `${this.dir}.tmp-${process.pid}`;
-      await rm(tmp, { recursive: true, force: true });
-      await mkdir(tmp, { recursive: true });
+  /** Builds the index once per process for a root that predates it; concurrent callers share the build. */
+  private ensureBuilt(): Promise<void> {
+    this.building ??= this.build().catch((e: unknown) => {
+      this.building = undefined;
+      throw e;
+    });
+    return this.building;
+  }
+
+  private async build(): Promise<void> {
+    if (await pathExists(this.dir)) return;
+    const tmp = `${this.dir}.tmp-${randomBytes(6).toString('hex')}`;
+    await mkdir(tmp, { recursive: true });
+    try {
       for (const { name, id } of await this.scan()) await writeFile(join(tmp, name), id);
-      // another process may have built it meanwhile: theirs is as good as ours
-      await rename(tmp, this.dir).catch(async (e: unknown) => {
-        await rm(tmp, { recursive: true, force: true });
-        if (!isNodeError(e, 'ENOTEMPTY') && !isNodeError(e, 'EEXIST')) throw e;
-      });
+      await rename(tmp, this.dir);
+    } catch (e) {
+      await rm(tmp, { recursive: true, force: true });
+      // another process built it meanwhile: theirs is as good as ours
+      if (!isNodeError(e, 'ENOTEMPTY') && !isNodeError(e, 'EEXIST')) throw e;
     }
-    this.built = true;
   }
 
   /** The container ID holding a name, if any. */

@@ -60,3 +60,19 @@ describe('NameIndex', () => {
     expect((await readdir(join(root, 'names'))).sort()).toEqual(['one', 'two']);
   });
 });
+
+describe('NameIndex build', () => {
+  it('builds once when many first calls race (one process, one build)', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'berth-names-race-'));
+    let scans = 0;
+    const n = new NameIndex(join(root, 'names'), async () => true, async () => {
+      scans++;
+      return [{ name: 'old', id: 'x' }];
+    });
+    const ids = Array.from({ length: 10 }, (_, i) => `id${i}`);
+    await Promise.all(ids.map((id) => n.reserve(`n-${id}`, id)));
+    expect(scans).toBe(1);
+    expect((await readdir(join(root, 'names'))).sort()).toEqual(['n-id0', 'n-id1', 'n-id2', 'n-id3', 'n-id4', 'n-id5', 'n-id6', 'n-id7', 'n-id8', 'n-id9', 'old']);
+    await rm(root, { recursive: true, force: true });
+  });
+});
