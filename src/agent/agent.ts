@@ -51,6 +51,7 @@ export class Agent {
   private readonly imagesR: ImageReconciler;
   private resync: NodeJS.Timeout | undefined;
   private readonly log: (msg: string) => void;
+  private readonly events: EventRecorder;
 
   constructor(private readonly o: AgentOptions) {
     this.log = o.log ?? ((m) => console.error(`agent: ${m}`));
@@ -66,7 +67,7 @@ export class Agent {
       volumes: new WorkQueue('agent_volumes', backoff),
       images: new WorkQueue('agent_images', backoff),
     };
-    const events = new EventRecorder(client, 'agent', nodeName);
+    const events = (this.events = new EventRecorder(client, 'agent', nodeName));
     this.exits = new ExitWatcher((key) => this.queues.containers.add(key));
     this.endpoint = new AgentEndpoint({ runtime, ...(o.distribution ? { distribution: o.distribution } : {}), token: o.endpointToken, host: o.endpointHost, port: o.endpointPort });
     this.node = new NodeRegistration(client, nodeName, () => this.endpoint.url || undefined, o.heartbeatMs ?? 10_000);
@@ -233,6 +234,8 @@ export class Agent {
     await Promise.all([this.containerInformer.stop(), this.volumeInformer.stop(), this.imageInformer.stop()]);
     await Promise.all([this.queues.containers.shutdown(), this.queues.volumes.shutdown(), this.queues.images.shutdown()]);
     await this.endpoint.stop();
+    // events still queued go out, unless the API server is gone too
+    await Promise.race([this.events.flush(), new Promise((r) => setTimeout(r, 2000).unref())]);
   }
 }
 

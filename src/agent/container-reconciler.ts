@@ -89,7 +89,7 @@ export class ContainerReconciler {
     if (obj.metadata.deletionTimestamp) {
       if (rec) {
         const s = await this.d.runtime.containers.state(rec.id);
-        if (s.status === 'running' || s.status === 'paused') await this.d.events.record(obj, 'Normal', 'Killing', `Stopping container ${name}`);
+        if (s.status === 'running' || s.status === 'paused') this.d.events.record(obj, 'Normal', 'Killing', `Stopping container ${name}`);
         await this.destroy(rec, key, spec.stopGracePeriodSeconds);
       }
       await setFinalizer(this.d.client, PLURAL, obj, CONTAINER_FINALIZER, false);
@@ -97,14 +97,28 @@ export class ContainerReconciler {
       this.d.onReleased(namespace);
       return;
     }
-    await setFinalizer(this.d.client, PLURAL, obj, CONTAINER_FINALIZER, true);
+    // the finalizer patch runs alongside create and start, not before them: one API round trip less before
+    // Running; a container made for an object deleted meanwhile is an orphan that the next pass removes
+    const finalizing = setFinalizer(this.d.client, PLURAL, obj, CONTAINER_FINALIZER, true);
+    finalizing.catch(() => undefined); // awaited in finally; this keeps an early rejection from counting as unhandled
+    try {
+      return await this.converge(obj, key, rec);
+    } finally {
+      await finalizing;
+    }
+  }
 
+  /** Creates, starts, stops, pauses or restarts the runtime container towards spec, then writes status. */
+  private async converge(obj: KObject, key: string, found: ContainerRecord | undefined): Promise<HandlerResult | void> {
+    const { namespace, name } = splitKey(key);
+    const spec = obj.spec as unknown as ContainerSpec;
+    let rec = found;
     const mine = this.written.get(key);
     const prev: ContainerStatus = mine && mine.uid === obj.metadata.uid ? mine.status : ((obj.status ?? {}) as ContainerStatus);
     let restartCount = prev.restartCount ?? 0;
 
     if (rec && rec.options.labels[LABEL_SPEC_HASH] !== specHash(obj.spec ?? {})) {
-      await this.d.events.record(obj, 'Normal', 'Killing', `Container ${name} definition changed, will be recreated`);
+      this.d.events.record(obj, 'Normal', 'Killing', `Container ${name} definition changed, will be recreated`);
       await this.destroy(rec, key, spec.stopGracePeriodSeconds);
       rec = undefined;
       this.d.onReleased(namespace);
@@ -119,12 +133,12 @@ export class ContainerReconciler {
           restartCount,
           conditions: [condition(prev.conditions, { type: 'Ready', status: 'False', reason: 'ImagePullBackOff' })],
         });
-        await this.d.events.record(obj, 'Warning', 'Failed', `Failed to pull image "${spec.image}": not present on node ${this.d.nodeName}`);
+        this.d.events.record(obj, 'Warning', 'Failed', `Failed to pull image "${spec.image}": not present on node ${this.d.nodeName}`);
         throw new RetryLater(`image ${spec.image} not present`);
       }
       try {
         const opts = createOptionsFor(obj, { volumeMountpoint: (v) => this.d.runtime.volumes.mountpoint(v) });
-        await this.d.events.record(obj, 'Normal', 'Pulled', `Container image "${spec.image}" already present on machine`);
+        this.d.events.record(obj, 'Normal', 'Pulled', `Container image "${spec.image}" already present on machine`);
         rec = await this.d.runtime.containers.create(opts);
       } catch (e) {
         const reason = e instanceof SpecError || (e instanceof RuntimeError && e.code === 'Invalid') ? 'CreateContainerConfigError' : 'CreateContainerError';
@@ -136,10 +150,10 @@ export class ContainerReconciler {
           restartCount,
           conditions: [condition(prev.conditions, { type: 'Ready', status: 'False', reason })],
         });
-        await this.d.events.record(obj, 'Warning', 'Failed', `Error: ${message}`);
+        this.d.events.record(obj, 'Warning', 'Failed', `Error: ${message}`);
         throw new RetryLater(message);
       }
-      await this.d.events.record(obj, 'Normal', 'Created', `Created container ${name}`);
+      this.d.events.record(obj, 'Normal', 'Created', `Created container ${name}`);
     }
 
     const rt = this.d.runtime.containers;
@@ -159,17 +173,17 @@ export class ContainerReconciler {
           message,
           conditions: [condition(prev.conditions, { type: 'Ready', status: 'False', reason: 'StartError' })],
         });
-        await this.d.events.record(obj, 'Warning', 'Failed', `Error: ${message}`);
+        this.d.events.record(obj, 'Warning', 'Failed', `Error: ${message}`);
         throw new RetryLater(message);
       }
-      await this.d.events.record(obj, 'Normal', 'Started', `Started container ${name}`);
+      this.d.events.record(obj, 'Normal', 'Started', `Started container ${name}`);
       const created = isoTime(obj.metadata.creationTimestamp);
       if (restartCount === 0 && created && !prev.startedAt) this.d.metrics.startLatency.observe((Date.now() - Date.parse(created)) / 1000);
     };
 
     if (spec.state === 'Stopped') {
       if (s.status === 'running' || s.status === 'paused') {
-        await this.d.events.record(obj, 'Normal', 'Killing', `Stopping container ${name}`);
+        this.d.events.record(obj, 'Normal', 'Killing', `Stopping container ${name}`);
         s = await rt.stop(rec.id, spec.stopGracePeriodSeconds);
       }
       reasonOverride = { reason: 'Stopped', message: 'spec.state is Stopped' };
@@ -190,7 +204,7 @@ export class ContainerReconciler {
           const wait = Date.parse(s.finishedAt ?? new Date().toISOString()) + delayS * 1000 - Date.now();
           if (wait > 0) {
             reasonOverride = { reason: 'CrashLoopBackOff', message: `back-off ${delayS}s restarting failed container ${name}` };
-            if (prev.reason !== 'CrashLoopBackOff') await this.d.events.record(obj, 'Warning', 'BackOff', `Back-off restarting failed container ${name}`);
+            if (prev.reason !== 'CrashLoopBackOff') this.d.events.record(obj, 'Warning', 'BackOff', `Back-off restarting failed container ${name}`);
             requeueAfterMs = wait;
           } else {
             restartCount++;

@@ -1,12 +1,17 @@
 /**
  * Records core v1 Events about objects, as kubelet's event recorder does: a repeat of the same
  * reason and message for the same object bumps count and lastTimestamp instead of adding an event.
- * Failures to record are logged, never thrown: events are a courtesy, not state.
+ * Failures to record are logged, never thrown: events are a courtesy, not state. Like kubelet's
+ * broadcaster, record() only queues: the events go out in order, in the background, so reporting
+ * what happened never delays the work itself (three events used to sit before a container's status).
  */
 import { randomBytes } from 'node:crypto';
 import type { KObject, KubeClient } from '../client/kube.js';
 
 export type EventType = 'Normal' | 'Warning';
+
+/** Events waiting to be sent beyond this are dropped (an API server that is down must not grow the agent). */
+const MAX_QUEUED = 1000;
 
 export class EventRecorder {
   private readonly seen = new Map<string, { name: string; count: number; first: string }>();
@@ -17,7 +22,24 @@ export class EventRecorder {
     private readonly host: string,
   ) {}
 
-  async record(obj: KObject, type: EventType, reason: string, message: string): Promise<void> {
+  private sending: Promise<void> = Promise.resolve();
+  private queued = 0;
+
+  record(obj: KObject, type: EventType, reason: string, message: string): void {
+    if (this.queued >= MAX_QUEUED) {
+      console.error(`${this.component}: event queue full, dropped ${reason} for ${obj.metadata.namespace ?? 'default'}/${obj.metadata.name}`);
+      return;
+    }
+    this.queued++;
+    this.sending = this.sending.then(() => this.send(obj, type, reason, message)).finally(() => this.queued--);
+  }
+
+  /** Resolves once every event recorded so far has been sent (or failed). */
+  flush(): Promise<void> {
+    return this.sending;
+  }
+
+  private async send(obj: KObject, type: EventType, reason: string, message: string): Promise<void> {
     const ns = obj.metadata.namespace ?? 'default';
     const key = `${obj.metadata.uid}/${type}/${reason}/${message}`;
     const now = new Date().toISOString();

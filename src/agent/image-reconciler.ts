@@ -63,11 +63,11 @@ export class ImageReconciler {
         } catch (e) {
           const message = `import of ${source.import.path ?? source.import.url} failed: ${(e as Error).message}`;
           await this.fail(obj, prev, 'Import', 'ImportFailed', message);
-          await this.d.events.record(obj, 'Warning', 'Failed', message);
+          this.d.events.record(obj, 'Warning', 'Failed', message);
           throw new Error(message);
         }
         this.imported.set(key, mark);
-        await this.d.events.record(obj, 'Normal', 'Imported', `Imported image "${spec.ref}" from ${source.import.path ?? source.import.url} on node ${this.d.nodeName}`);
+        this.d.events.record(obj, 'Normal', 'Imported', `Imported image "${spec.ref}" from ${source.import.path ?? source.import.url} on node ${this.d.nodeName}`);
       }
       await this.ready(obj, prev, 'Import');
       return;
@@ -94,11 +94,11 @@ export class ImageReconciler {
     } catch (e) {
       const message = `build of "${spec.ref}" failed: ${(e as Error).message}`;
       await this.fail(obj, prev, 'Build', 'BuildFailed', message, { buildLog: e instanceof BuildFailure ? e.log : [] });
-      if (prev.conditions?.find((c) => c.type === 'Ready')?.message !== message) await this.d.events.record(obj, 'Warning', 'Failed', message);
+      if (prev.conditions?.find((c) => c.type === 'Ready')?.message !== message) this.d.events.record(obj, 'Warning', 'Failed', message);
       throw new Error(message);
     }
     if (built.imageId !== prev.id) {
-      await this.d.events.record(obj, 'Normal', 'Built', `Built image "${spec.ref}" (${built.imageId.slice(7, 19)})${built.revision ? ` from ${built.revision.slice(0, 12)}` : ''} on node ${this.d.nodeName}`);
+      this.d.events.record(obj, 'Normal', 'Built', `Built image "${spec.ref}" (${built.imageId.slice(7, 19)})${built.revision ? ` from ${built.revision.slice(0, 12)}` : ''} on node ${this.d.nodeName}`);
     }
     await this.ready(obj, prev, 'Build', { buildLog: built.log, ...(built.revision ? { sourceRevision: built.revision } : {}) });
     return { requeueAfterMs: REBUILD_CHECK_MS };
@@ -129,12 +129,12 @@ export class ImageReconciler {
       const result = await this.d.distribution.pull(spec.ref, credentials ? { credentials } : {});
       await this.d.runtime.images.tag(result.id, spec.ref);
       this.imported.set(key, mark);
-      await this.d.events.record(obj, 'Normal', 'Pulled', `Successfully pulled image "${spec.ref}" in ${Date.now() - started}ms on node ${this.d.nodeName}`);
+      this.d.events.record(obj, 'Normal', 'Pulled', `Successfully pulled image "${spec.ref}" in ${Date.now() - started}ms on node ${this.d.nodeName}`);
     } catch (e) {
       const reason = prev.conditions?.find((c) => c.type === 'Ready')?.reason === 'ErrImagePull' ? 'ImagePullBackOff' : 'ErrImagePull';
       const message = `pulling "${spec.ref}" failed: ${(e as Error).message}`;
       await this.fail(obj, prev, 'Pull', reason, message);
-      await this.d.events.record(obj, 'Warning', 'Failed', message);
+      this.d.events.record(obj, 'Warning', 'Failed', message);
       throw new Error(message);
     }
     await this.ready(obj, prev, 'Pull');

@@ -51,7 +51,7 @@ export class VolumeReconciler {
       }
       if ((spec.reclaimPolicy ?? 'Delete') === 'Delete' && (await vols.find(rtName))) {
         await vols.remove(rtName);
-        await this.d.events.record(obj, 'Normal', 'Deleted', `Deleted volume data on node ${this.d.nodeName}`);
+        this.d.events.record(obj, 'Normal', 'Deleted', `Deleted volume data on node ${this.d.nodeName}`);
       }
       await setFinalizer(this.d.client, PLURAL, obj, VOLUME_FINALIZER, false);
       return;
@@ -59,7 +59,7 @@ export class VolumeReconciler {
     await setFinalizer(this.d.client, PLURAL, obj, VOLUME_FINALIZER, true);
     const existed = await vols.find(rtName);
     const info = existed ?? (await vols.create(rtName, { labels: { 'berth.dev/namespace': namespace, 'berth.dev/name': name, 'berth.dev/uid': obj.metadata.uid ?? '' } }));
-    if (!existed) await this.d.events.record(obj, 'Normal', 'Created', `Created volume at ${info.mountpoint}`);
+    if (!existed) this.d.events.record(obj, 'Normal', 'Created', `Created volume at ${info.mountpoint}`);
     const prev = (obj.status ?? {}) as VolumeStatus;
     const status: VolumeStatus = {
       phase: 'Ready',

@@ -12,6 +12,7 @@ import {
   setHeaderOptions,
   type CoreV1Event,
 } from '@kubernetes/client-node';
+import { PooledKubeConfig } from './pooled-kubeconfig.js';
 
 export const GROUP = 'berth.dev';
 export const VERSION = 'v1alpha1';
@@ -57,7 +58,7 @@ export class KubeClient {
   }
 
   static fromFile(path: string): KubeClient {
-    const kc = new KubeConfig();
+    const kc = new PooledKubeConfig();
     kc.loadFromFile(path);
     return new KubeClient(kc);
   }

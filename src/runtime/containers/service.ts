@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { ImageStore } from '../images/store.js';
 import { applyConfigChanges, type ConfigChanges, type ImageConfig } from '../images/schema.js';
 import type { Change } from '../snapshots/diff.js';
@@ -294,6 +294,9 @@ export class ContainerService {
       exitText = undefined;
     }
     if (exitText === undefined) {
+      // conmon writes the exit file when the container ends, then ends itself: while this container's conmon
+      // runs and there is no exit file, the state is as recorded, without spawning `runc state` to ask
+      if (await monitorRunning(s.conmonPid, rec.id)) return s;
       const rs = await this.runc.state(rec.id);
       if (rs && (rs.status === 'running' || rs.status === 'paused' || rs.status === 'created')) {
         const status = rs.status === 'paused' ? 'paused' : 'running';
@@ -747,6 +750,13 @@ export class ContainerService {
     for (const id of await this.records.ids()) total += await treeSize(join(this.records.dir, id)) + (await this.snapshots.writableSize(id));
     return total;
   }
+}
+
+/** Whether `pid` is still the conmon of container `id` (not a process that got its pid later). */
+async function monitorRunning(pid: number, id: string): Promise<boolean> {
+  if (!pid) return false;
+  const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+  return basename(argv[0] ?? '') === 'conmon' && argv.includes(id);
 }
 
 function conmonAlive(pid: number): boolean {
