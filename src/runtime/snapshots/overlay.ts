@@ -2,14 +2,21 @@ import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { runChecked, runCommand } from '../util/exec.js';
 import { randomHexId } from '../util/digest.js';
-import { mountSyscall } from './mount-syscall.js';
+import { syscallError, syscalls } from '../util/syscalls.js';
 
 export async function overlayMount(lowerdirs: readonly string[], upper: string, work: string, target: string): Promise<void> {
   const opts = `lowerdir=${lowerdirs.join(':')},upperdir=${upper},workdir=${work}`;
   if (opts.length > 4000) throw new Error(`overlay mount options too long (${lowerdirs.length} layers)`);
-  const mount = mountSyscall();
-  if (mount) mount('overlay', target, 'overlay', opts);
-  else await runChecked('mount', ['-t', 'overlay', 'overlay', '-o', opts, target]);
+  const sys = syscalls();
+  if (!sys) {
+    await runChecked('mount', ['-t', 'overlay', 'overlay', '-o', opts, target]);
+    return;
+  }
+  try {
+    sys.mount('overlay', target, 'overlay', 0, opts);
+  } catch (e) {
+    throw syscallError(e, `mount -t overlay overlay ${target}`);
+  }
 }
 
 export async function isMountPoint(path: string): Promise<boolean> {

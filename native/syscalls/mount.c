@@ -1,5 +1,6 @@
 // mount(2) as a Node-API function: Berth mounts one overlay per container, and spawning mount(8)
 // from a large Node process costs more than the mount itself.
+#include "addon.h"
 #include <errno.h>
 #include <node_api.h>
 #include <stdio.h>
@@ -7,7 +8,7 @@
 #include <string.h>
 #include <sys/mount.h>
 
-static char *string_arg(napi_env env, napi_value value) {
+char *string_arg(napi_env env, napi_value value) {
   size_t len = 0;
   if (napi_get_value_string_utf8(env, value, NULL, 0, &len) != napi_ok) return NULL;
   char *buf = malloc(len + 1);
@@ -20,7 +21,7 @@ static char *string_arg(napi_env env, napi_value value) {
 }
 
 // mount(source, target, fstype, flags, data): throws an Error carrying `errno` on failure.
-static napi_value Mount(napi_env env, napi_callback_info info) {
+napi_value Mount(napi_env env, napi_callback_info info) {
   size_t argc = 5;
   napi_value argv[5];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 5) {
@@ -42,21 +43,7 @@ static napi_value Mount(napi_env env, napi_callback_info info) {
   if (!ok) {
     napi_throw_type_error(env, NULL, "mount: arguments must be (string, string, string, number, string)");
   } else if (err != 0) {
-    char message[256];
-    snprintf(message, sizeof message, "mount: %s", strerror(err));
-    napi_value msg, error, errnum;
-    napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg);
-    napi_create_error(env, NULL, msg, &error);
-    napi_create_int32(env, err, &errnum);
-    napi_set_named_property(env, error, "errno", errnum);
-    napi_throw(env, error);
+    throw_errno(env, "mount", err);
   }
   return NULL;
-}
-
-NAPI_MODULE_INIT() {
-  napi_value fn;
-  napi_create_function(env, "mount", NAPI_AUTO_LENGTH, Mount, NULL, &fn);
-  napi_set_named_property(env, exports, "mount", fn);
-  return exports;
 }

@@ -1,8 +1,0 @@
-{
-  "targets": [
-    {
-      "target_name": "berth_mount",
-      "sources": ["mount.c"]
-    }
-  ]
-}

@@ -1,0 +1,27 @@
+// berth-syscalls: the few system calls Berth's runtime makes per container, as Node-API functions.
+#include <stdio.h>
+#include <string.h>
+#include "addon.h"
+
+void throw_errno(napi_env env, const char *what, int err) {
+  char message[256];
+  snprintf(message, sizeof message, "%s: %s", what, strerror(err));
+  napi_value msg, error, errnum;
+  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg);
+  napi_create_error(env, NULL, msg, &error);
+  napi_create_int32(env, err, &errnum);
+  napi_set_named_property(env, error, "errno", errnum);
+  napi_throw(env, error);
+}
+
+NAPI_MODULE_INIT() {
+  const struct { const char *name; napi_callback fn; } fns[] = {
+    { "mount", Mount }, { "spawnDetached", SpawnDetached }, { "reap", Reap },
+  };
+  for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
+    napi_value f;
+    napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f);
+    napi_set_named_property(env, exports, fns[i].name, f);
+  }
+  return exports;
+}

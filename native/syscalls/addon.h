@@ -1,0 +1,14 @@
+#ifndef BERTH_ADDON_H
+#define BERTH_ADDON_H
+#include <node_api.h>
+
+// A newly allocated copy of a JS string, or NULL (with nothing thrown) when it is not one.
+char *string_arg(napi_env env, napi_value value);
+// Throws an Error whose message is "<what>: strerror(err)" and whose `errno` property is err.
+void throw_errno(napi_env env, const char *what, int err);
+
+napi_value Mount(napi_env env, napi_callback_info info);
+napi_value SpawnDetached(napi_env env, napi_callback_info info);
+napi_value Reap(napi_env env, napi_callback_info info);
+
+#endif

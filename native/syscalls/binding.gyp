@@ -1,0 +1,8 @@
+{
+  "targets": [
+    {
+      "target_name": "berth_syscalls",
+      "sources": ["addon.c", "mount.c", "spawn.c"]
+    }
+  ]
+}
