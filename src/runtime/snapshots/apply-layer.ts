@@ -1,9 +1,10 @@
-import { constants } from 'node:fs';
+import { constants, createReadStream } from 'node:fs';
 import { chmod, chown, lchown, link, lstat, lutimes, mkdir, open, readdir, rm, symlink, utimes, type FileHandle } from 'node:fs/promises';
 import { posix } from 'node:path';
-import { copyEntryData, readTarEntries, type TarReadEntry } from '../tar/reader.js';
+import { tarEntries, type TarReadEntry } from '../tar/reader.js';
+import { StreamSource } from '../tar/stream-source.js';
 import { runChecked } from '../util/exec.js';
-import { isNodeError, unsafe } from '../util/errors.js';
+import { invalid, isNodeError, unsafe } from '../util/errors.js';
 import { archivePathParts, assertNoSymlinkInPath, symlinkStaysInside } from './safe-path.js';
 
 export const WHITEOUT_PREFIX = '.wh.';
@@ -35,30 +36,68 @@ async function removeExisting(path: string, keepDir: boolean): Promise<void> {
   }
 }
 
-/**
- * Applies an uncompressed layer tar to `root`, refusing anything that could touch the host:
- * absolute or ".." names, writes through symlinks, symlinks climbing out, hardlinks to outside
- * files, and device nodes. Returns the number of entries applied.
- */
+/** Applies an uncompressed layer tar file to `root` (see applyTar). */
 export async function applyLayer(tarPath: string, root: string, mode: ApplyMode): Promise<number> {
-  const src = await open(tarPath, 'r');
+  const src = new StreamSource(createReadStream(tarPath, { highWaterMark: 1 << 20 }));
+  try {
+    return await applyTar(src, root, mode);
+  } finally {
+    await src.close();
+  }
+}
+
+/**
+ * Applies an uncompressed layer tar, read in order from `src` up to its end marker, to `root`,
+ * refusing anything that could touch the host: absolute or ".." names, writes through symlinks,
+ * symlinks climbing out, hardlinks to outside files, and device nodes. Returns the number of
+ * entries applied.
+ */
+export async function applyTar(src: StreamSource, root: string, mode: ApplyMode): Promise<number> {
   const written = new Set<string>();
   const dirTimes: Array<[string, number]> = [];
   let count = 0;
-  try {
-    for await (const entry of readTarEntries(src)) {
-      await applyEntry(src, entry, root, mode, written, dirTimes);
-      count++;
-    }
-  } finally {
-    await src.close();
+  for await (const entry of tarEntries(src)) {
+    await applyEntry(src, entry, root, mode, written, dirTimes);
+    count++;
   }
   for (const [p, mtime] of dirTimes.reverse()) await utimes(p, mtime, mtime).catch(() => undefined);
   return count;
 }
 
+/** Writes an entry's data from the stream to `dst`, a MiB per writev, each write in flight while the next MiB is read. */
+async function copyData(src: StreamSource, entry: TarReadEntry, dst: FileHandle): Promise<void> {
+  let left = entry.size;
+  let batch: Buffer[] = [];
+  let batched = 0;
+  let at = 0;
+  let writing: Promise<void> = Promise.resolve();
+  try {
+    while (left > 0) {
+      const c = await src.chunk(left);
+      if (c.length === 0) throw invalid(`tar: truncated data for "${entry.name}"`);
+      left -= c.length;
+      batch.push(c);
+      batched += c.length;
+      if (batched >= 1 << 20 || left === 0) {
+        await writing;
+        const n = batched;
+        writing = dst.writev(batch, at).then(({ bytesWritten }) => {
+          if (bytesWritten !== n) throw new Error(`short write of "${entry.name}" (${bytesWritten} of ${n} bytes)`);
+        });
+        at += n;
+        batch = [];
+        batched = 0;
+      }
+    }
+    await writing;
+  } finally {
+    // nothing may still write to `dst` once this returns (the caller closes it)
+    await writing.catch(() => undefined);
+  }
+}
+
 async function applyEntry(
-  src: FileHandle,
+  src: StreamSource,
   entry: TarReadEntry,
   root: string,
   mode: ApplyMode,
@@ -141,7 +180,7 @@ async function applyEntry(
       await removeExisting(path, false);
       const dst = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
       try {
-        await copyEntryData(src, entry, dst);
+        await copyData(src, entry, dst);
         await dst.chown(entry.uid, entry.gid);
         await dst.chmod(entry.mode); // after chown, which clears setuid bits
       } finally {

@@ -1,17 +1,18 @@
+import { createReadStream } from 'node:fs';
 import { lstat, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TarWriter } from '../tar/writer.js';
-import { digestHex, randomHexId, sha256OfFile } from '../util/digest.js';
+import { digestHex, randomHexId } from '../util/digest.js';
 import { invalid, notFound } from '../util/errors.js';
 import { pathExists, readDirOrEmpty, readJsonIfExists, replaceJson, treeSize } from '../util/fs.js';
 import { applyLayer } from './apply-layer.js';
 import { diffCopy, packCopyDiff, type CopyDiff } from './copy-diff.js';
-import { decompressTo, detectCompression } from './decompress.js';
 import { diffUpper, packUpperAsLayer, type Change } from './diff.js';
 import { LayerView } from './layer-view.js';
 import { mergeLayerDir } from './merge.js';
 import { listOpaqueDirs } from './opaque-dirs.js';
 import { isOverlayMounted, overlayMount, overlaySupported, unmount } from './overlay.js';
+import { unpackLayerStream } from './unpack.js';
 
 /** Written into a copy-mode snapshot once its rootfs copy is complete; its ctime dates the copy. */
 const COPY_DONE = 'copied';
@@ -73,17 +74,41 @@ export class SnapshotStore {
     return target;
   }
 
-  private async unpack(diffID: string, blobPath: string): Promise<void> {
+  /**
+   * Unpacks a layer from its bytes as they arrive (a download), so that unpacking overlaps the
+   * transfer. The body's producer checks it against `bytesDigest` and throws at its end when it
+   * does not match; `commit` (storing the blob) runs after that and the diffID check, and the layer
+   * is moved into place only after `commit`: a body that fails a check leaves no layer.
+   */
+  async unpackStream(diffID: string, body: AsyncIterable<Buffer>, opts: { bytesDigest: string; commit: () => Promise<void> }): Promise<string> {
+    const target = this.layerDir(diffID);
+    const other = this.inflight.get(diffID);
+    if (other || (await pathExists(target))) {
+      // unpacked already (or by someone else right now): only the blob is wanted; should the
+      // other unpack fail, the image's ensureLayer unpacks this blob
+      for await (const _ of body);
+      await opts.commit();
+      await other?.catch(() => undefined);
+      return target;
+    }
+    const p = this.install(diffID, body, opts).finally(() => this.inflight.delete(diffID));
+    this.inflight.set(diffID, p);
+    await p;
+    return target;
+  }
+
+  private unpack(diffID: string, blobPath: string): Promise<void> {
+    return this.install(diffID, createReadStream(blobPath, { highWaterMark: 1 << 20 }));
+  }
+
+  /** Unpacks into a temp directory in one pass, checks the diffID, commits, then moves the layer into place. */
+  private async install(diffID: string, body: AsyncIterable<Buffer>, opts: { bytesDigest?: string; commit?: () => Promise<void> } = {}): Promise<void> {
     const tmp = join(this.dir, 'tmp', randomHexId());
     await mkdir(join(tmp, 'fs'), { recursive: true });
     try {
-      // An uncompressed blob is already the layer tar: hash and apply it in place rather than copy it.
-      const compressed = (await detectCompression(blobPath)) !== 'none';
-      const plain = compressed ? join(tmp, 'layer.tar') : blobPath;
-      const actual = compressed ? await decompressTo(blobPath, plain) : await sha256OfFile(blobPath);
+      const actual = await unpackLayerStream(body, join(tmp, 'fs'), opts);
       if (actual !== diffID) throw invalid(`layer diffID mismatch: config says ${diffID}, content is ${actual}`);
-      await applyLayer(plain, join(tmp, 'fs'), 'overlay');
-      if (compressed) await rm(plain);
+      await opts.commit?.();
       if (await pathExists(this.layerDir(diffID))) return;
       await rename(tmp, join(this.dir, digestHex(diffID)));
     } finally {

@@ -5,8 +5,17 @@ import { normaliseTarName, type TarEntry, type TarEntryType } from './entry.js';
 const BLOCK = 512;
 
 export interface TarReadEntry extends TarEntry {
-  /** Byte offset of the entry's data in the archive file. */
+  /** Byte offset of the entry's data in the archive. */
   dataOffset: number;
+}
+
+/** Where tar bytes come from: a file read at offsets, or a stream read in order (stream-source.ts). */
+export interface TarByteSource {
+  /** Bytes consumed so far. */
+  readonly position: number;
+  /** The next `length` bytes; fewer only at the end of the archive. */
+  read(length: number): Promise<Buffer>;
+  skip(length: number): Promise<void>;
 }
 
 function str(buf: Buffer, start: number, len: number): string {
@@ -67,15 +76,45 @@ async function readExact(fh: FileHandle, length: number, position: number): Prom
   return buf.subarray(0, got);
 }
 
+class FileSource implements TarByteSource {
+  position = 0;
+  constructor(private readonly fh: FileHandle) {}
+
+  async read(length: number): Promise<Buffer> {
+    const b = await readExact(this.fh, length, this.position);
+    this.position += b.length;
+    return b;
+  }
+
+  async skip(length: number): Promise<void> {
+    this.position += length;
+  }
+}
+
 /** Iterates over the entries of an uncompressed tar file (ustar, pax and GNU long names). Data is read on demand by offset. */
-export async function* readTarEntries(fh: FileHandle): AsyncGenerator<TarReadEntry> {
-  let pos = 0;
+export function readTarEntries(fh: FileHandle): AsyncGenerator<TarReadEntry> {
+  return tarEntries(new FileSource(fh));
+}
+
+/**
+ * Iterates over the entries of an uncompressed tar. A consumer may read an entry's data from the
+ * source before asking for the next entry; whatever it leaves is skipped. Stops at the end marker.
+ */
+export async function* tarEntries(src: TarByteSource): AsyncGenerator<TarReadEntry> {
   let pax = new Map<string, string>();
   const globalPax = new Map<string, string>();
   let longName: string | undefined;
   let longLink: string | undefined;
+  /** Reads the data of a meta entry (pax, GNU long name) and the padding after it. */
+  const metaData = async (size: number, at: number): Promise<Buffer> => {
+    const data = await src.read(size);
+    if (data.length < size) throw invalid(`tar: truncated archive at byte ${at + data.length}`);
+    await src.skip(Math.ceil(size / BLOCK) * BLOCK - size);
+    return data;
+  };
   for (;;) {
-    const hdr = await readExact(fh, BLOCK, pos);
+    const pos = src.position;
+    const hdr = await src.read(BLOCK);
     if (hdr.length < BLOCK) {
       if (hdr.length === 0 && pos > 0) return;
       throw invalid(`tar: truncated archive at byte ${pos}`);
@@ -85,15 +124,14 @@ export async function* readTarEntries(fh: FileHandle): AsyncGenerator<TarReadEnt
     const typeflag = String.fromCharCode(hdr[156] ?? 0);
     const size = num(hdr, 124, 12, 'size');
     const dataOffset = pos + BLOCK;
-    pos = dataOffset + Math.ceil(size / BLOCK) * BLOCK;
     if (typeflag === 'x' || typeflag === 'g') {
-      const recs = parsePax(await readExact(fh, size, dataOffset));
+      const recs = parsePax(await metaData(size, dataOffset));
       if (typeflag === 'g') for (const [k, v] of recs) globalPax.set(k, v);
       else pax = recs;
       continue;
     }
     if (typeflag === 'L' || typeflag === 'K') {
-      const v = str(await readExact(fh, size, dataOffset), 0, size);
+      const v = str(await metaData(size, dataOffset), 0, size);
       if (typeflag === 'L') longName = v;
       else longLink = v;
       continue;
@@ -117,24 +155,14 @@ export async function* readTarEntries(fh: FileHandle): AsyncGenerator<TarReadEnt
       devminor: num(hdr, 337, 8, 'devminor'),
       dataOffset,
     };
-    if (paxSize !== undefined) pos = dataOffset + Math.ceil(entry.size / BLOCK) * BLOCK;
+    if (!Number.isSafeInteger(entry.size) || entry.size < 0) throw invalid(`tar: bad size "${paxSize ?? size}" for "${entry.name}"`);
+    const end = dataOffset + Math.ceil(entry.size / BLOCK) * BLOCK;
     pax = new Map();
     longName = undefined;
     longLink = undefined;
     yield entry;
-  }
-}
-
-/** Copies an entry's data to a writable file handle. */
-export async function copyEntryData(src: FileHandle, entry: TarReadEntry, dst: FileHandle): Promise<void> {
-  const buf = Buffer.alloc(Math.min(1 << 20, Math.max(entry.size, 1)));
-  let done = 0;
-  while (done < entry.size) {
-    const want = Math.min(buf.length, entry.size - done);
-    const { bytesRead } = await src.read(buf, 0, want, entry.dataOffset + done);
-    if (bytesRead === 0) throw invalid(`tar: truncated data for "${entry.name}"`);
-    await dst.write(buf, 0, bytesRead);
-    done += bytesRead;
+    if (src.position > end) throw new Error(`tar: the consumer of "${entry.name}" read past its data`);
+    await src.skip(end - src.position);
   }
 }
 
