@@ -2,6 +2,7 @@ import type { Request, Response } from 'express';
 import { regError } from './errors.js';
 import { registryBytesReceived, registryBytesSent, registryUploadDuration } from './metrics.js';
 import { validateDigest } from './names.js';
+import { sendFileRange } from './send-file.js';
 import type { RegistryStorage, UploadState } from './storage.js';
 
 function parseRange(header: string, size: number): { start: number; end: number } | undefined {
@@ -49,11 +50,14 @@ export async function getBlob(storage: RegistryStorage, name: string, digest: st
     res.end();
     return;
   }
-  const stream = storage.blobStream(digest, range);
-  stream.on('data', (c: Buffer) => registryBytesSent.inc(c.length));
-  stream.on('error', () => res.destroy());
-  res.on('close', () => stream.destroy());
-  stream.pipe(res);
+  try {
+    await sendFileRange(storage.blobPath(digest), range?.start ?? 0, range?.end ?? size - 1, res, (n) => registryBytesSent.inc(n));
+    res.end();
+  } catch (e) {
+    if (!res.headersSent) throw e;
+    // all that is left is to cut the connection (the client sees a short body)
+    res.destroy();
+  }
 }
 
 export async function deleteBlob(storage: RegistryStorage, name: string, digest: string, res: Response): Promise<void> {

@@ -115,8 +115,8 @@ export class RegistryStorage {
     }
   }
 
-  blobStream(digest: string, range?: { start: number; end: number }): Readable {
-    return createReadStream(this.blobs.path(digest), { ...range, highWaterMark: 1024 * 1024 });
+  blobPath(digest: string): string {
+    return this.blobs.path(digest);
   }
 
   private async link(path: string, content = ''): Promise<void> {
