@@ -6,8 +6,6 @@
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UserDb } from '../../../src/registry/auth.js';
@@ -17,48 +15,9 @@ import { Distribution, parseRemoteReference, RegistryClient } from '../../../src
 import { Runtime } from '../../../src/runtime/index.js';
 import { busyboxTarball, makeTempRoot, runtimeSkipReason } from '../runtime/helpers.js';
 import { hasCommand, http } from './helpers.js';
+import { tamperingProxy } from './tampering-proxy.js';
 
 const sha = (b: Buffer | string): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-
-/** Forwards to a registry; cuts every blob GET that has no Range after `cutAfter` bytes, and can corrupt blob bodies. */
-function cuttingProxy(target: string, opts: { cutAfter?: number; corrupt?: boolean }): Promise<{ server: Server; host: string; cuts: number; ranges: string[] }> {
-  const state = { cuts: 0, ranges: [] as string[] };
-  const t = new URL(target);
-  const server = createServer((req, res) => {
-    const isBlob = /\/blobs\/sha256:/.test(req.url ?? '') && req.method === 'GET';
-    if (isBlob && req.headers.range) state.ranges.push(req.headers.range);
-    const up = request({ host: t.hostname, port: t.port, path: req.url, method: req.method, headers: req.headers }, (ur) => {
-      res.writeHead(ur.statusCode ?? 502, ur.headers);
-      let sent = 0;
-      ur.on('data', (c: Buffer) => {
-        if (isBlob && opts.corrupt) c = Buffer.from(c.map((b) => b ^ 0xff));
-        if (isBlob && opts.cutAfter !== undefined && !req.headers.range && sent + c.length > opts.cutAfter) {
-          res.write(c.subarray(0, opts.cutAfter - sent));
-          state.cuts++;
-          ur.destroy();
-          res.destroy();
-          return;
-        }
-        sent += c.length;
-        res.write(c);
-      });
-      ur.on('end', () => res.end());
-    });
-    req.pipe(up);
-  });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () =>
-      resolve({
-        server,
-        host: `127.0.0.1:${(server.address() as AddressInfo).port}`,
-        get cuts() {
-          return state.cuts;
-        },
-        ranges: state.ranges,
-      }),
-    ),
-  );
-}
 
 const skip = runtimeSkipReason();
 
@@ -154,7 +113,7 @@ describe.skipIf(skip !== undefined)('registry client (runtime distribution)', ()
   });
 
   it('resumes a download that breaks off, and rejects content with the wrong digest', async () => {
-    const proxy = await cuttingProxy(reg.url, { cutAfter: 200_000 });
+    const proxy = await tamperingProxy(reg.url, { cutAfter: 200_000 });
     try {
       const rt3 = new Runtime({ root: join(work, 'rt3') });
       const d3 = new Distribution({ images: rt3.images, root: rt3.root, credentialsPath: join(work, 'proxy-creds.json') });
@@ -168,7 +127,7 @@ describe.skipIf(skip !== undefined)('registry client (runtime distribution)', ()
     } finally {
       proxy.server.close();
     }
-    const bad = await cuttingProxy(reg.url, { corrupt: true });
+    const bad = await tamperingProxy(reg.url, { corrupt: true });
     try {
       const rt4 = new Runtime({ root: join(work, 'rt4') });
       const d4 = new Distribution({ images: rt4.images, root: rt4.root, credentialsPath: join(work, 'bad-creds.json') });
