@@ -10,27 +10,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { berthArgv, ROOT } from '../helpers/berth-bin.js';
+import { e2eSkipReason } from '../helpers/e2e-skip.js';
 import { run } from '../helpers/run.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 import { freePort } from '../helpers/free-port.js';
 
-const BUSYBOX_TAR = '/usr/local/share/berth/busybox-rootfs.tar';
 const EXAMPLES = join(ROOT, 'manifests/examples');
 
-function skipReason(): string | undefined {
-  if (process.getuid?.() !== 0) return 'the agent e2e test needs root (runc, mounts, cgroups)';
-  if (!existsSync(BUSYBOX_TAR)) return `the agent e2e test needs ${BUSYBOX_TAR} (run scripts/setup as root)`;
-  for (const c of ['runc', 'conmon', 'kubectl']) {
-    try {
-      execFileSync('sh', ['-c', `command -v ${c}`]);
-    } catch {
-      return `the agent e2e test needs ${c} (run scripts/setup)`;
-    }
-  }
-  return undefined;
-}
-
-const skip = skipReason();
+const skip = e2eSkipReason('agent', ['runc', 'conmon', 'kubectl']);
 if (skip) console.warn(`skipping agent e2e: ${skip}`);
 
 const POLL = { timeout: 60_000, interval: 250 };

@@ -4,7 +4,7 @@
  * berth CLI.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,25 +12,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { parse } from 'yaml';
 import { berthArgv } from '../helpers/berth-bin.js';
+import { BUSYBOX_TAR, e2eSkipReason } from '../helpers/e2e-skip.js';
 import { run } from '../helpers/run.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 
-const BUSYBOX_TAR = '/usr/local/share/berth/busybox-rootfs.tar';
-
-function skipReason(): string | undefined {
-  if (process.getuid?.() !== 0) return 'the exec e2e test needs root (runc, mounts, cgroups)';
-  if (!existsSync(BUSYBOX_TAR)) return `the exec e2e test needs ${BUSYBOX_TAR} (run scripts/setup as root)`;
-  for (const c of ['runc', 'conmon']) {
-    try {
-      execFileSync('sh', ['-c', `command -v ${c}`]);
-    } catch {
-      return `the exec e2e test needs ${c} (run scripts/setup)`;
-    }
-  }
-  return undefined;
-}
-
-const skip = skipReason();
+const skip = e2eSkipReason('exec', ['runc', 'conmon']);
 if (skip) console.warn(`skipping exec e2e: ${skip}`);
 
 const POLL = { timeout: 60_000, interval: 250 };
