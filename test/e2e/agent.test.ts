@@ -4,12 +4,13 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { berthArgv, ROOT } from '../helpers/berth-bin.js';
+import { cleanUpE2eServer } from '../helpers/e2e-cleanup.js';
 import { e2eSkipReason } from '../helpers/e2e-skip.js';
 import { run } from '../helpers/run.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
@@ -39,18 +40,7 @@ describe.skipIf(!!skip)('berth server with kubectl: examples become running cont
     server = await startServerProcess(join(dir, 'data'), ['--cgroup-parent', cgroupParent, '--node-name', 'e2e-node']);
   });
 
-  afterAll(async () => {
-    if (!server) return;
-    await server.kill('SIGTERM');
-    // Whatever a failed test left behind goes: containers, mounts, cgroups, files.
-    const { Runtime } = await import('../../src/runtime/index.js');
-    const rt = new Runtime({ root: join(dir, 'data', 'runtime'), cgroupParent });
-    for (const c of await rt.containers.records.all()) await rt.containers.remove(c.id, { force: true, volumes: true }).catch(() => undefined);
-    for (const b of ['/sys/fs/cgroup', ...(await readdir('/sys/fs/cgroup').catch(() => [] as string[])).map((n) => join('/sys/fs/cgroup', n))]) {
-      await rmdir(join(b, cgroupParent)).catch(() => undefined);
-    }
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => cleanUpE2eServer(server, dir, cgroupParent));
 
   it('applies the examples; each reaches its phase; httpd serves from its volume', async () => {
     const applied = await kc('apply', '-f', EXAMPLES);

@@ -5,13 +5,14 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { parse } from 'yaml';
 import { berthArgv } from '../helpers/berth-bin.js';
+import { cleanUpE2eServer } from '../helpers/e2e-cleanup.js';
 import { BUSYBOX_TAR, e2eSkipReason } from '../helpers/e2e-skip.js';
 import { run } from '../helpers/run.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
@@ -118,17 +119,7 @@ describe.skipIf(!!skip)('exec over WebSocket through the API server', () => {
     }
   }, 120_000);
 
-  afterAll(async () => {
-    if (!server) return;
-    await server.kill('SIGTERM');
-    const { Runtime } = await import('../../src/runtime/index.js');
-    const rt = new Runtime({ root: join(dir, 'data', 'runtime'), cgroupParent });
-    for (const c of await rt.containers.records.all()) await rt.containers.remove(c.id, { force: true, volumes: true }).catch(() => undefined);
-    for (const b of ['/sys/fs/cgroup', ...(await readdir('/sys/fs/cgroup').catch(() => [] as string[])).map((n) => join('/sys/fs/cgroup', n))]) {
-      await rmdir(join(b, cgroupParent)).catch(() => undefined);
-    }
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => cleanUpE2eServer(server, dir, cgroupParent));
 
   it('streams stdin in and stdout and stderr out on their channels, and ends with kubelet\'s exit status', async () => {
     const s = await open('box', `${q('sh', '-c', 'cat; echo err >&2; exit 3')}&stdin=true&stdout=true&stderr=true`);
