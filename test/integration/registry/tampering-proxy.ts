@@ -57,7 +57,13 @@ export function tamperingProxy(target: string, o: TamperingOptions): Promise<Tam
         res.write(c);
       });
       ur.on('end', () => res.end());
+      // the client may hang up mid-body (a cut, or a pull that drops a body it did not ask for)
+      ur.on('error', () => res.destroy());
+      res.on('close', () => ur.destroy());
     });
+    res.on('error', () => undefined);
+    req.on('error', () => up.destroy());
+    up.on('error', () => res.destroy());
     req.pipe(up);
   });
   return new Promise((resolve) =>

@@ -20,7 +20,7 @@ async function reaped(pid: number): Promise<number> {
 }
 
 describe('berth-syscalls addon (native/syscalls)', () => {
-  it('is built by npm ci, so the runtime takes the fast paths', () => {
+  it('is built by scripts/setup, so the runtime takes the fast paths', () => {
     expect(syscalls()).toBeDefined();
   });
 
