@@ -33,6 +33,8 @@ export async function sendFileRange(path: string, start: number, end: number, ou
       // the other buffer is free again once its write has gone to the socket
       await writing;
       writing = write(out, buf.subarray(0, bytesRead));
+      // awaited on the next turn, after a read: until then a client going away must not count as unhandled
+      writing.catch(() => undefined);
       onChunk?.(bytesRead);
     }
     await writing;
