@@ -17,8 +17,11 @@ export const MountOptionSchema = z.discriminatedUnion('type', [
 ]);
 export type MountOption = z.infer<typeof MountOptionSchema>;
 
+/** Docker's container names; also what makes a name safe as a file name in the name index. */
+export const CONTAINER_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
 export const CreateOptionsSchema = z.object({
-  name: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, 'name must match [a-zA-Z0-9][a-zA-Z0-9_.-]*').optional(),
+  name: z.string().regex(CONTAINER_NAME_RE, 'name must match [a-zA-Z0-9][a-zA-Z0-9_.-]*').optional(),
   image: z.string().min(1),
   /** Replaces the image ENTRYPOINT (and drops its CMD unless args are given). */
   command: z.array(z.string()).optional(),

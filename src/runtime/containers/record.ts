@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { conflict, notFound } from '../util/errors.js';
 import { atomicWriteJson, pathExists, readDirOrEmpty, readJsonIfExists, replaceJson } from '../util/fs.js';
 import { NameIndex } from './names.js';
-import { CreateOptionsSchema, ResolvedMountSchema } from './options.js';
+import { CONTAINER_NAME_RE, CreateOptionsSchema, ResolvedMountSchema } from './options.js';
 
 export const ContainerRecordSchema = z.object({
   id: z.string(),
@@ -114,7 +114,7 @@ export class ContainerRecords {
       if (byId) return byId;
     }
     const name = ref.replace(/^\//, '');
-    const byName = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name) ? await this.names.lookup(name) : undefined;
+    const byName = CONTAINER_NAME_RE.test(name) ? await this.names.lookup(name) : undefined;
     const named = byName === undefined ? undefined : await this.read(byName);
     if (named) return named;
     if (/^[a-f0-9]{3,63}$/.test(ref)) {

@@ -1,12 +1,12 @@
 /** `berth build`, `berth commit` and `berth history` as subprocesses against a local runtime root (<data-dir>/runtime). */
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRegistry } from '../../../src/registry/server.js';
 import { Runtime } from '../../../src/runtime/index.js';
 import { berthArgv, ROOT } from '../../helpers/berth-bin.js';
 import { run, type RunResult } from '../../helpers/run.js';
-import { busyboxTarball, cgroupsUnder, makeTempRoot, mountsUnder, removeCgroupParent } from '../runtime/helpers.js';
+import { busyboxTarball, makeTempRoot, removeRuntimeTestRoot } from '../runtime/helpers.js';
 import { buildSkipReason } from './helpers.js';
 
 const skip = buildSkipReason();
@@ -32,11 +32,7 @@ describe.skipIf(skip !== undefined)('berth build / commit / history (CLI)', () =
   });
 
   afterAll(async () => {
-    for (const c of await rt.containers.list({ all: true })) await rt.containers.remove(c.id, { force: true, volumes: true });
-    expect(mountsUnder(dataDir)).toEqual([]);
-    expect(await cgroupsUnder(cgroupParent)).toEqual([]);
-    await removeCgroupParent(cgroupParent);
-    await rm(dataDir, { recursive: true, force: true });
+    await removeRuntimeTestRoot(rt, dataDir, cgroupParent);
   });
 
   it('streams the steps, then answers a rebuild from the cache', async () => {

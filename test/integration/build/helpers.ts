@@ -2,7 +2,7 @@ import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Builder, type BuildEvent, type BuildInput, type BuildResult } from '../../../src/runtime/build/builder.js';
 import { Runtime } from '../../../src/runtime/index.js';
-import { busyboxTarball, cgroupsUnder, makeTempRoot, mountsUnder, removeCgroupParent } from '../runtime/helpers.js';
+import { busyboxTarball, makeTempRoot, mountsUnder, removeRuntimeTestRoot } from '../runtime/helpers.js';
 
 export { runtimeSkipReason as buildSkipReason } from '../runtime/helpers.js';
 
@@ -77,12 +77,7 @@ export async function setupBuildEnv(name: string): Promise<BuildEnv> {
       return undefined;
     },
     async cleanup() {
-      for (const c of await rt.containers.list({ all: true })) await rt.containers.remove(c.id, { force: true, volumes: true });
-      const leftMounts = mountsUnder(root);
-      const leftCgroups = await cgroupsUnder(cgroupParent);
-      await removeCgroupParent(cgroupParent);
-      await rm(root, { recursive: true, force: true });
-      if (leftMounts.length || leftCgroups.length) throw new Error(`leftovers: mounts ${leftMounts.join(', ')} cgroups ${leftCgroups.join(', ')}`);
+      await removeRuntimeTestRoot(rt, root, cgroupParent);
     },
   };
   return env;

@@ -1,11 +1,11 @@
 /** `berth import` and `berth commit` with Docker's --change syntax, as subprocesses against a local runtime (<data-dir>/runtime). */
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Runtime } from '../../../src/runtime/index.js';
 import { berthArgv, ROOT } from '../../helpers/berth-bin.js';
 import { run, type RunResult } from '../../helpers/run.js';
-import { busyboxTarball, cgroupsUnder, makeTempRoot, mountsUnder, removeCgroupParent, runtimeSkipReason } from './helpers.js';
+import { busyboxTarball, makeTempRoot, removeRuntimeTestRoot, runtimeSkipReason } from './helpers.js';
 
 const skip = runtimeSkipReason();
 if (skip) console.warn(`skipping import/commit --change CLI tests: ${skip}`);
@@ -43,11 +43,7 @@ describe.skipIf(skip !== undefined)('berth import / commit --change (CLI)', () =
   });
 
   afterAll(async () => {
-    for (const c of await rt.containers.list({ all: true })) await rt.containers.remove(c.id, { force: true, volumes: true });
-    expect(mountsUnder(dataDir)).toEqual([]);
-    expect(await cgroupsUnder(cgroupParent)).toEqual([]);
-    await removeCgroupParent(cgroupParent);
-    await rm(dataDir, { recursive: true, force: true });
+    await removeRuntimeTestRoot(rt, dataDir, cgroupParent);
   });
 
   it('import applies every kind of change; inspect shows the config and a container runs with it', async () => {

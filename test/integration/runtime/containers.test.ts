@@ -1,11 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Runtime } from '../../../src/runtime/index.js';
 import type { LogLine } from '../../../src/runtime/containers/logs.js';
-import { busyboxTarball, cgroupsUnder, makeTempRoot, mountsUnder, removeCgroupParent, runtimeSkipReason } from './helpers.js';
+import { busyboxTarball, cgroupsUnder, makeTempRoot, mountsUnder, removeRuntimeTestRoot, runtimeSkipReason } from './helpers.js';
 
 const skip = runtimeSkipReason();
 if (skip) console.warn(`skipping runtime container tests: ${skip}`);
@@ -34,11 +34,7 @@ describe.skipIf(skip !== undefined)('containers on conmon + runc', () => {
   });
 
   afterAll(async () => {
-    for (const c of await rt.containers.list({ all: true })) await rt.containers.remove(c.id, { force: true, volumes: true });
-    expect(mountsUnder(root)).toEqual([]);
-    expect(await cgroupsUnder(CGROUP_PARENT)).toEqual([]);
-    await removeCgroupParent(CGROUP_PARENT);
-    await rm(root, { recursive: true, force: true });
+    await removeRuntimeTestRoot(rt, root, CGROUP_PARENT);
   });
 
   it('runs a container to completion with its exit code and separate log streams', async () => {

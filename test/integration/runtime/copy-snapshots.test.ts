@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Runtime } from '../../../src/runtime/index.js';
 import { listOpaqueDirs } from '../../../src/runtime/snapshots/opaque-dirs.js';
-import { busyboxTarball, cgroupsUnder, makeTempRoot, mountsUnder, removeCgroupParent, runtimeSkipReason } from './helpers.js';
+import { busyboxTarball, makeTempRoot, removeRuntimeTestRoot, runtimeSkipReason } from './helpers.js';
 
 const skip = runtimeSkipReason();
 if (skip) console.warn(`skipping copy snapshotter tests: ${skip}`);
@@ -127,11 +127,7 @@ describe.skipIf(skip !== undefined)('diff and commit on the copy snapshotter', (
   });
 
   afterAll(async () => {
-    for (const c of await rt.containers.list({ all: true })) await rt.containers.remove(c.id, { force: true, volumes: true });
-    expect(mountsUnder(root)).toEqual([]);
-    expect(await cgroupsUnder(CGROUP_PARENT)).toEqual([]);
-    await removeCgroupParent(CGROUP_PARENT);
-    await rm(root, { recursive: true, force: true });
+    await removeRuntimeTestRoot(rt, root, CGROUP_PARENT);
   });
 
   it('copies the image faithfully: a new container has no changes, owners, modes, fifos and hardlinks kept', async () => {

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, rmdir, symlink, copyFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Runtime } from '../../../src/runtime/index.js';
 
 const APPLETS = ['sh', 'echo', 'sleep', 'cat', 'ls', 'id', 'touch', 'mkdir', 'rm', 'true', 'false', 'env', 'pwd', 'hostname', 'ps', 'dd', 'head', 'tail', 'wc', 'grep', 'yes', 'kill', 'stat', 'mv', 'cp', 'test', 'whoami', 'uname'];
 
@@ -69,4 +70,17 @@ export async function cgroupsUnder(parent: string): Promise<string[]> {
     for (const n of await readdir(join(b, parent)).catch(() => [] as string[])) if (/^[a-f0-9]{64}$/.test(n)) out.push(join(b, parent, n));
   }
   return out;
+}
+
+/**
+ * A runtime test's teardown: removes every container, the cgroup parent and the root, then fails
+ * if any mount or container cgroup was left behind (everything is removed either way).
+ */
+export async function removeRuntimeTestRoot(rt: Runtime, root: string, cgroupParent: string): Promise<void> {
+  for (const c of await rt.containers.list({ all: true })) await rt.containers.remove(c.id, { force: true, volumes: true });
+  const leftMounts = mountsUnder(root);
+  const leftCgroups = await cgroupsUnder(cgroupParent);
+  await removeCgroupParent(cgroupParent);
+  await rm(root, { recursive: true, force: true });
+  if (leftMounts.length || leftCgroups.length) throw new Error(`leftovers: mounts ${leftMounts.join(', ')} cgroups ${leftCgroups.join(', ')}`);
 }
