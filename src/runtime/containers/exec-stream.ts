@@ -158,7 +158,10 @@ function pipes(o: ExecLaunch): Runner {
 
 async function terminal(o: ExecLaunch & { tty: TerminalSize }, pid: Promise<number | undefined>): Promise<Runner> {
   const { spawn: spawnPty } = await import('node-pty');
-  const term: IPty = spawnPty(o.runc, o.args, { name: 'xterm', cols: o.tty.cols, rows: o.tty.rows, encoding: null, env: process.env as Record<string, string> });
+  // runc makes its own terminal raw only once it runs; output that comes before that got a second CR
+  // (\r\r\n) from this terminal's onlcr. Raw from the start, through stty, then runc in its place.
+  const rawFirst = ['-c', 'stty raw -echo && exec "$0" "$@"', o.runc, ...o.args];
+  const term: IPty = spawnPty('/bin/sh', rawFirst, { name: 'xterm', cols: o.tty.cols, rows: o.tty.rows, encoding: null, env: process.env as Record<string, string> });
   let alive = true;
   const stdout = new PassThrough();
   // With encoding null node-pty hands out Buffers, whatever its typings say.
