@@ -6,11 +6,12 @@
 import type { ContainerSpec, ContainerStatus } from '../api/container.js';
 import type { HandlerResult } from '../client/workqueue.js';
 import type { ResourceInformer } from '../client/informer.js';
-import { isoTime, type KObject, type KubeClient } from '../client/kube.js';
+import { isoTime, jsonEqual, type KObject, type KubeClient } from '../client/kube.js';
 import { RuntimeError, type ContainerState, type Runtime } from '../runtime/index.js';
-import type { ContainerRecord } from '../runtime/containers/record.js';
+import { createdState, type ContainerRecord } from '../runtime/containers/record.js';
 import { createOptionsFor, SpecError } from './container-options.js';
-import type { EventRecorder } from './events.js';
+import { DeferredWrites } from './deferred-writes.js';
+import type { EventRecorder, EventType } from './events.js';
 import type { ExitWatcher } from './exit-watcher.js';
 import type { AgentMetrics } from './metrics.js';
 import { CONTAINER_FINALIZER, LABEL_SPEC_HASH, LABEL_UID, runtimeContainerName, specHash, splitKey } from './names.js';
@@ -47,9 +48,12 @@ export function exitReason(s: ContainerState): string {
   return s.exitCode === 0 ? 'Completed' : 'Error';
 }
 
+/** How long a status this agent wrote is trusted over an informer copy that may not show it yet. */
+const OWN_WRITE_TRUST_MS = 10_000;
+
 export class ContainerReconciler {
   /** Last status written per key: the informer cache may lag behind our own writes. */
-  private readonly written = new Map<string, { uid: string; status: ContainerStatus }>();
+  private readonly written = new Map<string, { uid: string; status: ContainerStatus; at: number }>();
 
   constructor(private readonly d: ContainerReconcilerDeps) {}
 
@@ -97,28 +101,30 @@ export class ContainerReconciler {
       this.d.onReleased(namespace);
       return;
     }
-    // the finalizer patch runs alongside create and start, not before them: one API round trip less before
-    // Running; a container made for an object deleted meanwhile is an orphan that the next pass removes
-    const finalizing = setFinalizer(this.d.client, PLURAL, obj, CONTAINER_FINALIZER, true);
-    finalizing.catch(() => undefined); // awaited in finally; this keeps an early rejection from counting as unhandled
+    // the finalizer patch and the events go out while runc starts the container, not before: no API round
+    // trip before Running; a container made for an object deleted meanwhile is an orphan the next pass removes
+    const later = new DeferredWrites();
+    later.add(() => setFinalizer(this.d.client, PLURAL, obj, CONTAINER_FINALIZER, true));
     try {
-      return await this.converge(obj, key, rec);
+      return await this.converge(obj, key, rec, later);
     } finally {
-      await finalizing;
+      await later.settle();
     }
   }
 
   /** Creates, starts, stops, pauses or restarts the runtime container towards spec, then writes status. */
-  private async converge(obj: KObject, key: string, found: ContainerRecord | undefined): Promise<HandlerResult | void> {
+  private async converge(obj: KObject, key: string, found: ContainerRecord | undefined, later: DeferredWrites): Promise<HandlerResult | void> {
     const { namespace, name } = splitKey(key);
+    const event = (type: EventType, reason: string, message: string): void => later.add(() => this.d.events.record(obj, type, reason, message));
     const spec = obj.spec as unknown as ContainerSpec;
     let rec = found;
     const mine = this.written.get(key);
     const prev: ContainerStatus = mine && mine.uid === obj.metadata.uid ? mine.status : ((obj.status ?? {}) as ContainerStatus);
     let restartCount = prev.restartCount ?? 0;
+    let justCreated = false;
 
     if (rec && rec.options.labels[LABEL_SPEC_HASH] !== specHash(obj.spec ?? {})) {
-      this.d.events.record(obj, 'Normal', 'Killing', `Container ${name} definition changed, will be recreated`);
+      event('Normal', 'Killing', `Container ${name} definition changed, will be recreated`);
       await this.destroy(rec, key, spec.stopGracePeriodSeconds);
       rec = undefined;
       this.d.onReleased(namespace);
@@ -133,12 +139,12 @@ export class ContainerReconciler {
           restartCount,
           conditions: [condition(prev.conditions, { type: 'Ready', status: 'False', reason: 'ImagePullBackOff' })],
         });
-        this.d.events.record(obj, 'Warning', 'Failed', `Failed to pull image "${spec.image}": not present on node ${this.d.nodeName}`);
+        event('Warning', 'Failed', `Failed to pull image "${spec.image}": not present on node ${this.d.nodeName}`);
         throw new RetryLater(`image ${spec.image} not present`);
       }
       try {
         const opts = createOptionsFor(obj, { volumeMountpoint: (v) => this.d.runtime.volumes.mountpoint(v) });
-        this.d.events.record(obj, 'Normal', 'Pulled', `Container image "${spec.image}" already present on machine`);
+        event('Normal', 'Pulled', `Container image "${spec.image}" already present on machine`);
         rec = await this.d.runtime.containers.create(opts);
       } catch (e) {
         const reason = e instanceof SpecError || (e instanceof RuntimeError && e.code === 'Invalid') ? 'CreateContainerConfigError' : 'CreateContainerError';
@@ -150,20 +156,23 @@ export class ContainerReconciler {
           restartCount,
           conditions: [condition(prev.conditions, { type: 'Ready', status: 'False', reason })],
         });
-        this.d.events.record(obj, 'Warning', 'Failed', `Error: ${message}`);
+        event('Warning', 'Failed', `Error: ${message}`);
         throw new RetryLater(message);
       }
-      this.d.events.record(obj, 'Normal', 'Created', `Created container ${name}`);
+      event('Normal', 'Created', `Created container ${name}`);
+      justCreated = true;
     }
 
     const rt = this.d.runtime.containers;
-    let s = await rt.state(rec.id);
+    let s = justCreated ? createdState() : await rt.state(rec.id);
+    // measured alongside start, stop or pause rather than after them: the status is not held back by a tree walk
+    const sizes = this.sizes(rec);
     let reasonOverride: { reason: string; message?: string } | undefined;
     let requeueAfterMs: number | undefined;
 
     const start = async (): Promise<void> => {
       try {
-        s = await rt.start(rec.id);
+        s = await rt.start(rec.id, { onLaunched: () => later.flush() });
       } catch (e) {
         const message = (e as Error).message;
         await this.setStatus(obj, key, {
@@ -173,17 +182,17 @@ export class ContainerReconciler {
           message,
           conditions: [condition(prev.conditions, { type: 'Ready', status: 'False', reason: 'StartError' })],
         });
-        this.d.events.record(obj, 'Warning', 'Failed', `Error: ${message}`);
+        event('Warning', 'Failed', `Error: ${message}`);
         throw new RetryLater(message);
       }
-      this.d.events.record(obj, 'Normal', 'Started', `Started container ${name}`);
+      event('Normal', 'Started', `Started container ${name}`);
       const created = isoTime(obj.metadata.creationTimestamp);
       if (restartCount === 0 && created && !prev.startedAt) this.d.metrics.startLatency.observe((Date.now() - Date.parse(created)) / 1000);
     };
 
     if (spec.state === 'Stopped') {
       if (s.status === 'running' || s.status === 'paused') {
-        this.d.events.record(obj, 'Normal', 'Killing', `Stopping container ${name}`);
+        event('Normal', 'Killing', `Stopping container ${name}`);
         s = await rt.stop(rec.id, spec.stopGracePeriodSeconds);
       }
       reasonOverride = { reason: 'Stopped', message: 'spec.state is Stopped' };
@@ -204,7 +213,7 @@ export class ContainerReconciler {
           const wait = Date.parse(s.finishedAt ?? new Date().toISOString()) + delayS * 1000 - Date.now();
           if (wait > 0) {
             reasonOverride = { reason: 'CrashLoopBackOff', message: `back-off ${delayS}s restarting failed container ${name}` };
-            if (prev.reason !== 'CrashLoopBackOff') this.d.events.record(obj, 'Warning', 'BackOff', `Back-off restarting failed container ${name}`);
+            if (prev.reason !== 'CrashLoopBackOff') event('Warning', 'BackOff', `Back-off restarting failed container ${name}`);
             requeueAfterMs = wait;
           } else {
             restartCount++;
@@ -219,7 +228,7 @@ export class ContainerReconciler {
     }
 
     const status = this.statusFrom(obj, rec, s, restartCount, prev, reasonOverride);
-    Object.assign(status, await this.sizes(rec));
+    Object.assign(status, await sizes);
     await this.setStatus(obj, key, status);
     if (s.status === 'running' || s.status === 'paused') this.d.exits.watch(key, rt.records.paths(rec.id).exitFile, s.pid);
     else this.d.exits.unwatch(key);
@@ -284,8 +293,13 @@ export class ContainerReconciler {
 
   private async setStatus(obj: KObject, key: string, status: ContainerStatus): Promise<void> {
     if (status.observedGeneration === undefined && obj.metadata.generation !== undefined) status.observedGeneration = obj.metadata.generation;
-    await writeStatus(this.d.client, PLURAL, obj, status as Record<string, unknown>);
-    this.written.set(key, { uid: obj.metadata.uid ?? '', status });
+    const mine = this.written.get(key);
+    // An event for a write that crossed ours (our own finalizer patch) still shows the status before ours: the
+    // same status again moments later is not written twice. Past that, the object's own status is compared,
+    // so a status changed by someone else is put right at the latest on the next resync.
+    const fresh = mine && mine.uid === obj.metadata.uid && Date.now() - mine.at < OWN_WRITE_TRUST_MS && jsonEqual(mine.status, status);
+    if (!fresh) await writeStatus(this.d.client, PLURAL, obj, status as Record<string, unknown>);
+    this.written.set(key, { uid: obj.metadata.uid ?? '', status, at: fresh ? mine.at : Date.now() });
   }
 
   forget(key: string): void {

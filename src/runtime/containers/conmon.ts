@@ -14,6 +14,8 @@ export interface ConmonLaunch {
   socketDir: string;
   conmonPidFile: string;
   containerPidFile: string;
+  /** Called once conmon runs, while runc creates the container. */
+  onSpawned?: () => void;
 }
 
 /**
@@ -38,6 +40,7 @@ export function launchConmon(o: ConmonLaunch): Promise<number> {
       reject(failed(`conmon could not be started: ${(e as Error).message}`));
       return;
     }
+    o.onSpawned?.();
     const { sync, stderr } = launched;
     let syncText = '';
     let errText = '';

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { conflict, notFound } from '../util/errors.js';
 import { atomicWriteJson, pathExists, readDirOrEmpty, readJsonIfExists, replaceJson } from '../util/fs.js';
+import { ParsedFileCache } from '../util/parsed-file-cache.js';
 import { NameIndex } from './names.js';
 import { CONTAINER_NAME_RE, CreateOptionsSchema, ResolvedMountSchema } from './options.js';
 
@@ -43,6 +44,11 @@ export const ContainerStateSchema = z.object({
 });
 export type ContainerState = z.infer<typeof ContainerStateSchema>;
 
+/** The state of a container that create has just made. */
+export function createdState(): ContainerState {
+  return { status: 'created', pid: 0, conmonPid: 0, oomKilled: false, restartCount: 0 };
+}
+
 /** Paths of one container's on-disk state, <root>/containers/<id>/. */
 export class ContainerPaths {
   constructor(readonly dir: string, readonly id: string) {}
@@ -63,6 +69,8 @@ export class ContainerPaths {
 export class ContainerRecords {
   readonly dir: string;
   readonly names: NameIndex;
+  /** Records are written once, at create, and read on every state look-up. */
+  private readonly cache = new ParsedFileCache((raw) => ContainerRecordSchema.parse(raw));
 
   constructor(root: string) {
     this.dir = join(root, 'containers');
@@ -82,8 +90,7 @@ export class ContainerRecords {
   }
 
   async read(id: string): Promise<ContainerRecord | undefined> {
-    const raw = await readJsonIfExists(this.paths(id).config);
-    return raw === undefined ? undefined : ContainerRecordSchema.parse(raw);
+    return this.cache.read(this.paths(id).config);
   }
 
   async readState(id: string): Promise<ContainerState> {
@@ -98,6 +105,7 @@ export class ContainerRecords {
 
   /** The record is the container's commit point: durable. */
   async write(rec: ContainerRecord): Promise<void> {
+    this.cache.forget(this.paths(rec.id).config);
     await atomicWriteJson(this.paths(rec.id).config, rec);
   }
 

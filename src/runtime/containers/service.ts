@@ -19,7 +19,7 @@ import { launchConmon } from './conmon.js';
 import { copyIn, copyOut, hostBase } from './copy.js';
 import { readLogs, type LogLine, type LogOptions } from './logs.js';
 import { CreateOptionsSchema, type CreateOptions, type ResolvedMount } from './options.js';
-import { ContainerRecords, type ContainerRecord, type ContainerState } from './record.js';
+import { ContainerRecords, createdState, type ContainerRecord, type ContainerState } from './record.js';
 import { Runc } from './runc.js';
 import { buildSpec, processSpec } from './spec.js';
 import { collectExec, launchExec, type ExecStream, type TerminalSize } from './exec-stream.js';
@@ -199,7 +199,7 @@ export class ContainerService {
       }
       // only the record is fsynced: it commits the journal, and with it the renames of the spec and state before it
       await replaceJson(paths.spec, spec);
-      await this.records.writeState(id, { status: 'created', pid: 0, conmonPid: 0, oomKilled: false, restartCount: 0 });
+      await this.records.writeState(id, createdState());
       await this.records.write(rec);
       return rec;
     } catch (e) {
@@ -338,12 +338,16 @@ export class ContainerService {
 
   // ---------- lifecycle ----------
 
-  async start(ref: string): Promise<ContainerState> {
+  /**
+   * docker start. `onLaunched` is called once conmon runs and runc is creating the container: the tens of
+   * milliseconds until it runs are the caller's to use for other work.
+   */
+  async start(ref: string, opts: { onLaunched?: () => void } = {}): Promise<ContainerState> {
     const rec = await this.resolve(ref);
-    return this.lock(rec.id, () => this.startLocked(rec));
+    return this.lock(rec.id, () => this.startLocked(rec, opts.onLaunched));
   }
 
-  private async startLocked(rec: ContainerRecord): Promise<ContainerState> {
+  private async startLocked(rec: ContainerRecord, onLaunched?: () => void): Promise<ContainerState> {
     const s = await this.observe(rec);
     if (s.status === 'running') return s;
     if (s.status === 'paused') throw conflict(`container ${rec.name} is paused; unpause it instead`);
@@ -351,7 +355,7 @@ export class ContainerService {
     // re-mounts the rootfs only when it is gone (after a reboot); a created container's rootfs is already mounted
     if (!(await this.snapshots.isMounted(rec.id))) await this.snapshots.prepare(rec.id, rec.diffIDs);
     await this.runc.delete(rec.id).catch(() => undefined);
-    for (const f of [paths.exitFile, paths.initPid, paths.conmonPid, ...paths.oomFiles]) await rm(f, { force: true });
+    await Promise.all([paths.exitFile, paths.initPid, paths.conmonPid, ...paths.oomFiles].map((f) => rm(f, { force: true })));
     await mkdir(paths.exitDir, { recursive: true });
     let pid: number;
     try {
@@ -365,6 +369,7 @@ export class ContainerService {
         socketDir: paths.dir,
         conmonPidFile: paths.conmonPid,
         containerPidFile: paths.initPid,
+        onSpawned: onLaunched,
       });
       await this.runc.start(rec.id, pid);
     } catch (e) {

@@ -6,6 +6,7 @@ import { isDigest, sha256Of } from '../util/digest.js';
 import { conflict, invalid, notFound } from '../util/errors.js';
 import { atomicWriteJson, readJsonIfExists } from '../util/fs.js';
 import { Mutex } from '../util/mutex.js';
+import { ParsedFileCache } from '../util/parsed-file-cache.js';
 import { normaliseTaggedName } from './reference.js';
 import { ImageConfigSchema, MEDIA, ManifestSchema, type Descriptor, type HistoryEntry, type ImageConfig, type Manifest } from './schema.js';
 
@@ -86,6 +87,8 @@ export class ImageStore {
   private readonly dbPath: string;
   private readonly mutex = new Mutex();
   private readonly configs = new Map<string, ImageConfig>();
+  /** The names and records, read on every create: parsed once per version of the file. */
+  private readonly dbCache = new ParsedFileCache((raw) => DbSchema.parse(raw), 1);
   private usage: ImageUsage = async () => [];
 
   constructor(
@@ -100,15 +103,17 @@ export class ImageStore {
     this.usage = usage;
   }
 
-  private async load(): Promise<Db> {
-    const raw = await readJsonIfExists(this.dbPath);
-    return raw === undefined ? { images: {}, refs: {} } : DbSchema.parse(raw);
+  /** The db as it is on disk, shared with other readers: read-only. */
+  private async load(): Promise<Readonly<Db>> {
+    return (await this.dbCache.read(this.dbPath)) ?? { images: {}, refs: {} };
   }
 
   private update<T>(fn: (db: Db) => T | Promise<T>): Promise<T> {
     return this.mutex.run(async () => {
-      const db = await this.load();
+      const raw = await readJsonIfExists(this.dbPath);
+      const db = raw === undefined ? { images: {}, refs: {} } : DbSchema.parse(raw);
       const out = await fn(db);
+      this.dbCache.forget(this.dbPath);
       await atomicWriteJson(this.dbPath, db);
       return out;
     });
