@@ -50,6 +50,8 @@ export function exitReason(s: ContainerState): string {
 
 /** How long a status this agent wrote is trusted over an informer copy that may not show it yet. */
 const OWN_WRITE_TRUST_MS = 10_000;
+/** A writable layer's size is walked again after this (the 30 s resync refreshes it), not on every pass. */
+const SIZE_TTL_MS = 20_000;
 
 export class ContainerReconciler {
   /** Last status written per key: the informer cache may lag behind our own writes. */
@@ -69,6 +71,7 @@ export class ContainerReconciler {
   /** Stops (after the grace period) and removes a runtime container with its writable layer. */
   private async destroy(rec: ContainerRecord, key: string, graceSeconds?: number): Promise<void> {
     this.d.exits.unwatch(key);
+    this.writableSizes.delete(rec.id);
     const rt = this.d.runtime.containers;
     const s = await rt.state(rec.id);
     if (s.status === 'running' || s.status === 'paused') await rt.stop(rec.id, graceSeconds ?? rec.stopTimeoutSeconds);
@@ -237,11 +240,17 @@ export class ContainerReconciler {
 
   /** Layers never change, so their sizes are measured once. */
   private readonly layerSizes = new Map<string, number>();
+  private readonly writableSizes = new Map<string, { bytes: number; at: number }>();
 
   /** docker ps -s: the writable layer, and that plus the image's layers. */
   private async sizes(rec: ContainerRecord): Promise<{ sizeRw: number; sizeRootFs: number }> {
     const snaps = this.d.runtime.snapshots;
-    const sizeRw = await snaps.writableSize(rec.id).catch(() => 0);
+    let rw = this.writableSizes.get(rec.id);
+    if (!rw || Date.now() - rw.at >= SIZE_TTL_MS) {
+      rw = { bytes: await snaps.writableSize(rec.id).catch(() => 0), at: Date.now() };
+      this.writableSizes.set(rec.id, rw);
+    }
+    const sizeRw = rw.bytes;
     let image = 0;
     for (const d of rec.diffIDs) {
       let n = this.layerSizes.get(d);

@@ -56,6 +56,11 @@ describe.skipIf(!!skip)('agent', () => {
     expect(st.pid).toBeGreaterThan(0);
     expect(st.containerID).toMatch(/^[a-f0-9]{64}$/);
     expect(st.restartCount).toBe(0);
+    // docker ps -s: the writable layer, and that plus the image (busybox is over a megabyte)
+    expect(st.sizeRw).toBeGreaterThanOrEqual(0);
+    expect(Number(st.sizeRootFs)).toBeGreaterThan(Number(st.sizeRw) + 500_000);
+    // the finalizer went out while runc started the container
+    expect((await t.container('early')).metadata.finalizers).toContain('berth.dev/container');
   });
 
   it('serves logs through the API (tailLines, timestamps) and reports events', async () => {
