@@ -60,7 +60,7 @@ describe.skipIf(!!skip)('agent', () => {
     expect(st.sizeRw).toBeGreaterThanOrEqual(0);
     expect(Number(st.sizeRootFs)).toBeGreaterThan(Number(st.sizeRw) + 500_000);
     // the finalizer went out while runc started the container
-    expect((await t.container('early')).metadata?.finalizers).toContain('berth.dev/container');
+    expect((await t.container('early'))?.metadata?.finalizers).toContain('berth.dev/container');
   });
 
   it('serves logs through the API (tailLines, timestamps) and reports events', async () => {
