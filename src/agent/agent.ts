@@ -109,20 +109,22 @@ export class Agent {
     // Handlers go on after the first list: what changed while no agent ran (exits, orphans) is
     // queued first, then everything else, so a restarted agent corrects the stale statuses soonest.
     await this.enqueueChanged();
-    const wire = (inf: ResourceInformer, q: WorkQueue, extra?: (o: KObject) => void) => {
+    const wire = (inf: ResourceInformer, q: WorkQueue, extra?: (o: KObject) => void, isEcho?: (key: string, o: KObject) => boolean) => {
       for (const verb of ['add', 'update', 'delete'] as const) {
         inf.on(verb, (obj) => {
+          if (verb === 'update' && isEcho?.(keyOf(obj), obj)) return;
           q.add(keyOf(obj));
           extra?.(obj);
         });
       }
     };
     // A container coming or going changes who uses a volume.
+    const containerEcho = (key: string, c: KObject): boolean => this.containersR.isOwnStatusEcho(key, c);
     wire(this.containerInformer, this.queues.containers, (c) => {
       for (const m of (c.spec as ContainerSpec | undefined)?.volumeMounts ?? []) {
         if (m.name) this.queues.volumes.add(objectKey(c.metadata.namespace, m.name));
       }
-    });
+    }, containerEcho);
     wire(this.volumeInformer, this.queues.volumes);
     wire(this.imageInformer, this.queues.images);
     this.resyncAll();

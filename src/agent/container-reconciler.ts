@@ -15,7 +15,7 @@ import type { EventRecorder, EventType } from './events.js';
 import type { ExitWatcher } from './exit-watcher.js';
 import type { AgentMetrics } from './metrics.js';
 import { CONTAINER_FINALIZER, LABEL_SPEC_HASH, LABEL_UID, runtimeContainerName, specHash, splitKey } from './names.js';
-import { condition, setFinalizer, writeStatus } from './status.js';
+import { condition, normalise, setFinalizer, writeStatus } from './status.js';
 
 const PLURAL = 'containers';
 const MAX_BACKOFF_S = 300;
@@ -313,5 +313,21 @@ export class ContainerReconciler {
 
   forget(key: string): void {
     this.written.delete(key);
+  }
+
+  /**
+   * Whether an update only brings back the status this agent wrote last (the watch event of its own write):
+   * same object, same generation, not being deleted. Such an update needs no reconcile; any other change
+   * of status (the node lifecycle controller's Unknown, say) still gets one.
+   */
+  isOwnStatusEcho(key: string, obj: KObject): boolean {
+    const mine = this.written.get(key);
+    return (
+      mine !== undefined &&
+      mine.uid === obj.metadata.uid &&
+      !obj.metadata.deletionTimestamp &&
+      mine.status.observedGeneration === obj.metadata.generation &&
+      jsonEqual(normalise(obj.status ?? {}), mine.status)
+    );
   }
 }

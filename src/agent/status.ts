@@ -29,7 +29,7 @@ export async function writeStatus(client: KubeClient, plural: string, obj: KObje
 }
 
 /** client-node turns date-time strings into Dates in some paths; compare as strings. */
-function normalise(v: unknown): Record<string, unknown> {
+export function normalise(v: unknown): Record<string, unknown> {
   return JSON.parse(JSON.stringify(v)) as Record<string, unknown>;
 }
 

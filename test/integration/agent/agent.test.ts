@@ -167,6 +167,23 @@ describe.skipIf(!!skip)('agent', () => {
     await expect.poll(async () => await t.container('bridged'), POLL).toBeUndefined();
   });
 
+  it('does not reconcile again for the watch events of its own status writes', async () => {
+    const reconciles = async (): Promise<number> => {
+      const text = await (await t.api('/metrics')).text();
+      return [...text.matchAll(/^berth_agent_reconcile_total\{kind="Container",result="\w+"\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    };
+    await new Promise((r) => setTimeout(r, 1500)); // the echoes of earlier writes have arrived
+    const before = await reconciles();
+    await t.apply(containerManifest('quiet', { command: ['sleep', '3600'], stopGracePeriodSeconds: 0 }));
+    await expect.poll(async () => phaseOf(await t.container('quiet')), POLL).toBe('Running');
+    await new Promise((r) => setTimeout(r, 1500));
+    // the add (with nodeName), and one for the finalizer patch's event that crossed the status write;
+    // the Running status coming back through the watch is not reconciled again
+    expect((await reconciles()) - before).toBeLessThanOrEqual(2);
+    await t.client.custom.deleteNamespacedCustomObject({ group: 'berth.dev', version: 'v1alpha1', plural: 'containers', namespace: 'default', name: 'quiet' });
+    await expect.poll(async () => t.container('quiet'), POLL).toBeUndefined();
+  });
+
   it('exposes agent metrics on the API /metrics', async () => {
     const text = await (await t.api('/metrics')).text();
     expect(text).toMatch(/berth_agent_reconcile_total\{kind="Container",result="success"\} \d+/);
