@@ -1,3 +1,5 @@
+import { allEnded } from '../util/all-ended.js';
+
 /**
  * API writes a reconcile holds back so they do not share the event loop with the runtime's work on the
  * critical path (create, then runc starting the container): they go out at the next flush() (once runc is
@@ -21,8 +23,6 @@ export class DeferredWrites {
 
   async settle(): Promise<void> {
     this.flush();
-    const results = await Promise.allSettled(this.started);
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
+    await allEnded(this.started);
   }
 }

@@ -90,14 +90,13 @@ async function berthTarget(store: 'memory' | 'sqlite'): Promise<Target> {
   const ensureNs = async (ns: string) => {
     await fetch(`${server.url}/api/v1/namespaces`, { method: 'POST', headers, dispatcher, body: JSON.stringify({ metadata: { name: ns } }) }).then((r) => r.text());
   };
-  const known = new Set<string>();
+  // every client waits for the namespace, not only the one that asked for it first
+  const namespaces = new Map<string, Promise<void>>();
   return {
     name: `berth (${store})`,
     async create(i, prefix) {
-      if (!known.has(prefix)) {
-        known.add(prefix);
-        await ensureNs(prefix);
-      }
+      if (!namespaces.has(prefix)) namespaces.set(prefix, ensureNs(prefix));
+      await namespaces.get(prefix);
       const res = await fetch(base(prefix), {
         method: 'POST',
         headers,
@@ -113,10 +112,8 @@ async function berthTarget(store: 'memory' | 'sqlite'): Promise<Target> {
       return body.items.length;
     },
     async watch(prefix, onEvent) {
-      if (!known.has(prefix)) {
-        known.add(prefix);
-        await ensureNs(prefix);
-      }
+      if (!namespaces.has(prefix)) namespaces.set(prefix, ensureNs(prefix));
+      await namespaces.get(prefix);
       const rv = ((await (await fetch(base(prefix), { headers, dispatcher })).json()) as { metadata: { resourceVersion: string } }).metadata.resourceVersion;
       const ac = new AbortController();
       const res = await fetch(`${base(prefix)}?watch=1&resourceVersion=${rv}`, { headers, dispatcher, signal: ac.signal });

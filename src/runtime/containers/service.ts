@@ -1,3 +1,4 @@
+import { allEnded } from '../../util/all-ended.js';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -145,19 +146,22 @@ export class ContainerService {
       throw e;
     }
     try {
-      await mkdir(paths.bundle, { recursive: true });
-      const snap = await this.snapshots.prepare(id, cfg.rootfs.diff_ids);
+      const hostname = opts.hostname ?? id.slice(0, 12);
+      // independent steps side by side; every one has ended before a failure rolls back
+      const [snap, mounts, etcFiles] = await allEnded([
+        this.snapshots.prepare(id, cfg.rootfs.diff_ids),
+        this.resolveMounts(opts, icfg.Volumes ?? {}, createdVolumes),
+        this.writeEtcFiles(paths.dir, hostname, opts.network),
+        mkdir(paths.bundle, { recursive: true }),
+      ] as const);
       const args = resolveProcessArgs(icfg, opts.command, opts.args);
       const userSpec = opts.user ?? icfg.User ?? '';
       const user = await this.imageUser(image.id, snap.rootfs, userSpec);
-      const hostname = opts.hostname ?? id.slice(0, 12);
       const env = mergeEnv(icfg.Env, [`HOSTNAME=${hostname}`, `HOME=${user.home}`], opts.env);
-      const mounts = await this.resolveMounts(opts, icfg.Volumes ?? {}, createdVolumes);
       for (const m of mounts) {
         if (m.type === 'volume' && m.name) await this.volumes.initialise(m.name, await resolveInRoot(snap.rootfs, m.target));
       }
       const workingDir = opts.workingDir ?? (icfg.WorkingDir || '/');
-      const etcFiles = await this.writeEtcFiles(paths.dir, hostname, opts.network);
       const rec: ContainerRecord = {
         id,
         name,
@@ -194,12 +198,12 @@ export class ContainerService {
         cpus: opts.resources.cpus,
         pids: opts.resources.pids,
       });
-      if (!(await pathExists(await resolveInRoot(snap.rootfs, workingDir)))) {
-        await mkdir(await resolveInRoot(snap.rootfs, workingDir), { recursive: true });
-      }
-      // only the record is fsynced: it commits the journal, and with it the renames of the spec and state before it
-      await replaceJson(paths.spec, spec);
-      await this.records.writeState(id, createdState());
+      const ensureWorkingDir = async (): Promise<void> => {
+        const dir = await resolveInRoot(snap.rootfs, workingDir);
+        if (!(await pathExists(dir))) await mkdir(dir, { recursive: true });
+      };
+      // only the record is fsynced, last: it commits the journal, and with it the renames of the spec and state
+      await allEnded([ensureWorkingDir(), replaceJson(paths.spec, spec), this.records.writeState(id, createdState())] as const);
       await this.records.write(rec);
       return rec;
     } catch (e) {

@@ -165,11 +165,12 @@ export class SnapshotStore {
     // an image may hold the same layer twice (two steps with identical diffs); overlayfs refuses a repeated
     // lowerdir, and the topmost copy shadows everything the lower one has, so only that one is kept
     const lowerdirs = [...new Set(diffIDs.map((d) => this.layerDir(d)).reverse())];
-    for (const l of lowerdirs) if (!(await pathExists(l))) throw notFound(`layer ${l} is not unpacked`);
+    const present = await Promise.all(lowerdirs.map((l) => pathExists(l)));
+    const missing = lowerdirs.find((_, i) => !present[i]);
+    if (missing !== undefined) throw notFound(`layer ${missing} is not unpacked`);
     await mkdir(dir, { recursive: true });
-    await replaceJson(join(dir, 'layers.json'), diffIDs);
-    const copyMode = (await pathExists(join(dir, 'rootfs'))) || !(await this.useOverlay());
-    if (copyMode) {
+    const [, copied, overlay] = await Promise.all([replaceJson(join(dir, 'layers.json'), diffIDs), pathExists(join(dir, 'rootfs')), this.useOverlay()]);
+    if (copied || !overlay) {
       const rootfs = join(dir, 'rootfs');
       if (!(await pathExists(rootfs))) {
         const tmp = join(dir, 'rootfs-tmp');
@@ -184,13 +185,14 @@ export class SnapshotStore {
     const upper = join(dir, 'upper');
     const work = join(dir, 'work');
     const merged = join(dir, 'merged');
-    for (const d of [upper, work, merged]) await mkdir(d, { recursive: true });
+    const made = await Promise.all([upper, work, merged].map((d) => mkdir(d, { recursive: true })));
     if (lowerdirs.length === 0) {
       const empty = join(this.dir, 'empty');
       await mkdir(empty, { recursive: true });
       lowerdirs.push(empty);
     }
-    if (!(await isOverlayMounted(merged))) await overlayMount(lowerdirs, upper, work, merged);
+    // a merged directory made just now has nothing mounted on it
+    if (made[2] !== undefined || !(await isOverlayMounted(merged))) await overlayMount(lowerdirs, upper, work, merged);
     return { key, rootfs: merged, upper, lowerdirs, mode: 'overlay' };
   }
 
