@@ -21,19 +21,14 @@ import { WatchHub, type WatchHubOptions } from './watch-hub.js';
 
 /**
  * The Store semantics, written once over a synchronous Engine (memory or SQLite).
- * Writes of one event-loop turn are applied and committed in one synchronous flush, so they cannot
- * interleave with a watch's history replay; they are published to watchers and acknowledged once the
- * engine has made them durable (at once, or after its sync()), batch after batch in revision order.
+ * A write is applied, committed and published to watchers in one synchronous flush, so it cannot
+ * interleave with a watch's history replay; writes of one event-loop turn share that flush.
  */
 export class EngineStore implements Store {
   private readonly hub: WatchHub;
   private closed = false;
   private pending: { body: () => { event: StoredEvent }; resolve: (v: { event: StoredEvent }) => void; reject: (err: unknown) => void }[] = [];
   private flushScheduled = false;
-  /** Batches committed but not yet published, in order. */
-  private publishing: Promise<void> = Promise.resolve();
-  /** Set when the engine could not make commits durable: the store refuses everything after it. */
-  private broken?: StoreError;
 
   constructor(
     private readonly engine: Engine,
@@ -190,26 +185,13 @@ export class EngineStore implements Store {
       for (const op of batch) op.reject(err);
       return;
     }
-    const publish = (): void =>
-      batch.forEach((op, i) => {
-        const o = outcomes[i]!;
-        if (o.ok) {
-          this.hub.publish(o.value.event);
-          op.resolve(o.value);
-        } else op.reject(o.err);
-      });
-    const durable = this.engine.sync?.();
-    if (!durable) {
-      publish();
-      return;
-    }
-    this.publishing = this.publishing
-      .then(() => durable)
-      .then(publish, (err: unknown) => {
-        // the commits are in the file but not known to be on disk: nothing more is acknowledged
-        this.broken ??= new StoreError(`the database could not be synced to disk: ${(err as Error).message}`);
-        for (const op of batch) op.reject(this.broken);
-      });
+    batch.forEach((op, i) => {
+      const o = outcomes[i]!;
+      if (o.ok) {
+        this.hub.publish(o.value.event);
+        op.resolve(o.value);
+      } else op.reject(o.err);
+    });
   }
 
   async watch(
@@ -269,13 +251,11 @@ export class EngineStore implements Store {
     if (this.closed) return;
     this.flush();
     this.closed = true;
-    await this.publishing;
     this.hub.closeAll(new StoreError('store closed'));
     this.engine.close();
   }
 
   private checkOpen(): void {
-    if (this.broken) throw this.broken;
     if (this.closed) throw new StoreError('store is closed');
   }
 }

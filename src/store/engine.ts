@@ -38,13 +38,8 @@ export interface StartKey {
  * Every method is synchronous, which is what makes the watch replay/live hand-over gap-free.
  */
 export interface Engine {
-  /** Runs fn atomically: its writes commit together or not at all (durably, unless the engine has sync()). */
+  /** Runs fn atomically and durably: its writes commit together or not at all. */
   transaction<T>(fn: () => T): T;
-  /**
-   * Makes every transaction committed so far durable, off the event loop. Engines whose commits are
-   * durable when transaction() returns leave it out; with it, the store acknowledges a write only after it.
-   */
-  sync?(): Promise<void>;
   read(key: ObjectKey): StoredRow | undefined;
   /** Current global revision. */
   revision(): number;

@@ -1,5 +1,4 @@
 import { closeSync, fsyncSync, mkdirSync, openSync } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Engine, StartKey, StoredEvent, StoredRow } from './engine.js';
@@ -86,21 +85,12 @@ function prepareAll(db: Database.Database) {
 }
 
 /**
- * SQLite through better-sqlite3 in WAL mode with synchronous=NORMAL: a commit appends to the WAL without
- * an fsync (SQLite still syncs around checkpoints, so the file is never corrupted), and sync() fdatasyncs
- * the WAL on libuv's thread pool, one at a time, shared by every commit made before it started. The store
- * acknowledges and publishes a write only after that sync, so an acknowledged write survives a power cut,
- * while the event loop never blocks on the disk (it used to, 2-5 ms per commit). A read in the moments
- * between commit and sync can see a write that a power cut in those moments would lose; its writer has
- * not been answered yet. One process owns a database file: live watch events are fanned out in-process,
- * so writes by another process would not reach this one's watchers.
+ * SQLite through better-sqlite3: WAL with synchronous=FULL, so a write is on disk (fsynced WAL)
+ * before the call that made it returns. One process owns a database file: live watch events
+ * are fanned out in-process, so writes by another process would not reach this one's watchers.
  */
 export class SqliteEngine implements Engine {
   private readonly db: Database.Database;
-  private readonly walPath: string | undefined;
-  private wal?: Promise<FileHandle>;
-  private runningSync?: Promise<void>;
-  private queuedSync?: Promise<void>;
   private readonly stmts: ReturnType<typeof prepareAll>;
   private readonly runInTransaction: Database.Transaction<(fn: () => unknown) => unknown>;
 
@@ -118,7 +108,7 @@ export class SqliteEngine implements Engine {
         const mode = this.db.pragma('journal_mode = WAL', { simple: true });
         if (mode !== 'wal') throw new StoreError(`SQLite database ${file} could not switch to WAL (journal_mode=${String(mode)})`);
       }
-      this.db.pragma(inMemory ? 'synchronous = FULL' : 'synchronous = NORMAL');
+      this.db.pragma('synchronous = FULL');
       this.db.pragma('busy_timeout = 5000');
       this.db.exec(SCHEMA);
       const schema = this.db.prepare("SELECT value FROM meta WHERE key = 'schema'").pluck().get() as number | undefined;
@@ -135,45 +125,6 @@ export class SqliteEngine implements Engine {
     }
     // A freshly created database file (and its WAL) must survive a power cut, not only a process crash.
     if (!inMemory) syncDir(dirname(file));
-    this.walPath = inMemory ? undefined : `${file}-wal`;
-  }
-
-  sync(): Promise<void> {
-    if (this.queuedSync) return this.queuedSync;
-    if (!this.runningSync) return this.startSync();
-    // a sync already running may have started before the caller's commit: the caller needs the next one
-    const queued = this.runningSync
-      .then(
-        () => undefined,
-        () => undefined,
-      )
-      .then(() => {
-        this.queuedSync = undefined;
-        return this.startSync();
-      });
-    this.queuedSync = queued;
-    return queued;
-  }
-
-  private startSync(): Promise<void> {
-    const running = this.datasyncWal().finally(() => {
-      if (this.runningSync === running) this.runningSync = undefined;
-    });
-    this.runningSync = running;
-    return running;
-  }
-
-  private async datasyncWal(): Promise<void> {
-    if (this.walPath === undefined) return;
-    // SQLite keeps the -wal file (the same inode) for as long as this connection is open
-    if (!this.wal) {
-      const opening = open(this.walPath, 'r');
-      opening.catch(() => {
-        if (this.wal === opening) this.wal = undefined;
-      });
-      this.wal = opening;
-    }
-    await (await this.wal).datasync();
   }
 
   transaction<T>(fn: () => T): T {
@@ -261,7 +212,6 @@ export class SqliteEngine implements Engine {
 
   close(): void {
     if (this.db.open) this.db.close();
-    void this.wal?.then((h) => h.close()).catch(() => undefined);
   }
 }
 

@@ -1,8 +1,8 @@
-import { mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../../src/store/sqlite.js';
 import { StoreError, type Store } from '../../../src/store/types.js';
 import { storeConformance } from '../../store-conformance.js';
@@ -34,40 +34,7 @@ describe('SqliteStore', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('acknowledges a write only after fdatasync of the WAL, one sync shared by the writes made before it', async () => {
-    const store = new SqliteStore(join(dir, 'berth.db'));
-    await store.revision();
-    const order: string[] = [];
-    const probe = await open(join(dir, 'probe'), 'w');
-    const proto = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> };
-    await probe.close();
-    const real = proto.datasync;
-    const spy = vi.spyOn(proto, 'datasync').mockImplementation(async function (this: unknown) {
-      order.push('datasync');
-      await new Promise((r) => setTimeout(r, 20));
-      await real.call(this);
-      order.push('synced');
-    });
-    try {
-      const key = (name: string) => ({ resource: 'r/x', namespace: '', name });
-      const writes: Promise<unknown>[] = [];
-      for (let i = 0; i < 10; i++) {
-        writes.push(store.create(key(`n${i}`), { apiVersion: 'v1', kind: 'X', metadata: { name: `n${i}` } }).then(() => order.push(`ack n${i}`)));
-        await new Promise((r) => setImmediate(r)); // each in its own flush
-      }
-      await Promise.all(writes);
-      expect(order[0]).toBe('datasync');
-      expect(order.indexOf('ack n0')).toBeGreaterThan(order.indexOf('synced'));
-      // ten commits, each in its own transaction, shared far fewer syncs (one running, one queued)
-      expect(spy.mock.calls.length).toBeLessThan(10);
-      expect(order.filter((o) => o.startsWith('ack'))).toEqual(Array.from({ length: 10 }, (_, i) => `ack n${i}`));
-    } finally {
-      spy.mockRestore();
-      await store.close();
-    }
-  });
-
-  it('creates missing directories and uses WAL (synchronous=NORMAL: the store syncs the WAL itself)', async () => {
+  it('creates missing directories and uses WAL with synchronous=FULL', async () => {
     const path = join(dir, 'a', 'b', 'berth.db');
     const store = new SqliteStore(path);
     expect(await store.revision()).toBe(0);
