@@ -1,7 +1,7 @@
-import { allEnded } from '../../util/all-ended.js';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { allEnded } from '../../util/all-ended.js';
 import type { ImageStore } from '../images/store.js';
 import { applyConfigChanges, type ConfigChanges, type ImageConfig } from '../images/schema.js';
 import type { Change } from '../snapshots/diff.js';
