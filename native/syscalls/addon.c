@@ -3,6 +3,13 @@
 #include <string.h>
 #include "addon.h"
 
+int exact_args(napi_env env, napi_callback_info info, napi_value *argv, size_t n, const char *usage) {
+  size_t argc = n;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc == n) return 1;
+  napi_throw_type_error(env, NULL, usage);
+  return 0;
+}
+
 void throw_errno(napi_env env, const char *what, int err) {
   char message[256];
   snprintf(message, sizeof message, "%s: %s", what, strerror(err));

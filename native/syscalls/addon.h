@@ -4,6 +4,8 @@
 
 // A newly allocated copy of a JS string, or NULL (with nothing thrown) when it is not one.
 char *string_arg(napi_env env, napi_value value);
+// Fills argv with exactly n arguments; otherwise throws a TypeError with `usage` and returns 0.
+int exact_args(napi_env env, napi_callback_info info, napi_value *argv, size_t n, const char *usage);
 // Throws an Error whose message is "<what>: strerror(err)" and whose `errno` property is err.
 void throw_errno(napi_env env, const char *what, int err);
 

@@ -22,12 +22,8 @@ char *string_arg(napi_env env, napi_value value) {
 
 // mount(source, target, fstype, flags, data): throws an Error carrying `errno` on failure.
 napi_value Mount(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
   napi_value argv[5];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 5) {
-    napi_throw_type_error(env, NULL, "mount(source, target, fstype, flags, data)");
-    return NULL;
-  }
+  if (!exact_args(env, info, argv, 5, "mount(source, target, fstype, flags, data)")) return NULL;
   uint32_t flags = 0;
   char *source = string_arg(env, argv[0]);
   char *target = string_arg(env, argv[1]);

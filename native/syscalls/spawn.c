@@ -37,12 +37,8 @@ static void free_array(char **a) {
 // stdin/stdout on /dev/null, stderr on a pipe and fd 3 on a second pipe (conmon's sync pipe), default
 // signal dispositions and an empty signal mask. The returned fds are the read ends, non-blocking.
 napi_value SpawnDetached(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value args[4];
-  if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok || argc != 4) {
-    napi_throw_type_error(env, NULL, "spawnDetached(file, argv, envp, cwd)");
-    return NULL;
-  }
+  if (!exact_args(env, info, args, 4, "spawnDetached(file, argv, envp, cwd)")) return NULL;
   char *file = string_arg(env, args[0]);
   char **argv = string_array(env, args[1]);
   char **envp = string_array(env, args[2]);
@@ -118,10 +114,10 @@ out:
 
 // reap(pid) -> exit status (>= 0), 128+signal, or -1 while the child still runs. Never blocks.
 napi_value Reap(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value arg;
   int32_t pid = 0;
-  if (napi_get_cb_info(env, info, &argc, &arg, NULL, NULL) != napi_ok || argc != 1 || napi_get_value_int32(env, arg, &pid) != napi_ok) {
+  if (!exact_args(env, info, &arg, 1, "reap(pid)")) return NULL;
+  if (napi_get_value_int32(env, arg, &pid) != napi_ok) {
     napi_throw_type_error(env, NULL, "reap(pid)");
     return NULL;
   }
