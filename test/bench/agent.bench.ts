@@ -15,7 +15,7 @@ import { Runtime } from '../../src/runtime/index.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 import { WatchReader } from '../helpers/watch-stream.js';
 import { mountsUnder, runtimeSkipReason } from '../integration/runtime/helpers.js';
-import { killCgroupProcs, removeCgroupTree } from './lib/cgroups.js';
+import { sweepCgroups } from './lib/cgroups.js';
 import { machineBusyMs } from './lib/machine-cpu.js';
 import { ensurePodman, PODMAN_ULIMITS, podmanGlobalArgs } from './lib/podman.js';
 import { RawRunc, run } from './lib/raw-runc.js';
@@ -143,13 +143,7 @@ async function cleanupAll(): Promise<void> {
   for (let pass = 0; work && pass < 5 && mountsUnder(work).length > 0; pass++) {
     for (const m of mountsUnder(work).reverse()) if (run('umount', [m]).code !== 0) run('umount', ['-l', m]);
   }
-  let stray = 0;
-  for (const p of [BERTH_PARENT, RUNC_PARENT, PODMAN_PARENT]) stray += await killCgroupProcs(p);
-  if (stray > 0) {
-    console.error(`warning: killed ${stray} stray container processes left in the bench cgroups`);
-    await delay(500);
-  }
-  for (const p of [BERTH_PARENT, RUNC_PARENT, PODMAN_PARENT]) await removeCgroupTree(p);
+  await sweepCgroups([BERTH_PARENT, RUNC_PARENT, PODMAN_PARENT]);
   if (work) await rm(work, { recursive: true, force: true });
 }
 

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Runtime } from '../../src/runtime/index.js';
 import { busyboxTarball, mountsUnder, runtimeSkipReason } from '../integration/runtime/helpers.js';
-import { cgroupMemory, killCgroupProcs, removeCgroupTree } from './lib/cgroups.js';
+import { cgroupMemory, sweepCgroups } from './lib/cgroups.js';
 import { RawRunc, run } from './lib/raw-runc.js';
 import { fmt, printTable, summary } from './lib/stats.js';
 
@@ -96,13 +96,7 @@ function cleanupAll(): Promise<void> {
       }
       for (const m of mountsUnder(toClean.work).reverse()) if (run('umount', [m]).code !== 0) run('umount', ['-l', m]);
     }
-    let stray = 0;
-    for (const p of [BERTH_PARENT, BERTH_MEM_PARENT, RUNC_PARENT]) stray += await killCgroupProcs(p);
-    if (stray > 0) {
-      console.error(`warning: killed ${stray} stray container processes left in the bench cgroups`);
-      await delay(500);
-    }
-    for (const p of [BERTH_PARENT, BERTH_MEM_PARENT, RUNC_PARENT]) await removeCgroupTree(p);
+    await sweepCgroups([BERTH_PARENT, BERTH_MEM_PARENT, RUNC_PARENT]);
     if (toClean.work) await rm(toClean.work, { recursive: true, force: true });
   })();
   return cleaning;

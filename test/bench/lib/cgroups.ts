@@ -46,3 +46,14 @@ export async function removeCgroupTree(parent: string): Promise<void> {
     await rmdir(dir).catch(() => undefined);
   }
 }
+
+/** Last-resort cleanup of a bench's cgroup parents: kills what still runs in them (with a warning), then removes them. */
+export async function sweepCgroups(parents: readonly string[]): Promise<void> {
+  let stray = 0;
+  for (const p of parents) stray += await killCgroupProcs(p);
+  if (stray > 0) {
+    console.error(`warning: killed ${stray} stray container processes left in the bench cgroups`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  for (const p of parents) await removeCgroupTree(p);
+}
