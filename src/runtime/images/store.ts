@@ -4,7 +4,7 @@ import type { ContentStore } from '../content/store.js';
 import type { SnapshotStore } from '../snapshots/store.js';
 import { isDigest, sha256Of } from '../util/digest.js';
 import { conflict, invalid, notFound } from '../util/errors.js';
-import { atomicWriteJson, readJsonIfExists } from '../util/fs.js';
+import { atomicWriteJson } from '../util/fs.js';
 import { Mutex } from '../util/mutex.js';
 import { ParsedFileCache } from '../util/parsed-file-cache.js';
 import { normaliseTaggedName } from './reference.js';
@@ -110,8 +110,8 @@ export class ImageStore {
 
   private update<T>(fn: (db: Db) => T | Promise<T>): Promise<T> {
     return this.mutex.run(async () => {
-      const raw = await readJsonIfExists(this.dbPath);
-      const db = raw === undefined ? { images: {}, refs: {} } : DbSchema.parse(raw);
+      // a private copy to change: what load() gives is shared with readers
+      const db = structuredClone(await this.load()) as Db;
       const out = await fn(db);
       this.dbCache.forget(this.dbPath);
       await atomicWriteJson(this.dbPath, db);
