@@ -57,7 +57,7 @@ export class ImageReconciler {
     if (source.import) {
       const current = present && (prev.observedGeneration === obj.metadata.generation || this.imported.get(key) === mark) && prev.phase === 'Ready';
       if (!current && !(present && spec.pullPolicy === 'Never')) {
-        await writeStatus(this.d.client, PLURAL, obj, { ...prev, phase: 'Importing', sourceType: 'Import' });
+        await this.inProgress(obj, prev, 'Importing', 'Import');
         try {
           await this.importInto(spec);
         } catch (e) {
@@ -87,7 +87,7 @@ export class ImageReconciler {
   private async build(obj: KObject, prev: ImageStatus): Promise<HandlerResult | void> {
     const spec = obj.spec as unknown as ImageSpec;
     const build = spec.source.build!;
-    if (prev.phase !== 'Ready') await writeStatus(this.d.client, PLURAL, obj, { ...prev, phase: 'Building', sourceType: 'Build' });
+    if (prev.phase !== 'Ready') await this.inProgress(obj, prev, 'Building', 'Build');
     let built: BuiltImage;
     try {
       built = await buildFromSource(this.d.runtime, spec.ref, build);
@@ -121,7 +121,7 @@ export class ImageReconciler {
       await this.ready(obj, prev, 'Pull');
       return;
     }
-    await writeStatus(this.d.client, PLURAL, obj, { ...prev, phase: 'Pulling', sourceType: 'Pull' });
+    await this.inProgress(obj, prev, 'Pulling', 'Pull');
     try {
       const started = Date.now();
       const secretName = spec.source.pull?.secretRef?.name;
@@ -234,6 +234,16 @@ export class ImageReconciler {
     };
     await writeStatus(this.d.client, PLURAL, obj, status as Record<string, unknown>);
     this.d.onPresent(spec.ref);
+  }
+
+  /**
+   * Says an import, build or pull is under way, except on a retry after a failure of the same generation: that
+   * keeps Failed (and its reason) until an attempt succeeds. Writing the phase each time made every retry two
+   * different status writes, whose watch events started the next attempt at once, past the queue's backoff.
+   */
+  private async inProgress(obj: KObject, prev: ImageStatus, phase: 'Importing' | 'Building' | 'Pulling', sourceType: 'Import' | 'Build' | 'Pull'): Promise<void> {
+    if (prev.phase === 'Failed' && prev.observedGeneration === obj.metadata.generation) return;
+    await writeStatus(this.d.client, PLURAL, obj, { ...prev, phase, sourceType });
   }
 
   private async fail(obj: KObject, prev: ImageStatus, sourceType: 'Pull' | 'Build' | 'Import', reason: string, message: string, extra: Partial<ImageStatus> = {}): Promise<void> {

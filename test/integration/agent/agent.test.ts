@@ -1,5 +1,6 @@
 /** The agent against a real API server and real runc: Containers, Volumes and Images become real. */
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cgroupsUnder, containerManifest, GV, imageManifest, mountsUnder, phaseOf, runtimeSkipReason, startTestNode, statusOf, type TestNode } from './helpers.js';
@@ -61,6 +62,30 @@ describe.skipIf(!!skip)('agent', () => {
     expect(Number(st.sizeRootFs)).toBeGreaterThan(Number(st.sizeRw) + 500_000);
     // the finalizer went out while runc started the container
     expect((await t.container('early'))?.metadata?.finalizers).toContain('berth.dev/container');
+  });
+
+  it('an Image from a broken tarball is Failed with the tar error, retries with backoff, and leaves no image', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'berth-broken-'));
+    try {
+      const broken = join(dir, 'broken.tar');
+      await writeFile(broken, Buffer.alloc(3000, 'x'));
+      const images = (await t.node.runtime!.images.list()).length;
+      await t.apply({ apiVersion: GV, kind: 'Image', metadata: { name: 'broken', namespace: 'default' }, spec: { ref: 'broken:1', source: { import: { path: broken, format: 'rootfs' } } } });
+      await expect.poll(async () => phaseOf(await t.client.get('images', 'default', 'broken')), POLL).toBe('Failed');
+      const ready = (statusOf(await t.client.get('images', 'default', 'broken')).conditions as { type: string; reason: string; message: string }[]).find((c) => c.type === 'Ready');
+      expect(ready).toMatchObject({ reason: 'ImportFailed', message: expect.stringMatching(/^import of .*broken\.tar failed: tar/) });
+      // retries keep the Failed status; the queue's backoff (5 ms doubling) allows about a dozen attempts in
+      // 3 s, where the Importing/Failed status writes used to restart the import at once, hundreds of times
+      await new Promise((r) => setTimeout(r, 3000));
+      expect(phaseOf(await t.client.get('images', 'default', 'broken'))).toBe('Failed');
+      const evs = (await t.client.core.listNamespacedEvent({ namespace: 'default', fieldSelector: 'involvedObject.name=broken' })).items;
+      expect(evs.find((e) => e.reason === 'Failed')?.count ?? 0).toBeLessThan(20);
+      expect(await t.node.runtime!.images.exists('broken:1')).toBe(false);
+      expect((await t.node.runtime!.images.list()).length).toBe(images);
+      await t.client.custom.deleteNamespacedCustomObject({ group: 'berth.dev', version: 'v1alpha1', plural: 'images', namespace: 'default', name: 'broken' });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('serves logs through the API (tailLines, timestamps) and reports events', async () => {
