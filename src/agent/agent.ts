@@ -1,15 +1,17 @@
 /**
  * The node agent (Berth's kubelet): registers the Node, watches the Containers, Volumes and Images
- * bound to it through @kubernetes/client-node informers, and drives the runtime core towards them
- * with level-triggered reconcilers behind rate-limited work queues. It never touches the store.
+ * bound to it through informers of the API client, and drives the runtime core towards them with
+ * level-triggered reconcilers on the controller runner (rate-limited queues, backoff, resync,
+ * metrics). It never touches the store: everything goes through the API.
  */
 import { existsSync } from 'node:fs';
 import type { ContainerSpec } from '../api/container.js';
-import { resourceInformer, type ResourceInformer } from '../client/informer.js';
-import type { KObject, KubeClient } from '../client/kube.js';
-import { WorkQueue, type HandlerResult } from '../client/workqueue.js';
+import type { ApiClient } from '../client/api-client.js';
+import { Controller } from '../client/controller.js';
+import { InformerFactory, keyOf, type Informer } from '../client/informer.js';
+import { berthResources, type BerthResources } from '../client/kinds.js';
 import type { Runtime } from '../runtime/index.js';
-import { ContainerReconciler, RetryLater } from './container-reconciler.js';
+import { ContainerReconciler } from './container-reconciler.js';
 import { AgentEndpoint } from './endpoint.js';
 import { EventRecorder } from './events.js';
 import { ExitWatcher } from './exit-watcher.js';
@@ -21,7 +23,7 @@ import { NodeRegistration } from './node-registration.js';
 import { VolumeReconciler } from './volume-reconciler.js';
 
 export interface AgentOptions {
-  client: KubeClient;
+  client: ApiClient;
   runtime: Runtime;
   /** Registry client for Images with source.pull; without it pulls report PullNotConfigured. */
   distribution?: Distribution;
@@ -37,42 +39,48 @@ export interface AgentOptions {
   log?: (msg: string) => void;
 }
 
+const BACKOFF = { baseMs: 500, maxMs: 300_000 };
+
 export class Agent {
   readonly metrics: AgentMetrics = agentMetrics();
   readonly endpoint: AgentEndpoint;
-  private readonly containerInformer: ResourceInformer;
-  private readonly volumeInformer: ResourceInformer;
-  private readonly imageInformer: ResourceInformer;
-  private readonly queues: { containers: WorkQueue; volumes: WorkQueue; images: WorkQueue };
+  private readonly api: BerthResources;
+  private readonly informers: InformerFactory;
+  private readonly containerInformer: Informer;
+  private readonly volumeInformer: Informer;
+  private readonly imageInformer: Informer;
+  private readonly controllers: { containers: Controller; volumes: Controller; images: Controller };
   private readonly exits: ExitWatcher;
   private readonly node: NodeRegistration;
   private readonly containersR: ContainerReconciler;
   private readonly volumesR: VolumeReconciler;
   private readonly imagesR: ImageReconciler;
-  private resync: NodeJS.Timeout | undefined;
+  private orphanScan: NodeJS.Timeout | undefined;
   private readonly log: (msg: string) => void;
   private readonly events: EventRecorder;
 
   constructor(private readonly o: AgentOptions) {
     this.log = o.log ?? ((m) => console.error(`agent: ${m}`));
-    const { client, runtime, nodeName } = o;
+    const { runtime, nodeName } = o;
+    const api = (this.api = berthResources(o.client));
     const fieldSelector = `spec.nodeName=${nodeName}`;
-    const onError = (err: unknown) => this.log(`watch error: ${(err as Error).message ?? String(err)}`);
-    this.containerInformer = resourceInformer(client, 'containers', { fieldSelector, onError });
-    this.volumeInformer = resourceInformer(client, 'volumes', { fieldSelector, onError });
-    this.imageInformer = resourceInformer(client, 'images', { fieldSelector, onError });
-    const backoff = { baseMs: 500, maxMs: 300_000 };
-    this.queues = {
-      containers: new WorkQueue('agent_containers', backoff),
-      volumes: new WorkQueue('agent_volumes', backoff),
-      images: new WorkQueue('agent_images', backoff),
+    this.informers = new InformerFactory((m) => this.log(m));
+    this.containerInformer = this.informers.for(api.containers, { fieldSelector }) as unknown as Informer;
+    this.volumeInformer = this.informers.for(api.volumes, { fieldSelector }) as unknown as Informer;
+    this.imageInformer = this.informers.for(api.images, { fieldSelector }) as unknown as Informer;
+    const resyncMs = o.resyncMs ?? 30_000;
+    const log = (m: string) => this.log(m);
+    this.controllers = {
+      containers: new Controller({ name: 'agent_containers', reconcile: (k) => this.containersR.reconcile(k), concurrency: o.concurrency ?? 4, backoff: BACKOFF, resyncMs, log }),
+      volumes: new Controller({ name: 'agent_volumes', reconcile: (k) => this.volumesR.reconcile(k), concurrency: 2, backoff: BACKOFF, resyncMs, log }),
+      images: new Controller({ name: 'agent_images', reconcile: (k) => this.imagesR.reconcile(k), concurrency: 2, backoff: BACKOFF, resyncMs, log }),
     };
-    const events = (this.events = new EventRecorder(client, 'agent', nodeName));
-    this.exits = new ExitWatcher((key) => this.queues.containers.add(key));
+    const events = (this.events = new EventRecorder(api, 'agent', nodeName));
+    this.exits = new ExitWatcher((key) => this.controllers.containers.enqueue(key));
     this.endpoint = new AgentEndpoint({ runtime, ...(o.distribution ? { distribution: o.distribution } : {}), token: o.endpointToken, host: o.endpointHost, port: o.endpointPort });
-    this.node = new NodeRegistration(client, nodeName, () => this.endpoint.url || undefined, o.heartbeatMs ?? 10_000);
+    this.node = new NodeRegistration(api, nodeName, () => this.endpoint.url || undefined, o.heartbeatMs ?? 10_000);
     this.containersR = new ContainerReconciler({
-      client,
+      client: api,
       runtime,
       nodeName,
       containers: this.containerInformer,
@@ -80,12 +88,12 @@ export class Agent {
       exits: this.exits,
       metrics: this.metrics,
       onReleased: (ns) => {
-        for (const v of this.volumeInformer.list(ns)) this.queues.volumes.add(objectKey(ns, v.metadata.name));
+        for (const v of this.volumeInformer.list(ns)) this.controllers.volumes.enqueue(objectKey(ns, v.metadata.name));
       },
     });
-    this.volumesR = new VolumeReconciler({ client, runtime, nodeName, volumes: this.volumeInformer, containers: this.containerInformer, events });
+    this.volumesR = new VolumeReconciler({ client: api, runtime, nodeName, volumes: this.volumeInformer, containers: this.containerInformer, events });
     this.imagesR = new ImageReconciler({
-      client,
+      client: api,
       runtime,
       ...(o.distribution ? { distribution: o.distribution } : {}),
       nodeName,
@@ -94,7 +102,7 @@ export class Agent {
       onPresent: () => {
         for (const c of this.containerInformer.list()) {
           const phase = (c.status as { phase?: string } | undefined)?.phase;
-          if (phase === undefined || phase === 'Pending') this.queues.containers.add(keyOf(c));
+          if (phase === undefined || phase === 'Pending') this.controllers.containers.enqueue(keyOf(c));
         }
       },
     });
@@ -105,35 +113,25 @@ export class Agent {
     await this.endpoint.start();
     await this.node.register();
     this.node.start();
-    await Promise.all([this.containerInformer.start(), this.volumeInformer.start(), this.imageInformer.start()]);
-    // Handlers go on after the first list: what changed while no agent ran (exits, orphans) is
-    // queued first, then everything else, so a restarted agent corrects the stale statuses soonest.
+    await this.informers.start();
+    // What changed while no agent ran (exits, orphans) is queued first; the handlers registered next
+    // queue everything else, so a restarted agent corrects the stale statuses soonest.
     await this.enqueueChanged();
-    const wire = (inf: ResourceInformer, q: WorkQueue, extra?: (o: KObject) => void, isEcho?: (key: string, o: KObject) => boolean) => {
-      for (const verb of ['add', 'update', 'delete'] as const) {
-        inf.on(verb, (obj) => {
-          if (verb === 'update' && isEcho?.(keyOf(obj), obj)) return;
-          q.add(keyOf(obj));
-          extra?.(obj);
-        });
-      }
-    };
-    // A container coming or going changes who uses a volume.
-    const containerEcho = (key: string, c: KObject): boolean => this.containersR.isOwnStatusEcho(key, c);
-    wire(this.containerInformer, this.queues.containers, (c) => {
-      for (const m of (c.spec as ContainerSpec | undefined)?.volumeMounts ?? []) {
-        if (m.name) this.queues.volumes.add(objectKey(c.metadata.namespace, m.name));
-      }
-    }, containerEcho);
-    wire(this.volumeInformer, this.queues.volumes);
-    wire(this.imageInformer, this.queues.images);
-    this.resyncAll();
+    const c = this.controllers;
+    // the watch event of the agent's own status write needs no reconcile
+    c.containers.watch(this.containerInformer, { predicate: (ev, obj) => ev !== 'update' || !this.containersR.isOwnStatusEcho(keyOf(obj), obj) });
+    // a container coming or going changes who uses a volume
+    c.volumes.watch(this.containerInformer, {
+      resync: false,
+      map: (ctr) => ((ctr.spec as ContainerSpec | undefined)?.volumeMounts ?? []).filter((m) => m.name).map((m) => objectKey(ctr.metadata.namespace, m.name!)),
+    });
+    c.volumes.watch(this.volumeInformer);
+    c.images.watch(this.imageInformer);
     this.exits.start();
-    this.queues.images.run(2, this.instrument('Image', (k) => this.imagesR.reconcile(k)), this.onError('Image'));
-    this.queues.volumes.run(2, this.instrument('Volume', (k) => this.volumesR.reconcile(k)), this.onError('Volume'));
-    this.queues.containers.run(this.o.concurrency ?? 4, this.instrument('Container', (k) => this.containersR.reconcile(k)), this.onError('Container'));
-    this.resync = setInterval(() => this.resyncAll(), this.o.resyncMs ?? 30_000);
-    this.resync.unref();
+    await Promise.all([c.images.start(), c.volumes.start(), c.containers.start()]);
+    // runtime containers whose object is gone (or another object holds the name) are reconciled away
+    this.orphanScan = setInterval(() => void this.enqueueOrphans().catch(() => undefined), this.o.resyncMs ?? 30_000);
+    this.orphanScan.unref();
   }
 
   /** Runtime containers that exited, or whose object is gone or replaced, while no agent watched. */
@@ -144,11 +142,11 @@ export class Agent {
       const ns = labels[LABEL_NAMESPACE];
       const name = labels[LABEL_NAME];
       if (!labels[LABEL_UID] || !ns || !name) continue;
-      const obj = this.containerInformer.get(name, ns);
+      const obj = this.containerInformer.get(ns, name);
       const state = await rt.records.readState(rec.id);
       const live = state.status === 'running' || state.status === 'paused';
       if (!obj || obj.metadata.uid !== labels[LABEL_UID] || (live && existsSync(rt.records.paths(rec.id).exitFile))) {
-        this.queues.containers.add(objectKey(ns, name));
+        this.controllers.containers.enqueue(objectKey(ns, name));
       }
     }
   }
@@ -161,38 +159,8 @@ export class Agent {
       const ns = labels[LABEL_NAMESPACE];
       const name = labels[LABEL_NAME];
       if (!uid || !ns || !name) continue;
-      this.queues.containers.add(objectKey(ns, name));
+      this.controllers.containers.enqueue(objectKey(ns, name));
     }
-  }
-
-  private resyncAll(): void {
-    for (const c of this.containerInformer.list()) this.queues.containers.add(keyOf(c));
-    for (const v of this.volumeInformer.list()) this.queues.volumes.add(keyOf(v));
-    for (const i of this.imageInformer.list()) this.queues.images.add(keyOf(i));
-    void this.enqueueOrphans().catch(() => undefined);
-  }
-
-  private instrument(kind: string, fn: (key: string) => Promise<HandlerResult | void>) {
-    return async (key: string): Promise<HandlerResult | void> => {
-      const end = this.metrics.reconcileDuration.startTimer({ kind });
-      let result = 'error';
-      try {
-        const r = await fn(key);
-        result = r?.requeueAfterMs !== undefined ? 'requeue' : 'success';
-        return r;
-      } finally {
-        const took = end({ result });
-        if (process.env.BERTH_AGENT_DEBUG && took > 0.1) this.log(`DEBUG ${kind} ${key} ${result} took ${took.toFixed(3)}s`);
-        this.metrics.reconciles.inc({ kind, result });
-      }
-    };
-  }
-
-  private onError(kind: string) {
-    return (key: string, err: unknown) => {
-      if (err instanceof RetryLater) return;
-      this.log(`${kind} ${key}: ${(err as Error).message ?? String(err)}`);
-    };
   }
 
   private phases(): Map<string, number> {
@@ -230,17 +198,14 @@ export class Agent {
   }
 
   async stop(): Promise<void> {
-    if (this.resync) clearInterval(this.resync);
+    if (this.orphanScan) clearInterval(this.orphanScan);
     this.node.stop();
     this.exits.stop();
-    await Promise.all([this.containerInformer.stop(), this.volumeInformer.stop(), this.imageInformer.stop()]);
-    await Promise.all([this.queues.containers.shutdown(), this.queues.volumes.shutdown(), this.queues.images.shutdown()]);
+    this.informers.stop();
+    await Promise.all([this.controllers.containers.stop(), this.controllers.volumes.stop(), this.controllers.images.stop()]);
     await this.endpoint.stop();
     // events still queued go out, unless the API server is gone too
     await Promise.race([this.events.flush(), new Promise((r) => setTimeout(r, 2000).unref())]);
   }
 }
 
-function keyOf(o: KObject): string {
-  return objectKey(o.metadata.namespace, o.metadata.name);
-}

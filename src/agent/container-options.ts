@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { ContainerSpec } from '../api/container.js';
 import { cpuMillis, quantityInt } from '../api/quantity.js';
 import type { CreateOptions } from '../runtime/index.js';
-import type { KObject } from '../client/kube.js';
+import type { KObject } from '../client/api-client.js';
 import { LABEL_NAME, LABEL_NAMESPACE, LABEL_SPEC_HASH, LABEL_UID, runtimeContainerName, runtimeVolumeName, specHash } from './names.js';
 
 /** A spec the node cannot run as written; the message names the field. */

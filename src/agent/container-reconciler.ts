@@ -4,9 +4,11 @@
  * it sees through the status subresource. Exits are noticed by the ExitWatcher and come back here.
  */
 import type { ContainerSpec, ContainerStatus } from '../api/container.js';
-import type { HandlerResult } from '../client/workqueue.js';
-import type { ResourceInformer } from '../client/informer.js';
-import { isoTime, jsonEqual, type KObject, type KubeClient } from '../client/kube.js';
+import type { KObject } from '../client/api-client.js';
+import { RetryLater, type ReconcileResult as HandlerResult } from '../client/controller.js';
+import type { Informer } from '../client/informer.js';
+import { isoTime, jsonEqual } from '../client/json.js';
+import type { BerthResources } from '../client/kinds.js';
 import { RuntimeError, type ContainerState, type Runtime } from '../runtime/index.js';
 import { createdState, type ContainerRecord } from '../runtime/containers/record.js';
 import { createOptionsFor, SpecError } from './container-options.js';
@@ -17,19 +19,18 @@ import type { AgentMetrics } from './metrics.js';
 import { CONTAINER_FINALIZER, LABEL_SPEC_HASH, LABEL_UID, runtimeContainerName, specHash, splitKey } from './names.js';
 import { condition, normalise, setFinalizer, writeStatus } from './status.js';
 
-const PLURAL = 'containers';
+const PLURAL = 'containers' as const;
 const MAX_BACKOFF_S = 300;
 /** A container that ran this long before exiting restarts without back-off (kubelet resets after 10 min). */
 const BACKOFF_RESET_MS = 10 * 60_000;
 
-/** Raised to get the key retried with the queue's back-off; the message is already in status. */
-export class RetryLater extends Error {}
+export { RetryLater };
 
 export interface ContainerReconcilerDeps {
-  client: KubeClient;
+  client: BerthResources;
   runtime: Runtime;
   nodeName: string;
-  containers: ResourceInformer;
+  containers: Informer;
   events: EventRecorder;
   exits: ExitWatcher;
   metrics: AgentMetrics;
@@ -80,7 +81,7 @@ export class ContainerReconciler {
 
   async reconcile(key: string): Promise<HandlerResult | void> {
     const { namespace, name } = splitKey(key);
-    const obj = this.d.containers.get(name, namespace);
+    const obj = this.d.containers.get(namespace, name);
     let rec = await this.find(runtimeContainerName(namespace, name));
     if (!obj || (obj.spec as ContainerSpec | undefined)?.nodeName !== this.d.nodeName) {
       // No object (or it moved away): the runtime container is an orphan.
@@ -99,7 +100,7 @@ export class ContainerReconciler {
         if (s.status === 'running' || s.status === 'paused') this.d.events.record(obj, 'Normal', 'Killing', `Stopping container ${name}`);
         await this.destroy(rec, key, spec.stopGracePeriodSeconds);
       }
-      await setFinalizer(this.d.client, PLURAL, obj, CONTAINER_FINALIZER, false);
+      await setFinalizer(this.d.client[PLURAL], obj, CONTAINER_FINALIZER, false);
       this.written.delete(key);
       this.d.onReleased(namespace);
       return;
@@ -107,7 +108,7 @@ export class ContainerReconciler {
     // the finalizer patch and the events go out while runc starts the container, not before: no API round
     // trip before Running; a container made for an object deleted meanwhile is an orphan the next pass removes
     const later = new DeferredWrites();
-    later.add(() => setFinalizer(this.d.client, PLURAL, obj, CONTAINER_FINALIZER, true));
+    later.add(() => setFinalizer(this.d.client[PLURAL], obj, CONTAINER_FINALIZER, true));
     try {
       return await this.converge(obj, key, rec, later);
     } finally {
@@ -307,7 +308,7 @@ export class ContainerReconciler {
     // same status again moments later is not written twice. Past that, the object's own status is compared,
     // so a status changed by someone else is put right at the latest on the next resync.
     const fresh = mine && mine.uid === obj.metadata.uid && Date.now() - mine.at < OWN_WRITE_TRUST_MS && jsonEqual(mine.status, status);
-    if (!fresh) await writeStatus(this.d.client, PLURAL, obj, status as Record<string, unknown>);
+    if (!fresh) await writeStatus(this.d.client[PLURAL], obj, status as Record<string, unknown>);
     this.written.set(key, { uid: obj.metadata.uid ?? '', status, at: fresh ? mine.at : Date.now() });
   }
 

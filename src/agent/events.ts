@@ -6,7 +6,8 @@
  * what happened never delays the work itself (three events used to sit before a container's status).
  */
 import { randomBytes } from 'node:crypto';
-import type { KObject, KubeClient } from '../client/kube.js';
+import type { KObject } from '../client/api-client.js';
+import type { BerthResources } from '../client/kinds.js';
 
 export type EventType = 'Normal' | 'Warning';
 
@@ -17,7 +18,7 @@ export class EventRecorder {
   private readonly seen = new Map<string, { name: string; count: number; first: string }>();
 
   constructor(
-    private readonly client: KubeClient,
+    private readonly client: BerthResources,
     private readonly component: string,
     private readonly host: string,
   ) {}
@@ -47,7 +48,7 @@ export class EventRecorder {
     try {
       if (prior) {
         prior.count++;
-        await this.client.patchEvent(ns, prior.name, { count: prior.count, lastTimestamp: now });
+        await this.client.events.patch(ns, prior.name, { count: prior.count, lastTimestamp: now });
         return;
       }
     } catch {
@@ -55,7 +56,7 @@ export class EventRecorder {
     }
     const name = `${obj.metadata.name}.${Date.now().toString(16)}${randomBytes(3).toString('hex')}`;
     try {
-      await this.client.createEvent(ns, {
+      await this.client.events.create(ns, {
         apiVersion: 'v1',
         kind: 'Event',
         metadata: { name, namespace: ns },

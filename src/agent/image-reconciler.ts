@@ -11,9 +11,10 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { randomBytes } from 'node:crypto';
 import { shortDigestOf, type ImageSpec, type ImageStatus } from '../api/image.js';
-import type { ResourceInformer } from '../client/informer.js';
-import type { HandlerResult } from '../client/workqueue.js';
-import { isNotFound, type KObject, type KubeClient } from '../client/kube.js';
+import { isNotFound, type KObject } from '../client/api-client.js';
+import type { ReconcileResult as HandlerResult } from '../client/controller.js';
+import type { Informer } from '../client/informer.js';
+import type { BerthResources } from '../client/kinds.js';
 import { parseConfigChanges } from '../runtime/build/changes.js';
 import { credentialsFromDockerConfig, parseRemoteReference, type Credentials, type Distribution } from '../runtime/distribution/index.js';
 import { RuntimeError, type Runtime } from '../runtime/index.js';
@@ -22,16 +23,16 @@ import { buildFromSource, BuildFailure, type BuiltImage } from './image-build.js
 import { splitKey } from './names.js';
 import { condition, writeStatus } from './status.js';
 
-const PLURAL = 'images';
+const PLURAL = 'images' as const;
 const NOT_IMPLEMENTED_RETRY_MS = 60_000;
 /** How often a built Image looks at its source again. */
 const REBUILD_CHECK_MS = 60_000;
 
 export interface ImageReconcilerDeps {
-  client: KubeClient;
+  client: BerthResources;
   runtime: Runtime;
   nodeName: string;
-  images: ResourceInformer;
+  images: Informer;
   events: EventRecorder;
   distribution?: Distribution;
   /** An image became present: containers waiting for it can go on. */
@@ -46,7 +47,7 @@ export class ImageReconciler {
 
   async reconcile(key: string): Promise<HandlerResult | void> {
     const { namespace, name } = splitKey(key);
-    const obj = this.d.images.get(name, namespace);
+    const obj = this.d.images.get(namespace, name);
     if (!obj || obj.metadata.deletionTimestamp || (obj.spec as ImageSpec | undefined)?.nodeName !== this.d.nodeName) return;
     const spec = obj.spec as unknown as ImageSpec;
     const prev = (obj.status ?? {}) as ImageStatus;
@@ -144,7 +145,7 @@ export class ImageReconciler {
   private async pullCredentials(namespace: string, name: string, ref: string): Promise<Credentials> {
     let secret;
     try {
-      secret = await this.d.client.core.readNamespacedSecret({ namespace, name });
+      secret = (await this.d.client.secrets.get(namespace, name)) as { data?: Record<string, string> };
     } catch (e) {
       throw new Error(`spec.source.pull.secretRef: secret "${name}" ${isNotFound(e) ? 'not found' : `could not be read (${(e as Error).message})`}`);
     }
@@ -232,7 +233,7 @@ export class ImageReconciler {
       ...(obj.metadata.generation !== undefined ? { observedGeneration: obj.metadata.generation } : {}),
       ...extra,
     };
-    await writeStatus(this.d.client, PLURAL, obj, status as Record<string, unknown>);
+    await writeStatus(this.d.client[PLURAL], obj, status as Record<string, unknown>);
     this.d.onPresent(spec.ref);
   }
 
@@ -243,7 +244,7 @@ export class ImageReconciler {
    */
   private async inProgress(obj: KObject, prev: ImageStatus, phase: 'Importing' | 'Building' | 'Pulling', sourceType: 'Import' | 'Build' | 'Pull'): Promise<void> {
     if (prev.phase === 'Failed' && prev.observedGeneration === obj.metadata.generation) return;
-    await writeStatus(this.d.client, PLURAL, obj, { ...prev, phase, sourceType });
+    await writeStatus(this.d.client[PLURAL], obj, { ...prev, phase, sourceType });
   }
 
   private async fail(obj: KObject, prev: ImageStatus, sourceType: 'Pull' | 'Build' | 'Import', reason: string, message: string, extra: Partial<ImageStatus> = {}): Promise<void> {
@@ -255,6 +256,6 @@ export class ImageReconciler {
       ...(obj.metadata.generation !== undefined ? { observedGeneration: obj.metadata.generation } : {}),
       ...extra,
     };
-    await writeStatus(this.d.client, PLURAL, obj, status as Record<string, unknown>);
+    await writeStatus(this.d.client[PLURAL], obj, status as Record<string, unknown>);
   }
 }

@@ -1,5 +1,6 @@
 /**
- * Agent metrics, on the shared registry: reconcile counts and durations, containers by phase,
+ * Agent metrics, on the shared registry (reconcile counts, durations and queues come from the
+ * controller runner): containers by phase,
  * cAdvisor-named per-container usage, and start latency (creationTimestamp to Running).
  */
 import { Counter, Gauge, Histogram } from 'prom-client';
@@ -20,8 +21,6 @@ export interface MetricsSources {
 }
 
 export interface AgentMetrics {
-  reconciles: Counter<'kind' | 'result'>;
-  reconcileDuration: Histogram<'kind' | 'result'>;
   startLatency: Histogram;
   bind(sources: MetricsSources): void;
 }
@@ -32,19 +31,6 @@ let shared: AgentMetrics | undefined;
 export function agentMetrics(): AgentMetrics {
   if (shared) return shared;
   let sources: MetricsSources | undefined;
-  const reconciles = new Counter({
-    name: 'berth_agent_reconcile_total',
-    help: 'Reconciles by kind and result (success, error, requeue).',
-    labelNames: ['kind', 'result'] as const,
-    registers: [metricsRegistry],
-  });
-  const reconcileDuration = new Histogram({
-    name: 'berth_agent_reconcile_duration_seconds',
-    help: 'Time one reconcile takes, by kind and result.',
-    labelNames: ['kind', 'result'] as const,
-    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    registers: [metricsRegistry],
-  });
   const startLatency = new Histogram({
     name: 'berth_container_start_latency_seconds',
     help: 'Time from a Container object being created to its process running.',
@@ -101,9 +87,7 @@ export function agentMetrics(): AgentMetrics {
     },
   });
   shared = {
-    reconciles,
-    reconcileDuration,
-    startLatency,
+            startLatency,
     bind(src) {
       sources = src;
       cached = undefined;

@@ -1,10 +1,9 @@
 /** Registers this node's Node object and renews its heartbeat (status.lastHeartbeatTime + Ready). */
-import type { KObject, KubeClient } from '../client/kube.js';
-import { isNotFound } from '../client/kube.js';
+import { isNotFound, type KObject } from '../client/api-client.js';
+import type { BerthResources } from '../client/kinds.js';
 import { nodeFacts, type NodeFacts } from './node-info.js';
 import { condition } from './status.js';
 
-const PLURAL = 'nodes';
 
 export class NodeRegistration {
   private facts: NodeFacts | undefined;
@@ -12,7 +11,7 @@ export class NodeRegistration {
   private readyCondition: unknown;
 
   constructor(
-    private readonly client: KubeClient,
+    private readonly client: BerthResources,
     private readonly nodeName: string,
     private readonly endpointUrl: () => string | undefined,
     private readonly intervalMs = 10_000,
@@ -22,10 +21,10 @@ export class NodeRegistration {
     this.facts = await nodeFacts(this.nodeName);
     let node: KObject;
     try {
-      node = await this.client.get(PLURAL, undefined, this.nodeName);
+      node = await this.client.nodes.get(undefined, this.nodeName);
     } catch (e) {
       if (!isNotFound(e)) throw e;
-      node = await this.client.create(PLURAL, undefined, {
+      node = await this.client.nodes.create(undefined, {
         apiVersion: 'berth.dev/v1alpha1',
         kind: 'Node',
         metadata: {
@@ -37,7 +36,7 @@ export class NodeRegistration {
     }
     this.readyCondition = (node.status as { conditions?: unknown } | undefined)?.conditions;
     const url = this.endpointUrl();
-    await this.client.patchStatus(PLURAL, undefined, this.nodeName, {
+    await this.client.nodes.patchStatus(undefined, this.nodeName, {
       capacity: this.facts.capacity,
       allocatable: this.facts.allocatable,
       nodeInfo: this.facts.nodeInfo,
@@ -56,7 +55,7 @@ export class NodeRegistration {
 
   async renew(): Promise<void> {
     try {
-      await this.client.patchStatus(PLURAL, undefined, this.nodeName, this.heartbeat());
+      await this.client.nodes.patchStatus(undefined, this.nodeName, this.heartbeat());
     } catch (e) {
       if (isNotFound(e)) await this.register();
       else throw e;

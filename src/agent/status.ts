@@ -1,5 +1,6 @@
 /** Helpers shared by the reconcilers for conditions and status patches. */
-import { isoTime, jsonEqual, mergePatchFor, type KObject, type KubeClient } from '../client/kube.js';
+import type { KObject, ResourceClient } from '../client/api-client.js';
+import { isoTime, jsonEqual, mergePatchFor } from '../client/json.js';
 
 export interface Condition {
   type: string;
@@ -21,10 +22,10 @@ export function condition(prev: unknown, c: Omit<Condition, 'lastTransitionTime'
 }
 
 /** Writes status through the status subresource when it differs from what the object carries. */
-export async function writeStatus(client: KubeClient, plural: string, obj: KObject, desired: Record<string, unknown>): Promise<boolean> {
+export async function writeStatus(resource: ResourceClient, obj: KObject, desired: Record<string, unknown>): Promise<boolean> {
   const current = normalise(obj.status ?? {});
   if (jsonEqual(current, desired)) return false;
-  await client.patchStatus(plural, obj.metadata.namespace, obj.metadata.name, mergePatchFor(current, desired));
+  await resource.patchStatus(obj.metadata.namespace, obj.metadata.name, mergePatchFor(current, desired), { fieldManager: 'berth-agent' });
   return true;
 }
 
@@ -34,11 +35,9 @@ export function normalise(v: unknown): Record<string, unknown> {
 }
 
 /** Adds or removes a finalizer with a merge patch guarded by resourceVersion (409 when stale). */
-export async function setFinalizer(client: KubeClient, plural: string, obj: KObject, finalizer: string, present: boolean): Promise<void> {
+export async function setFinalizer(resource: ResourceClient, obj: KObject, finalizer: string, present: boolean): Promise<void> {
   const list = obj.metadata.finalizers ?? [];
   if (list.includes(finalizer) === present) return;
   const next = present ? [...list, finalizer] : list.filter((f) => f !== finalizer);
-  await client.patch(plural, obj.metadata.namespace, obj.metadata.name, {
-    metadata: { finalizers: next, resourceVersion: obj.metadata.resourceVersion },
-  });
+  await resource.patch(obj.metadata.namespace, obj.metadata.name, { metadata: { finalizers: next, resourceVersion: obj.metadata.resourceVersion } }, { fieldManager: 'berth-agent' });
 }

@@ -4,22 +4,23 @@
  */
 import type { ContainerSpec } from '../api/container.js';
 import type { VolumeSpec, VolumeStatus } from '../api/volume.js';
-import type { ResourceInformer } from '../client/informer.js';
-import type { HandlerResult } from '../client/workqueue.js';
-import type { KObject, KubeClient } from '../client/kube.js';
+import type { KObject } from '../client/api-client.js';
+import type { ReconcileResult as HandlerResult } from '../client/controller.js';
+import type { Informer } from '../client/informer.js';
+import type { BerthResources } from '../client/kinds.js';
 import type { Runtime } from '../runtime/index.js';
 import type { EventRecorder } from './events.js';
 import { runtimeVolumeName, splitKey, VOLUME_FINALIZER } from './names.js';
 import { condition, setFinalizer, writeStatus } from './status.js';
 
-const PLURAL = 'volumes';
+const PLURAL = 'volumes' as const;
 
 export interface VolumeReconcilerDeps {
-  client: KubeClient;
+  client: BerthResources;
   runtime: Runtime;
   nodeName: string;
-  volumes: ResourceInformer;
-  containers: ResourceInformer;
+  volumes: Informer;
+  containers: Informer;
   events: EventRecorder;
 }
 
@@ -37,7 +38,7 @@ export class VolumeReconciler {
 
   async reconcile(key: string): Promise<HandlerResult | void> {
     const { namespace, name } = splitKey(key);
-    const obj = this.d.volumes.get(name, namespace);
+    const obj = this.d.volumes.get(namespace, name);
     if (!obj || (obj.spec as VolumeSpec | undefined)?.nodeName !== this.d.nodeName) return;
     const spec = obj.spec as unknown as VolumeSpec;
     const rtName = runtimeVolumeName(namespace, name);
@@ -46,17 +47,17 @@ export class VolumeReconciler {
     if (obj.metadata.deletionTimestamp) {
       const runtimeUsers = (await vols.find(rtName)) ? await vols.usedBy(rtName) : [];
       if (users.length > 0 || runtimeUsers.length > 0) {
-        await writeStatus(this.d.client, PLURAL, obj, { ...(obj.status ?? {}), usedBy: users });
+        await writeStatus(this.d.client[PLURAL], obj, { ...(obj.status ?? {}), usedBy: users });
         return { requeueAfterMs: 2000 };
       }
       if ((spec.reclaimPolicy ?? 'Delete') === 'Delete' && (await vols.find(rtName))) {
         await vols.remove(rtName);
         this.d.events.record(obj, 'Normal', 'Deleted', `Deleted volume data on node ${this.d.nodeName}`);
       }
-      await setFinalizer(this.d.client, PLURAL, obj, VOLUME_FINALIZER, false);
+      await setFinalizer(this.d.client[PLURAL], obj, VOLUME_FINALIZER, false);
       return;
     }
-    await setFinalizer(this.d.client, PLURAL, obj, VOLUME_FINALIZER, true);
+    await setFinalizer(this.d.client[PLURAL], obj, VOLUME_FINALIZER, true);
     const existed = await vols.find(rtName);
     const info = existed ?? (await vols.create(rtName, { labels: { 'berth.dev/namespace': namespace, 'berth.dev/name': name, 'berth.dev/uid': obj.metadata.uid ?? '' } }));
     if (!existed) this.d.events.record(obj, 'Normal', 'Created', `Created volume at ${info.mountpoint}`);
@@ -71,6 +72,6 @@ export class VolumeReconciler {
       conditions: [condition(prev.conditions, { type: 'Ready', status: 'True', reason: 'Created' })],
       ...(obj.metadata.generation !== undefined ? { observedGeneration: obj.metadata.generation } : {}),
     };
-    await writeStatus(this.d.client, PLURAL, obj, status as Record<string, unknown>);
+    await writeStatus(this.d.client[PLURAL], obj, status as Record<string, unknown>);
   }
 }

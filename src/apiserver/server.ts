@@ -1,16 +1,20 @@
-/** Starts the API server: store, registry, controllers it hosts, HTTP listener, kubeconfig. */
+/**
+ * Starts the API server: store, kinds, the HTTPS listener and the admin kubeconfig, plus an in-process
+ * door (connectInProcess) through which roles composed into the same process reach the very same
+ * HTTP handlers. It hosts no controller: those are API clients (src/controllers), composed by src/cmd.
+ */
 import type { IncomingMessage } from 'node:http';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { mkdir } from 'node:fs/promises';
 import { resourceOf, type KindInfo } from '../api/kind.js';
 import { storedObjects } from '../metrics/apiserver.js';
-import { GarbageCollector } from '../controllers/garbage-collector.js';
-import { NamespaceController } from '../controllers/namespace-controller.js';
 import type { Store } from '../store/types.js';
 import { createApp, type AppDeps, type OpenApiSource } from './app.js';
 import { refuseUpgrade } from '../util/refuse-upgrade.js';
+import { socketPair } from '../util/socket-pair.js';
 import { loadOrCreateCredentials, tokenMatches, writeKubeconfig, type Credentials } from './auth.js';
 import { InstrumentedStore } from './instrumented-store.js';
 import { ensureServingCerts, servingNames } from './tls.js';
@@ -47,6 +51,11 @@ export interface ApiServer {
   caPem: string;
   store: Store;
   resources: Resources;
+  /**
+   * A new in-memory connection to the same HTTP handlers the listener serves (authentication,
+   * admission, watches, upgrades): the in-process transport of the API client.
+   */
+  connectInProcess(): Duplex;
   close(): Promise<void>;
 }
 
@@ -74,13 +83,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   await mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
   const credentials = await loadOrCreateCredentials(opts.dataDir);
   const store = new InstrumentedStore(opts.store);
-  // The collector needs the registry and the registry asks the collector to orphan: tie the knot late.
-  const resources: Resources = new Resources(store, opts.kinds, { orphanDependents: (owner) => gc.orphanDependents(owner) });
-  const gc = new GarbageCollector(store, resources, opts.kinds);
-  const nsController = new NamespaceController(store, resources, opts.kinds);
+  const resources = new Resources(store, opts.kinds);
   await ensureDefaultNamespaces(resources, opts.kinds);
-  await gc.start();
-  await nsController.start();
 
   const extraRoutes = opts.extraRoutes?.(resources);
   const app = createApp({
@@ -97,17 +101,23 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const tls = await ensureServingCerts(opts.dataDir, servingNames(host));
   const server: Server = createServer({ cert: tls.certPem, key: tls.keyPem }, app);
   server.keepAliveTimeout = 65_000;
+  // The in-process door: the same app on a server that never listens; connections are socket pairs.
+  const inProcess = createHttpServer(app);
+  inProcess.keepAliveTimeout = 0;
+  const inProcessSockets = new Set<Duplex>();
   // An upgraded socket leaves the server's bookkeeping (closeAllConnections): close() ends it itself.
   const upgraded = new Set<Duplex>();
   const upgrade = opts.upgrade?.(resources);
   if (upgrade) {
-    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       upgraded.add(socket);
       socket.once('close', () => upgraded.delete(socket));
       socket.on('error', () => undefined);
       if (!tokenMatches(req.headers.authorization, credentials)) return refuseUpgrade(socket, 401, errors.unauthorized().toStatus());
       upgrade(req, socket, head);
-    });
+    };
+    server.on('upgrade', onUpgrade);
+    inProcess.on('upgrade', onUpgrade);
   }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -141,10 +151,16 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     caPem: tls.caPem,
     store,
     resources,
+    connectInProcess() {
+      const [client, serverEnd] = socketPair();
+      inProcessSockets.add(serverEnd);
+      serverEnd.once('close', () => inProcessSockets.delete(serverEnd));
+      inProcess.emit('connection', serverEnd);
+      return client;
+    },
     async close() {
       clearInterval(housekeeping);
-      gc.stop();
-      nsController.stop();
+      for (const socket of inProcessSockets) socket.destroy();
       for (const socket of upgraded) socket.destroy();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

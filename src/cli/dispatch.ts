@@ -1,28 +1,25 @@
 /** The `berth` command table: dispatches to one file per command under commands/. */
 import { CliError, ExitError, formatError } from './errors.js';
 
-interface Command {
+export interface Command {
   /** Loads the command's module only when it runs: start-up stays fast for every command. */
   load(): Promise<(argv: string[]) => Promise<void>>;
   summary: string;
 }
 
 const commands: Record<string, Command> = {
-  server: { load: async () => (await import('./commands/server.js')).serverCommand, summary: 'run the all-in-one server (API, store, controllers); writes <data-dir>/kubeconfig' },
   ps: { load: async () => (await import('./commands/ps.js')).psCommand, summary: 'list containers, docker ps style (-a all, -s sizes)' },
   logs: { load: async () => (await import('./commands/logs.js')).logsCommand, summary: "print a container's output (-f follows, --tail N)" },
   exec: { load: async () => (await import('./commands/exec.js')).execCommand, summary: 'run a command in a running container; its exit code is passed through' },
   cp: { load: async () => (await import('./commands/cp.js')).cpCommand, summary: 'copy files between a container and the local filesystem' },
   top: { load: async () => (await import('./commands/top.js')).topCommand, summary: 'show the processes of a running container' },
   stats: { load: async () => (await import('./commands/stats.js')).statsCommand, summary: 'show CPU, memory and pids of running containers' },
-  agent: { load: async () => (await import('./commands/agent.js')).agentCommand, summary: 'run the node agent against an API server (registers the node, runs its containers)' },
   apply: { load: async () => (await import('./commands/apply.js')).applyCommand, summary: 'create or update objects from manifests (server-side apply)' },
   get: { load: async () => (await import('./commands/get.js')).getCommand, summary: 'list objects or show some by name; -w follows changes' },
   describe: { load: async () => (await import('./commands/describe.js')).describeCommand, summary: 'show objects in detail, with their events' },
   delete: { load: async () => (await import('./commands/delete.js')).deleteCommand, summary: 'delete objects by name, selector or manifest' },
   'api-resources': { load: async () => (await import('./commands/api-resources.js')).apiResourcesCommand, summary: 'list the resource types the server serves' },
   version: { load: async () => (await import('./commands/version.js')).versionCommand, summary: 'print client and server versions' },
-  registry: { load: async () => (await import('./commands/registry.js')).registryCommand, summary: 'run the OCI Distribution registry (or manage its users, --gc)' },
   pull: { load: async () => (await import('./commands/pull.js')).pullCommand, summary: 'pull an image from a registry into this node' },
   push: { load: async () => (await import('./commands/push.js')).pushCommand, summary: 'push an image of this node to a registry' },
   tag: { load: async () => (await import('./commands/tag.js')).tagCommand, summary: 'give an image of this node another name' },
@@ -36,31 +33,36 @@ const commands: Record<string, Command> = {
   history: { load: async () => (await import('./commands/history.js')).historyCommand, summary: 'show the history of an image (local runtime)' },
 };
 
-export function usage(): string {
-  const width = Math.max(...Object.keys(commands).map((c) => c.length));
+export function usage(roles: Record<string, Command> = {}): string {
+  const all = { ...roles, ...commands };
+  const width = Math.max(...Object.keys(all).map((c) => c.length));
   return [
     'berth: Docker rebuilt as a declarative, Kubernetes-style system.',
     '',
     'Usage: berth COMMAND [flags]',
     '',
     'Commands:',
-    ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
+    ...Object.entries(all).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
     '',
     "Run 'berth COMMAND --help' for a command's flags.",
     '',
   ].join('\n');
 }
 
-/** Runs one invocation; returns the exit code (errors are printed, never thrown). */
-export async function main(argv: string[]): Promise<number> {
+/**
+ * Runs one invocation; returns the exit code (errors are printed, never thrown). `roles` are the
+ * process commands (server, apiserver, controller, agent, registry) that src/cmd adds.
+ */
+export async function main(argv: string[], roles: Record<string, Command> = {}): Promise<number> {
   const [name, ...rest] = argv;
+  const all: Record<string, Command> = { ...roles, ...commands };
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
-    if (name === 'help' && rest[0] && commands[rest[0]]) return main([rest[0], '--help']);
-    process.stdout.write(usage());
+    if (name === 'help' && rest[0] && all[rest[0]]) return main([rest[0], '--help'], roles);
+    process.stdout.write(usage(roles));
     return name === undefined ? 1 : 0;
   }
-  if (name === '--version') return main(['version', '--client']);
-  const command = commands[name];
+  if (name === '--version') return main(['version', '--client'], roles);
+  const command = Object.hasOwn(all, name) ? all[name] : undefined;
   try {
     if (!command) throw new CliError(`unknown command "${name}" for "berth". Run 'berth --help' for the list of commands.`);
     const run = await command.load();

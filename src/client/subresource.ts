@@ -5,7 +5,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { RequestOptions } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { GROUP, VERSION } from './kube.js';
+const GROUP = 'berth.dev';
+const VERSION = 'v1alpha1';
 import { rawRequest, type RawConnection } from './raw-request.js';
 
 export { RawRequestError as SubresourceError, readAll } from './raw-request.js';

@@ -1,83 +1,73 @@
 /**
  * Node lifecycle controller: a Node whose agent has been silent for longer than the grace period
- * gets Ready=Unknown, and the Containers bound to it phase Unknown (the agent writes the truth
- * again when it comes back).
+ * gets Ready=Unknown, and the Containers bound to it phase Unknown (the agent writes the truth again
+ * when it comes back). Each node is looked at again when its grace runs out, not on a fixed sweep.
  */
-import type { KindInfo } from '../api/kind.js';
-import type { ApiObject } from '../api/meta.js';
-import type { Resources, WriteOptions } from '../apiserver/resources.js';
-import { resourceOf } from '../api/kind.js';
-import type { Store } from '../store/types.js';
-import { Sweeper } from './sweeper.js';
+import { Controller, type ReconcileResult } from '../client/controller.js';
+import type { Informer } from '../client/informer.js';
+import { berthResources, type BerthResources, type ContainerObject, type NodeObject } from '../client/kinds.js';
+import type { ControllerContext, RunnableController } from './context.js';
 
-const OPTS: WriteOptions = { fieldManager: 'berth-node-lifecycle', dryRun: false, fieldValidation: 'Strict' };
+const OPTS = { fieldManager: 'berth-node-lifecycle' };
 
-type Obj = ApiObject & { spec?: Record<string, unknown>; status?: Record<string, unknown> };
-interface Cond { type: string; status: string; reason?: string; message?: string; lastTransitionTime?: string }
+interface Cond {
+  type: string;
+  status: string;
+  reason?: string;
+  message?: string;
+  lastTransitionTime?: string;
+}
 
-export class NodeLifecycleController {
-  private readonly sweeper: Sweeper;
-  private readonly nodeKind: KindInfo;
-  private readonly containerKind: KindInfo;
+export class NodeLifecycleController implements RunnableController {
+  readonly name = 'node_lifecycle';
+  private readonly controller: Controller;
+  private readonly nodes: Informer<NodeObject>;
+  private readonly containers: Informer<ContainerObject>;
+  private readonly r: BerthResources;
 
   constructor(
-    private readonly store: Store,
-    private readonly resources: Resources,
-    kinds: KindInfo[],
+    ctx: ControllerContext,
     private readonly graceMs = 40_000,
-    periodMs = 5_000,
   ) {
-    const find = (plural: string): KindInfo => {
-      const k = kinds.find((x) => x.group === 'berth.dev' && x.plural === plural);
-      if (!k) throw new Error(`node-lifecycle: kind ${plural} is not registered`);
-      return k;
-    };
-    this.nodeKind = find('nodes');
-    this.containerKind = find('containers');
-    this.sweeper = new Sweeper('node-lifecycle', () => this.sweep(), periodMs);
+    this.r = berthResources(ctx.client);
+    this.nodes = ctx.informers.for(this.r.nodes);
+    this.containers = ctx.informers.for(this.r.containers);
+    this.containers.addIndex('nodeName', (c) => (c.spec?.nodeName ? [c.spec.nodeName] : []));
+    this.controller = new Controller({ name: this.name, reconcile: (k) => this.reconcile(k), resyncMs: 30_000, log: ctx.log });
+    this.controller.watch(this.nodes);
   }
 
-  start(): void {
-    this.sweeper.start();
+  async start(): Promise<void> {
+    await this.controller.start();
   }
 
-  stop(): void {
-    this.sweeper.stop();
+  async stop(): Promise<void> {
+    await this.controller.stop();
   }
 
-  private async sweep(): Promise<void> {
-    const nodes = (await this.store.list(resourceOf(this.nodeKind))).items as Obj[];
-    const now = Date.now();
-    const lost = new Set<string>();
-    for (const n of nodes) {
-      const beat = Date.parse(String(n.status?.lastHeartbeatTime ?? n.metadata.creationTimestamp ?? ''));
-      if (!Number.isFinite(beat) || now - beat <= this.graceMs) continue;
-      lost.add(n.metadata.name);
-      const conds = (n.status?.conditions as Cond[] | undefined) ?? [];
-      const ready = conds.find((c) => c.type === 'Ready');
-      if (ready?.status === 'Unknown') continue;
+  private async reconcile(name: string): Promise<ReconcileResult | void> {
+    const n = this.nodes.get(undefined, name);
+    if (!n || n.metadata.deletionTimestamp) return;
+    const beat = Date.parse(String(n.status?.lastHeartbeatTime ?? n.metadata.creationTimestamp ?? ''));
+    if (!Number.isFinite(beat)) return;
+    const silent = Date.now() - beat;
+    if (silent <= this.graceMs) return { requeueAfterMs: this.graceMs - silent + 100 };
+    const conds = (n.status?.conditions as Cond[] | undefined) ?? [];
+    if (conds.find((c) => c.type === 'Ready')?.status !== 'Unknown') {
       const next: Cond = {
         type: 'Ready',
         status: 'Unknown',
         reason: 'NodeStatusUnknown',
-        message: `berth agent stopped posting node status ${Math.round((now - beat) / 1000)}s ago`,
+        message: `berth agent stopped posting node status ${Math.round(silent / 1000)}s ago`,
         lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
       };
-      await this.resources.patch(this.nodeKind, '', n.metadata.name, 'merge', { status: { conditions: [...conds.filter((c) => c.type !== 'Ready'), next] } }, OPTS, 'status');
+      await this.r.nodes.patchStatus(undefined, name, { conditions: [...conds.filter((c) => c.type !== 'Ready'), next] }, OPTS);
     }
-    if (lost.size === 0) return;
-    const containers = (await this.store.list(resourceOf(this.containerKind))).items as Obj[];
-    for (const c of containers) {
-      if (!lost.has(String(c.spec?.nodeName ?? '')) || c.status?.phase === 'Unknown' || c.metadata.deletionTimestamp) continue;
-      await this.resources.patch(
-        this.containerKind,
-        c.metadata.namespace ?? '',
-        c.metadata.name,
-        'merge',
-        { status: { phase: 'Unknown', reason: 'NodeLost', message: `node ${String(c.spec?.nodeName)} stopped reporting` } },
-        OPTS,
-        'status',
-      );
+    for (const c of this.containers.byIndex('nodeName', name)) {
+      if (c.status?.phase === 'Unknown' || c.metadata.deletionTimestamp) continue;
+      await this.r.containers.patchStatus(c.metadata.namespace, c.metadata.name, { phase: 'Unknown', reason: 'NodeLost', message: `node ${name} stopped reporting` }, OPTS);
     }
+    // a node that stays silent is looked at again (containers bound to it meanwhile)
+    return { requeueAfterMs: this.graceMs };
   }
 }

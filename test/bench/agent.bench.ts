@@ -231,7 +231,7 @@ async function main(): Promise<Record<string, unknown> | undefined> {
     console.log(`agent bench skipped: ${skip}`);
     return undefined;
   }
-  if (!existsSync(fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url)))) throw new Error('dist/ is missing: run `npm run build` first');
+  if (!existsSync(fileURLToPath(new URL('../../dist/cmd/main.js', import.meta.url)))) throw new Error('dist/ is missing: run `npm run build` first');
   const podmanMissing = ensurePodman();
   const work = await mkdtemp(join(tmpdir(), 'berth-bench-agent-'));
   toClean.work = work;

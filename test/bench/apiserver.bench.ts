@@ -58,7 +58,7 @@ async function readLines(body: ReadableStream<Uint8Array>, onLine: (line: string
 
 /** Starts the real `berth server` (built dist/) as its own process, so clients and server don't share a thread. */
 async function startBerthServer(dir: string, store: string): Promise<{ url: string; token: string; caPem: string; stop: () => Promise<void> }> {
-  const main = join(import.meta.dirname, '../../dist/cli/main.js');
+  const main = join(import.meta.dirname, '../../dist/cmd/main.js');
   const child = spawn(process.execPath, [main, 'server', '--no-agent', '--data-dir', dir, '--listen', '127.0.0.1:0', '--store', store], { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';

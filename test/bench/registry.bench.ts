@@ -73,7 +73,7 @@ async function makeImage(work: string, rt: Runtime): Promise<void> {
 
 async function startBerthRegistry(dir: string): Promise<{ host: string; stop(): Promise<void> }> {
   const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'registry', '--data-dir', dir, '--listen', `127.0.0.1:${port}`, '--auth', 'off'], {
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cmd/main.ts'), 'registry', '--data-dir', dir, '--listen', `127.0.0.1:${port}`, '--auth', 'off'], {
     cwd: ROOT,
     stdio: ['ignore', 'ignore', 'inherit'],
   });

@@ -12,7 +12,7 @@ import { freePort, http } from '../integration/registry/helpers.js';
 import { busyboxTarball, makeTempRoot, runtimeSkipReason } from '../integration/runtime/helpers.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const CLI = join(ROOT, 'src/cli/main.ts');
+const CLI = join(ROOT, 'src/cmd/main.ts');
 
 describe.skipIf(runtimeSkipReason() !== undefined)('berth registry CLI verbs', () => {
   let work: string;

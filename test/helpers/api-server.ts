@@ -1,10 +1,14 @@
-/** Starts a real API server in this process, on a temp data dir and a real SQLite store. */
+/**
+ * Starts a real API server in this process, on a temp data dir and a real SQLite store, with the
+ * garbage collector and the namespace controller as API clients of it (as `berth server` runs them).
+ */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kinds } from '../../src/api/registry.js';
 import { openapiV3GroupVersion, openapiV3Index } from '../../src/api/openapi.js';
 import { startApiServer, type ApiServer } from '../../src/apiserver/server.js';
+import { inProcessClient, startControllers, type ControllerSet } from '../../src/cmd/compose.js';
 import { openStore } from '../../src/store/index.js';
 import { fetchTrusting, type Fetch } from './tls-fetch.js';
 
@@ -24,8 +28,9 @@ export interface TestServer {
 export async function startTestServer(opts: { store?: 'sqlite' | 'memory'; dataDir?: string; port?: number; bookmarkIntervalMs?: number } = {}): Promise<TestServer> {
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'berth-api-')));
   const storeSpec = opts.store === 'memory' ? 'memory:' : `sqlite:${join(dataDir, 'state.db')}`;
-  const boot = async (port: number) =>
-    startApiServer({
+  let controllers: ControllerSet | undefined;
+  const boot = async (port: number) => {
+    const api = await startApiServer({
       store: await openStore(storeSpec),
       kinds,
       openapi: { index: openapiV3Index, groupVersion: openapiV3GroupVersion },
@@ -33,6 +38,9 @@ export async function startTestServer(opts: { store?: 'sqlite' | 'memory'; dataD
       listen: `127.0.0.1:${port}`,
       ...(opts.bookmarkIntervalMs ? { watch: { bookmarkIntervalMs: opts.bookmarkIntervalMs } } : {}),
     });
+    controllers = await startControllers(inProcessClient(api), { only: ['garbage_collector', 'namespace'], log: () => undefined });
+    return api;
+  };
   let server = await boot(opts.port ?? 0);
   const port = Number(new URL(server.url).port);
   const tlsFetch = fetchTrusting(server.caPem);
@@ -53,11 +61,13 @@ export async function startTestServer(opts: { store?: 'sqlite' | 'memory'; dataD
       return tlsFetch(`${t.url}${path}`, { ...init, headers, body: body ?? null });
     },
     async restart() {
+      await controllers?.stop();
       await server.close();
       server = await boot(port);
       t.server = server;
     },
     async stop() {
+      await controllers?.stop();
       await server.close();
       if (!opts.dataDir) await rm(dataDir, { recursive: true, force: true });
     },

@@ -195,7 +195,7 @@ describe.skipIf(!!skip)('agent', () => {
   it('does not reconcile again for the watch events of its own status writes', async () => {
     const reconciles = async (): Promise<number> => {
       const text = await (await t.api('/metrics')).text();
-      return [...text.matchAll(/^berth_agent_reconcile_total\{kind="Container",result="\w+"\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+      return [...text.matchAll(/^berth_controller_reconcile_total\{controller="agent_containers",result="\w+"\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
     };
     await new Promise((r) => setTimeout(r, 1500)); // the echoes of earlier writes have arrived
     const before = await reconciles();
@@ -211,7 +211,7 @@ describe.skipIf(!!skip)('agent', () => {
 
   it('exposes agent metrics on the API /metrics', async () => {
     const text = await (await t.api('/metrics')).text();
-    expect(text).toMatch(/berth_agent_reconcile_total\{kind="Container",result="success"\} \d+/);
+    expect(text).toMatch(/berth_controller_reconcile_total\{controller="agent_containers",result="success"\} \d+/);
     expect(text).toContain('berth_container_start_latency_seconds_bucket');
     expect(text).toContain('# TYPE container_cpu_usage_seconds_total counter');
     expect(text).toContain("# TYPE berth_containers gauge");

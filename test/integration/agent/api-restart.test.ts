@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from '../../../src/agent/agent.js';
-import { KubeClient } from '../../../src/client/kube.js';
+import { PluralClient as KubeClient } from '../../helpers/plural-client.js';
 import { Runtime } from '../../../src/runtime/index.js';
 import { startTestServer, type TestServer } from '../../helpers/api-server.js';
 import { busyboxTarball, makeTempRoot, removeCgroupParent, runtimeSkipReason } from '../runtime/helpers.js';
@@ -24,7 +24,7 @@ describe.skipIf(!!skip)('agent across an API server restart', () => {
     t = await startTestServer({ dataDir: join(dir, 'api') });
     runtime = new Runtime({ root: join(dir, 'runtime'), cgroupParent });
     // No scheduler here: manifests name the node themselves.
-    agent = new Agent({ client: KubeClient.fromFile(t.server.kubeconfigPath), runtime, nodeName: 'solo', endpointToken: 'x', log: () => undefined });
+    agent = new Agent({ client: KubeClient.fromFile(t.server.kubeconfigPath).api, runtime, nodeName: 'solo', endpointToken: 'x', log: () => undefined });
     await agent.start();
   });
   afterAll(async () => {

@@ -27,7 +27,7 @@ describe.skipIf(!!skip)('agent restart (kill -9)', () => {
     output = '';
     agent = spawn(
       process.execPath,
-      ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'agent', '--kubeconfig', t.node.api.kubeconfigPath, '--node-name', t.nodeName, '--data-dir', join(t.dir, 'data'), '--cgroup-parent', t.cgroupParent, '--endpoint-token-file', tokenFile],
+      ['--import', 'tsx', join(ROOT, 'src/cmd/main.ts'), 'agent', '--kubeconfig', t.node.api.kubeconfigPath, '--node-name', t.nodeName, '--data-dir', join(t.dir, 'data'), '--cgroup-parent', t.cgroupParent, '--endpoint-token-file', tokenFile],
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_NO_WARNINGS: '1'} },
     );
     agent.stdout!.on('data', (d: Buffer) => (output += d.toString()));

@@ -3,8 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAllInOne, type AllInOne } from '../../../src/agent/all-in-one.js';
-import { KubeClient, type KObject } from '../../../src/client/kube.js';
+import { startAllInOne, type AllInOne } from '../../../src/cmd/compose.js';
+import { PluralClient as KubeClient, type KObject } from '../../helpers/plural-client.js';
 import { openStore } from '../../../src/store/index.js';
 
 const GV = 'berth.dev/v1alpha1';

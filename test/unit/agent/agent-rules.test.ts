@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { exitReason, restartDelaySeconds } from '../../../src/agent/container-reconciler.js';
 import { createOptionsFor, SpecError } from '../../../src/agent/container-options.js';
 import { LABEL_SPEC_HASH, specHash } from '../../../src/agent/names.js';
-import { jsonEqual, mergePatchFor } from '../../../src/client/kube.js';
+import { jsonEqual, mergePatchFor } from '../../../src/client/json.js';
 import { requestsOf } from '../../../src/controllers/scheduler.js';
 import { psTable, sizeText, statusText } from '../../../src/cli/commands/ps.js';
 

@@ -1,17 +1,13 @@
 /** `berth agent`: the node agent on its own, talking to an API server through a kubeconfig. */
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { dirname, join } from 'node:path';
-import { Agent } from '../../agent/agent.js';
-import { parseListen } from '../../apiserver/server.js';
-import { KubeClient } from '../../client/kube.js';
-import { nodeDistribution } from '../../runtime/distribution/node.js';
-import { Runtime } from '../../runtime/index.js';
-import { writeFileAtomic } from '../../util/atomic-write.js';
-import { parseCommand, type CommandSpec, type FlagSpecs } from '../args.js';
-import { resolveDataDir } from '../data-dir.js';
-import { CliError } from '../errors.js';
+import { join } from 'node:path';
+import { parseListen } from '../apiserver/server.js';
+import { ApiClient } from '../client/api-client.js';
+import { parseCommand, type CommandSpec, type FlagSpecs } from '../cli/args.js';
+import { resolveDataDir } from '../cli/data-dir.js';
+import { CliError } from '../cli/errors.js';
+import { startAgent } from './compose.js';
+import { loadOrCreateToken, onSignals } from './token-file.js';
 
 const flags = {
   kubeconfig: { type: 'string', valueName: 'FILE', description: 'kubeconfig of the API server to register with (required)' },
@@ -32,19 +28,6 @@ const spec: CommandSpec<typeof flags> = {
   examples: ['berth agent --kubeconfig /var/lib/berth/kubeconfig --node-name node1'],
 };
 
-async function loadOrCreateToken(path: string): Promise<string> {
-  try {
-    const t = (await readFile(path, 'utf8')).trim();
-    if (t) return t;
-  } catch {
-    // created below
-  }
-  const token = randomBytes(32).toString('hex');
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  await writeFileAtomic(path, `${token}\n`, 0o600);
-  return token;
-}
-
 export async function agentCommand(argv: string[]): Promise<void> {
   const parsed = parseCommand(spec, argv);
   if (!parsed) return;
@@ -54,18 +37,16 @@ export async function agentCommand(argv: string[]): Promise<void> {
   const nodeName = (parsed.values['node-name'] ?? hostname()).toLowerCase();
   const { host, port } = parseListen(parsed.values['endpoint-listen'] ?? '127.0.0.1:0');
   const token = await loadOrCreateToken(parsed.values['endpoint-token-file'] ?? join(dataDir, 'agent-token'));
-  const runtime = new Runtime({ root: join(dataDir, 'runtime'), ...(parsed.values['cgroup-parent'] ? { cgroupParent: parsed.values['cgroup-parent'] } : {}) });
-  const distribution = await nodeDistribution(runtime.images, runtime.root, dataDir);
-  const agent = new Agent({ client: KubeClient.fromFile(kubeconfig), runtime, distribution, nodeName, endpointToken: token, endpointHost: host, endpointPort: port });
-  await agent.start();
+  const client = ApiClient.fromFile(kubeconfig);
+  const { agent } = await startAgent({
+    client,
+    dataDir,
+    nodeName,
+    endpointToken: token,
+    endpointHost: host,
+    endpointPort: port,
+    ...(parsed.values['cgroup-parent'] ? { cgroupParent: parsed.values['cgroup-parent'] } : {}),
+  });
   console.log(`berth agent: node ${nodeName} registered; endpoint ${agent.endpoint.url}; runtime ${join(dataDir, 'runtime')}`);
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    console.log(`berth agent: ${signal}, shutting down (containers keep running)`);
-    void agent.stop().then(() => process.exit(0));
-  };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
+  onSignals('agent', () => agent.stop(), ' (containers keep running)');
 }

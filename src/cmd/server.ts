@@ -1,11 +1,12 @@
 /** `berth server`: the all-in-one node — API server, controllers and this node's agent, on the embedded SQLite store. */
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { startAllInOne } from '../../agent/all-in-one.js';
-import { openStore } from '../../store/index.js';
-import { parseCommand, type CommandSpec, type FlagSpecs } from '../args.js';
-import { resolveDataDir } from '../data-dir.js';
-import { CliError } from '../errors.js';
+import { startAllInOne } from './compose.js';
+import { onSignals } from './token-file.js';
+import { openStore } from '../store/index.js';
+import { parseCommand, type CommandSpec, type FlagSpecs } from '../cli/args.js';
+import { resolveDataDir } from '../cli/data-dir.js';
+import { CliError } from '../cli/errors.js';
 
 const flags = {
   'data-dir': { type: 'string', valueName: 'DIR', description: 'state directory; the admin kubeconfig is written to DIR/kubeconfig, the runtime lives in DIR/runtime (default: /var/lib/berth as root, else $XDG_DATA_HOME/berth)' },
@@ -37,7 +38,7 @@ export async function serverCommand(argv: string[]): Promise<void> {
   const dataDir = resolveDataDir(parsed.values['data-dir']);
   const aclFile = parsed.values['registry-acl'];
   // a bad ACL stops the server before anything starts (a registry quietly left out would be worse)
-  const acl = aclFile === undefined || parsed.values.registry === false ? undefined : await (await import('../../registry/acl-config.js')).loadAclFile(aclFile).catch((e: Error) => Promise.reject(new CliError(e.message)));
+  const acl = aclFile === undefined || parsed.values.registry === false ? undefined : await (await import('../registry/acl-config.js')).loadAclFile(aclFile).catch((e: Error) => Promise.reject(new CliError(e.message)));
   const storeSpec = parsed.values.store ?? `sqlite:${join(dataDir, 'state.db')}`;
   const store = await openStore(storeSpec);
   const nodeName = (parsed.values['node-name'] ?? hostname()).toLowerCase();
@@ -49,7 +50,7 @@ export async function serverCommand(argv: string[]): Promise<void> {
     nodeName,
     agent: runAgent,
     ...(parsed.values['cgroup-parent'] ? { cgroupParent: parsed.values['cgroup-parent'] } : {}),
-    log: (m) => console.error(`berth agent: ${m}`),
+    log: (m: string) => console.error(`berth server: ${m}`),
   });
   const server = node.api;
   console.log(`berth server: API listening on ${server.url}`);
@@ -57,7 +58,7 @@ export async function serverCommand(argv: string[]): Promise<void> {
   if (runAgent) console.log(`berth server: agent for node ${nodeName} (runtime ${join(dataDir, 'runtime')}, endpoint ${node.agent?.endpoint.url ?? ''})`);
   let registry: { url: string; close(): Promise<void> } | undefined;
   if (parsed.values.registry !== false) {
-    const { startRegistry } = await import('../../registry/server.js');
+    const { startRegistry } = await import('../registry/server.js');
     const listen = parsed.values['registry-listen'] ?? '127.0.0.1:5000';
     try {
       registry = await startRegistry({ dataDir, listen, acl, anonymousPull: parsed.values['registry-anonymous-pull'] === true });
@@ -70,17 +71,9 @@ export async function serverCommand(argv: string[]): Promise<void> {
   console.log(`berth server: admin kubeconfig at ${server.kubeconfigPath} (kubectl --kubeconfig ${server.kubeconfigPath} get containers)`);
 
   for (const path of parsed.values.apply ?? []) {
-    const { applyPaths } = await import('./apply.js');
+    const { applyPaths } = await import('../cli/commands/apply.js');
     await applyPaths([path], { kubeconfig: server.kubeconfigPath });
   }
 
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    console.log(`berth server: ${signal}, shutting down (containers keep running)`);
-    void Promise.all([node.close(), registry?.close()]).then(() => process.exit(0));
-  };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
+  onSignals('server', () => Promise.all([node.close(), registry?.close()]), ' (containers keep running)');
 }

@@ -1,12 +1,12 @@
 /** `berth registry`: the OCI Distribution registry (also manages its users and garbage collection). */
 import { join } from 'node:path';
-import { loadAclFile } from '../../registry/acl-config.js';
-import { UserDb } from '../../registry/auth.js';
-import { registryRoot, startRegistry } from '../../registry/server.js';
-import { RegistryStorage } from '../../registry/storage.js';
-import { parseCommand, type CommandSpec, type FlagSpecs } from '../args.js';
-import { resolveDataDir } from '../data-dir.js';
-import { CliError } from '../errors.js';
+import { loadAclFile } from '../registry/acl-config.js';
+import { UserDb } from '../registry/auth.js';
+import { registryRoot, startRegistry } from '../registry/server.js';
+import { RegistryStorage } from '../registry/storage.js';
+import { parseCommand, type CommandSpec, type FlagSpecs } from '../cli/args.js';
+import { resolveDataDir } from '../cli/data-dir.js';
+import { CliError } from '../cli/errors.js';
 
 const flags = {
   'data-dir': { type: 'string', valueName: 'DIR', description: 'state directory; the registry keeps its data in DIR/registry (default: /var/lib/berth as root, else $XDG_DATA_HOME/berth)' },

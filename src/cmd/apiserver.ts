@@ -1,0 +1,37 @@
+/** `berth apiserver`: the API alone, on a store (kube-apiserver); controllers and agents connect to it. */
+import { join } from 'node:path';
+import { parseCommand, type CommandSpec, type FlagSpecs } from '../cli/args.js';
+import { resolveDataDir } from '../cli/data-dir.js';
+import { openStore } from '../store/index.js';
+import { startApi } from './compose.js';
+import { loadOrCreateToken, onSignals } from './token-file.js';
+
+const flags = {
+  'data-dir': { type: 'string', valueName: 'DIR', description: 'state directory; the admin kubeconfig is written to DIR/kubeconfig (default: /var/lib/berth as root, else $XDG_DATA_HOME/berth)' },
+  listen: { type: 'string', valueName: 'HOST:PORT', default: '127.0.0.1:6443', description: 'address the API listens on (port 0 picks a free one)' },
+  store: { type: 'string', valueName: 'SPEC', description: 'store to use: sqlite:PATH or memory: (default: sqlite:DIR/state.db)' },
+  'agent-token-file': { type: 'string', valueName: 'FILE', description: "bearer token of the agents' endpoints, given to `berth agent --endpoint-token-file` (default: DIR/agent-token, created when missing)" },
+  help: { type: 'boolean', short: 'h', description: 'show this help' },
+} as const satisfies FlagSpecs;
+
+const spec: CommandSpec<typeof flags> = {
+  name: 'apiserver',
+  usage: 'berth apiserver [--data-dir DIR] [--listen HOST:PORT] [--store SPEC] [--agent-token-file FILE]',
+  summary: 'Run the Kubernetes-style API server alone (no controllers, no agent): run `berth controller` and `berth agent` against its kubeconfig.',
+  flags,
+  positionals: { min: 0, max: 0 },
+  examples: ['berth apiserver --data-dir /srv/berth --listen 0.0.0.0:6443', 'berth controller --kubeconfig /srv/berth/kubeconfig'],
+};
+
+export async function apiserverCommand(argv: string[]): Promise<void> {
+  const parsed = parseCommand(spec, argv);
+  if (!parsed) return;
+  const dataDir = resolveDataDir(parsed.values['data-dir']);
+  const storeSpec = parsed.values.store ?? `sqlite:${join(dataDir, 'state.db')}`;
+  const agentToken = await loadOrCreateToken(parsed.values['agent-token-file'] ?? join(dataDir, 'agent-token'));
+  const api = await startApi({ store: await openStore(storeSpec), dataDir, listen: parsed.values.listen ?? '127.0.0.1:6443', agentToken });
+  console.log(`berth apiserver: API listening on ${api.url}`);
+  console.log(`berth apiserver: store ${storeSpec}`);
+  console.log(`berth apiserver: admin kubeconfig at ${api.kubeconfigPath}`);
+  onSignals('apiserver', () => api.close());
+}

@@ -1,0 +1,46 @@
+/**
+ * `berth controller`: the cluster's controllers (garbage collector, namespace, scheduler, node
+ * lifecycle) as their own process, an API client of any Berth API server (kube-controller-manager).
+ * One instance per cluster for now: leader election comes with the distributed store.
+ */
+import { ApiClient } from '../client/api-client.js';
+import { parseCommand, type CommandSpec, type FlagSpecs } from '../cli/args.js';
+import { CliError } from '../cli/errors.js';
+import { startControllers } from './compose.js';
+import { onSignals } from './token-file.js';
+
+const NAMES = ['garbage_collector', 'namespace', 'scheduler', 'node_lifecycle'];
+
+const flags = {
+  kubeconfig: { type: 'string', valueName: 'FILE', description: 'kubeconfig of the API server (required)' },
+  controllers: { type: 'string', valueName: 'LIST', description: `comma-separated controllers to run (default all: ${NAMES.join(',')})` },
+  'node-grace-period': { type: 'string', valueName: 'SECONDS', default: '40', description: 'silence after which a node is Ready=Unknown and its containers Unknown' },
+  help: { type: 'boolean', short: 'h', description: 'show this help' },
+} as const satisfies FlagSpecs;
+
+const spec: CommandSpec<typeof flags> = {
+  name: 'controller',
+  usage: 'berth controller --kubeconfig FILE [--controllers LIST] [--node-grace-period SECONDS]',
+  summary: 'Run the controllers (garbage collector, namespace, scheduler, node lifecycle) against an API server.',
+  flags,
+  positionals: { min: 0, max: 0 },
+  examples: ['berth controller --kubeconfig /srv/berth/kubeconfig'],
+};
+
+export async function controllerCommand(argv: string[]): Promise<void> {
+  const parsed = parseCommand(spec, argv);
+  if (!parsed) return;
+  const kubeconfig = parsed.values.kubeconfig;
+  if (!kubeconfig) throw new CliError("--kubeconfig is required: the controllers talk to the API server it names. See 'berth controller --help'.");
+  const only = parsed.values.controllers?.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const name of only ?? []) if (!NAMES.includes(name)) throw new CliError(`--controllers: unknown controller "${name}" (known: ${NAMES.join(', ')})`);
+  const grace = Number(parsed.values['node-grace-period'] ?? '40');
+  if (!Number.isFinite(grace) || grace <= 0) throw new CliError(`--node-grace-period: "${parsed.values['node-grace-period']}" is not a positive number of seconds`);
+  const client = ApiClient.fromFile(kubeconfig);
+  const set = await startControllers(client, { nodeGraceMs: grace * 1000, ...(only ? { only } : {}) });
+  console.log(`berth controller: running ${set.controllers.map((c) => c.name).join(', ')}`);
+  onSignals('controller', async () => {
+    await set.stop();
+    client.close();
+  });
+}
