@@ -187,13 +187,16 @@ export class ApiClient {
 
   /** One request; resolves with the raw response (any status). */
   async raw(method: string, path: string, query: Query = {}, body?: { data: Buffer | string; contentType: string }, headers: Record<string, string> = {}): Promise<IncomingMessage> {
-    const { url, opts, send } = await this.options(method, { accept: 'application/json', ...headers, ...(body ? { 'content-type': body.contentType } : {}) });
+    // an explicit length: Node sends DELETE bodies unframed otherwise (no chunked encoding by default)
+    const data = body === undefined ? undefined : Buffer.from(body.data);
+    const framing: Record<string, string> = data ? { 'content-type': body!.contentType, 'content-length': String(data.length) } : {};
+    const { url, opts, send } = await this.options(method, { accept: 'application/json', ...headers, ...framing });
     const target = new URL(url.pathname.replace(/\/+$/, '') + path, url);
     for (const [k, v] of Object.entries(query)) if (v !== undefined) target.searchParams.set(k, String(v));
     return new Promise<IncomingMessage>((resolve, reject) => {
       const req = send(target, opts, resolve);
       req.on('error', reject);
-      req.end(body?.data);
+      req.end(data);
     });
   }
 
@@ -213,7 +216,7 @@ export class ApiClient {
       if (parsed === undefined) throw new ApiStatusError(code, { message: `${method} ${path}: the server answered ${code} with a body that is not JSON` }, method);
       return parsed as T;
     }
-    const status = (parsed && typeof parsed === 'object' ? parsed : { message: text.slice(0, 500) || `HTTP ${code}` }) as StatusBody;
+    const status = (parsed && typeof parsed === 'object' ? parsed : { message: `${method} ${path}: HTTP ${code}${text ? `: ${text.slice(0, 500)}` : ''}` }) as StatusBody;
     throw new ApiStatusError(code, status, `${method} ${path}`);
   }
 
