@@ -34,13 +34,17 @@ export function send(res: ServerResponse, code: number, body: unknown): void {
 
 /**
  * The HTTP status of an error: runtime errors by code; a registry that refused the credentials
- * (401/403) is a 403, so it is not taken for a failed login to the API itself.
+ * (401/403) is a 403, so it is not taken for a failed login to the API itself; a registry that
+ * cannot be reached is a 502.
  */
 export function statusFor(e: unknown): number {
   if (e instanceof HttpError) return e.status;
   if (e instanceof RegistryAuthError) return 400;
   if (e instanceof RegistryClientError && (e.status === 401 || e.status === 403)) return 403;
   if (e instanceof RuntimeError) return { NotFound: 404, Conflict: 409, Invalid: 400, Unsafe: 400, Failed: 500 }[e.code];
+  // a registry that cannot be reached (no such host, refused, reset): the upstream failed, not this node
+  const code = (e as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string' && /^E[A-Z_]+$/.test(code)) return 502;
   return 500;
 }
 

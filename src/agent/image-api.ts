@@ -92,12 +92,14 @@ export class ImageApi {
         return this.transfers.push(name, q, this.registry(login()), res);
       case 'images/load':
         return this.transfers.load(q, req, res);
-      case 'images/get':
+      case 'images/save':
         return this.transfers.save(q, res);
       case 'commit':
         return this.transfers.commit(q, res);
+      case 'build':
+        // served by the endpoint itself (remote-build.ts)
+        throw new HttpError(404, 'build is not an image API path');
     }
-    throw new HttpError(404, `no such path ${m.route.name}`);
   }
 
   private registry(login: ReturnType<typeof decodeRegistryAuth>): Distribution {

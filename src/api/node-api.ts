@@ -6,12 +6,28 @@
  */
 import { z } from 'zod';
 
+export type NodeApiRouteName =
+  | 'images/list'
+  | 'images/search'
+  | 'images/save'
+  | 'images/create'
+  | 'images/load'
+  | 'images/inspect'
+  | 'images/history'
+  | 'images/tag'
+  | 'images/push'
+  | 'images/remove'
+  | 'commit'
+  | 'system/df'
+  | 'auth'
+  | 'build';
+
 export interface NodeApiRoute {
   method: 'GET' | 'POST' | 'DELETE';
   /** Matched against the path as sent (percent-encoding kept); image names may hold slashes. */
   pattern: RegExp;
-  /** What the route does, for messages and metrics. */
-  name: string;
+  /** What the route does. */
+  name: NodeApiRouteName;
 }
 
 /** Every path of the node API, in the order they are tried (fixed paths before {name} paths). */

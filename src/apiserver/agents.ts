@@ -54,7 +54,7 @@ export function agentError(code: number, body: string): ApiError {
   } catch {
     // plain text
   }
-  const reasons: Record<number, StatusReason> = { 400: 'BadRequest', 403: 'Forbidden', 404: 'NotFound', 405: 'MethodNotAllowed', 409: 'Conflict', 413: 'RequestEntityTooLarge' };
+  const reasons: Record<number, StatusReason> = { 400: 'BadRequest', 403: 'Forbidden', 404: 'NotFound', 405: 'MethodNotAllowed', 409: 'Conflict', 413: 'RequestEntityTooLarge', 502: 'InternalError' };
   const reason = reasons[code] ?? 'InternalError';
   return new ApiError(code, reason, message);
 }

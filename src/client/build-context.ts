@@ -56,10 +56,12 @@ export async function packContext(contextDir: string, outTar: string, opts: Pack
     const walk = async (rel: string): Promise<void> => {
       for (const name of (await readdir(rel ? join(contextDir, rel) : contextDir)).sort()) {
         const childRel = rel ? `${rel}/${name}` : name;
-        // a directory an exception may re-include must still be walked
-        if (!always.has(childRel) && ignore.excludes(childRel) && !ignore.hasExceptions) continue;
         if (opts.dockerfileText !== undefined && childRel === dockerfile) continue;
+        const excluded = !always.has(childRel) && ignore.excludes(childRel);
+        if (excluded && !ignore.hasExceptions) continue;
         const st = await lstat(join(contextDir, childRel));
+        // an excluded directory is still walked when an exception may re-include something below it
+        if (excluded && !st.isDirectory()) continue;
         await packEntry(tar, contextDir, childRel, st, inodes);
         if (st.isDirectory()) await walk(childRel);
       }
