@@ -4,7 +4,6 @@
  * progress streams are Docker's JSON lines, read line by line with a bound on each line.
  */
 import type { IncomingMessage } from 'node:http';
-import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { imagePath, JsonMessageSchema, nodeProxyPath, REGISTRY_AUTH_HEADER, type JsonMessage } from '../api/node-api.js';
 import { rawRequest, readAll, type RawConnection } from './raw-request.js';
@@ -66,8 +65,7 @@ export class NodeApiClient {
 
   /** Reads a JSON progress stream to its end; a failure line becomes an error. */
   private async stream(res: IncomingMessage, onMessage: (m: JsonMessage) => void): Promise<void> {
-    for await (const line of createInterface({ input: res, crlfDelay: Infinity })) {
-      if (line.length > MAX_LINE) throw new NodeApiError(`node ${this.node}: a progress line longer than ${MAX_LINE} bytes`);
+    for await (const line of boundedLines(res, MAX_LINE, `node ${this.node}`)) {
       if (!line.trim()) continue;
       let msg: JsonMessage;
       try {
@@ -148,6 +146,21 @@ export class NodeApiClient {
   systemDf(): Promise<Record<string, unknown>> {
     return this.json('GET', '/system/df');
   }
+}
+
+/** The lines of a stream, refusing one longer than `max` bytes before it is all in memory. */
+export async function* boundedLines(input: AsyncIterable<Buffer | string>, max: number, what: string): AsyncGenerator<string> {
+  let pending = Buffer.alloc(0);
+  for await (const chunk of input) {
+    pending = Buffer.concat([pending, typeof chunk === 'string' ? Buffer.from(chunk) : chunk]);
+    let nl: number;
+    while ((nl = pending.indexOf(0x0a)) >= 0) {
+      yield pending.subarray(0, nl).toString('utf8').replace(/\r$/, '');
+      pending = pending.subarray(nl + 1);
+    }
+    if (pending.length > max) throw new NodeApiError(`${what}: a progress line longer than ${max} bytes`);
+  }
+  if (pending.length) yield pending.toString('utf8');
 }
 
 async function readBounded(res: IncomingMessage, limit: number): Promise<string> {

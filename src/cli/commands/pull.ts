@@ -36,16 +36,15 @@ export async function pullCommand(argv: string[]): Promise<void> {
   const node = await openNodeApi(v);
   const progress = v.quiet ? { onLayer: () => undefined, done: () => undefined } : layerProgress();
   let name: string | undefined;
+  // Digest and Status come last; they are printed once the layers' lines are final
+  const statuses: string[] = [];
   const onMessage = (m: JsonMessage): void => {
     if (m.aux && typeof m.aux.Name === 'string') name = m.aux.Name;
     if (m.id) {
       if (!m.status?.startsWith('Pulling from')) progress.onLayer(m);
       return;
     }
-    if (m.status && !v.quiet) {
-      progress.done();
-      console.log(m.status);
-    }
+    if (m.status) statuses.push(m.status);
   };
   try {
     await node.pull(ref, { ...(v.platform ? { platform: v.platform } : {}), ...(registryAuth ? { registryAuth } : {}), onMessage });
@@ -55,4 +54,5 @@ export async function pullCommand(argv: string[]): Promise<void> {
   }
   progress.done();
   if (v.quiet) console.log(name ?? ref);
+  else for (const s of statuses) console.log(s);
 }
