@@ -149,7 +149,7 @@ export class NodeApiClient {
 }
 
 /** The lines of a stream, refusing one longer than `max` bytes before it is all in memory. */
-export async function* boundedLines(input: AsyncIterable<Buffer | string>, max: number, what: string): AsyncGenerator<string> {
+export async function* boundedLines(input: AsyncIterable<Buffer | string> | Iterable<Buffer | string>, max: number, what: string): AsyncGenerator<string> {
   let pending = Buffer.alloc(0);
   for await (const chunk of input) {
     pending = Buffer.concat([pending, typeof chunk === 'string' ? Buffer.from(chunk) : chunk]);
