@@ -1,8 +1,9 @@
 /**
  * The agent's own HTTP endpoint, to which the API server proxies log, exec, top and stats
- * requests (kubelet's :10250); exec is a WebSocket upgrade (exec-upgrade.ts), or a POST that
- * buffers stdin and output. Every request needs the shared bearer token. Bound to 127.0.0.1 by
- * default; the API server is the only intended client.
+ * requests (kubelet's :10250) and, as nodes/NAME/proxy/PATH, the node image API (image-api.ts:
+ * images, commit, system df, auth) and builds; exec is a WebSocket upgrade (exec-upgrade.ts), or
+ * a POST that buffers stdin and output. Every request needs the shared bearer token. Bound to
+ * 127.0.0.1 by default; the API server is the only intended client.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,29 +13,21 @@ import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { metricsRegistry } from '../metrics/registry.js';
-import type { Distribution } from '../runtime/distribution/index.js';
-import { RuntimeError, type Runtime } from '../runtime/index.js';
+import type { Distribution, Runtime } from '../runtime/index.js';
 import { refuseUpgrade } from '../util/refuse-upgrade.js';
 import { execUpgradeHandler } from './exec-upgrade.js';
+import { readJsonObject, send, sendError } from './http-io.js';
+import { ImageApi } from './image-api.js';
 import { runtimeContainerName } from './names.js';
 import { parseBuildQuery, serveRemoteBuild } from './remote-build.js';
 
 export interface EndpointOptions {
   runtime: Runtime;
-  /** Registry client, for builds sent with push=true. */
+  /** Registry client, for pulls, pushes, searches and logins of the image API and builds sent with push=true. */
   distribution?: Distribution;
   token: string;
   host?: string;
   port?: number;
-}
-
-function send(res: ServerResponse, code: number, body: unknown): void {
-  if (res.headersSent) {
-    res.end();
-    return;
-  }
-  res.writeHead(code, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
 }
 
 function tokenOk(header: string | undefined, token: string): boolean {
@@ -45,32 +38,19 @@ function tokenOk(header: string | undefined, token: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-function statusFor(e: unknown): number {
-  if (e instanceof RuntimeError) return { NotFound: 404, Conflict: 409, Invalid: 400, Unsafe: 400, Failed: 500 }[e.code];
-  return 500;
-}
-
-async function readBody(req: IncomingMessage, limit = 1 << 20): Promise<string> {
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const c of req) {
-    n += (c as Buffer).length;
-    if (n > limit) throw new RuntimeError('Invalid', 'request body too large');
-    chunks.push(c as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 export class AgentEndpoint {
   private server: Server | undefined;
   private readonly upgraded = new Set<Duplex>();
+  private readonly images: ImageApi;
   url = '';
 
-  constructor(private readonly o: EndpointOptions) {}
+  constructor(private readonly o: EndpointOptions) {
+    this.images = new ImageApi({ runtime: o.runtime, ...(o.distribution ? { distribution: o.distribution } : {}) });
+  }
 
   async start(): Promise<string> {
     this.server = createServer((req, res) => {
-      this.handle(req, res).catch((e: unknown) => send(res, statusFor(e), { message: (e as Error).message }));
+      this.handle(req, res).catch((e: unknown) => sendError(res, e));
     });
     const exec = execUpgradeHandler(this.o.runtime);
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -120,6 +100,7 @@ export class AgentEndpoint {
       if (q.push && !this.o.distribution) return send(res, 400, { message: 'push: this node has no registry client' });
       return serveRemoteBuild(this.o.runtime, q, req, res, this.o.distribution);
     }
+    if (await this.images.handle(url.pathname, url, req, res)) return;
     const m = /^\/containers\/([^/]+)\/([^/]+)\/(log|exec|top|stats|archive)$/.exec(url.pathname);
     if (!m) return send(res, 404, { message: `no such path ${url.pathname}` });
     const ref = runtimeContainerName(decodeURIComponent(m[1]!), decodeURIComponent(m[2]!));
@@ -135,7 +116,7 @@ export class AgentEndpoint {
         return this.archive(ref, url.searchParams.get('path'), req, res);
       case 'exec': {
         if (req.method !== 'POST') return send(res, 405, { message: 'exec needs POST' });
-        const body = JSON.parse((await readBody(req)) || '{}') as { command?: unknown; stdin?: unknown; env?: unknown; user?: unknown; workingDir?: unknown };
+        const body = (await readJsonObject(req, 1 << 20)) as { command?: unknown; stdin?: unknown; env?: unknown; user?: unknown; workingDir?: unknown };
         if (!Array.isArray(body.command) || body.command.length === 0 || !body.command.every((c) => typeof c === 'string')) {
           return send(res, 400, { message: 'command: must be a non-empty array of strings' });
         }

@@ -2,13 +2,16 @@
  * Proxies the Container log, exec, top and stats subresources to the agent of the container's
  * node, as the Kubernetes API server does for pods and kubelets: the API server authenticates the
  * user, finds the node's agent endpoint in Node status.agentEndpoint and calls it with the
- * shared agent token.
+ * shared agent token. Nodes have two subresources: build (POST nodes/NAME/build) and proxy
+ * (nodes/NAME/proxy/PATH, Kubernetes' kubelet proxy), which reaches only the paths of the node
+ * image API (src/api/node-api.ts); any other path is refused here, before the agent is asked.
  */
 import http from 'node:http';
 import https from 'node:https';
 import type express from 'express';
 import type { Request, Response } from 'express';
 import type { KindInfo } from '../api/kind.js';
+import { matchNodeApiRoute, nodeApiPathExists, REGISTRY_AUTH_HEADER } from '../api/node-api.js';
 import type { SubresourceVerbs } from './discovery.js';
 import type { Resources } from './resources.js';
 import { agentError, agentLocator } from './agents.js';
@@ -26,12 +29,16 @@ const SUBRESOURCES: SubresourceVerbs = { log: ['get'], exec: ['create', 'get'], 
 
 export function agentSubresources(k: KindInfo): SubresourceVerbs {
   if (k.group === 'berth.dev' && k.plural === 'containers') return SUBRESOURCES;
-  // POST nodes/NAME/build: a Dockerfile build on that node, the context tar as body (docker build).
-  if (k.group === 'berth.dev' && k.plural === 'nodes') return { build: ['create'] };
+  // POST nodes/NAME/build: a Dockerfile build on that node, the context tar as body (docker build);
+  // nodes/NAME/proxy/PATH: the node image API (images, commit, system/df, auth, build).
+  if (k.group === 'berth.dev' && k.plural === 'nodes') return { build: ['create'], proxy: ['create', 'delete', 'get'] };
   return {};
 }
 
 const NODE_PATH = /^\/apis\/berth\.dev\/v1alpha1\/nodes\/([^/]+)\/build$/;
+const NODE_PROXY_PATH = /^\/apis\/berth\.dev\/v1alpha1\/nodes\/([^/]+)\/proxy(\/.*)?$/;
+/** An agent's error answer is read into memory to become a Status: at most this much of it. */
+const MAX_ERROR_BODY = 64 * 1024;
 const PATH = /^\/apis\/berth\.dev\/v1alpha1\/namespaces\/([^/]+)\/containers\/([^/]+)\/(log|exec|top|stats|archive)$/;
 
 export function agentProxyRoutes(o: AgentProxyOptions): (app: express.Express) => void {
@@ -42,13 +49,22 @@ export function agentProxyRoutes(o: AgentProxyOptions): (app: express.Express) =
     const query = req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?')) : '';
     const target = new URL(`${agentPath}${query}`, endpoint);
     const lib = target.protocol === 'https:' ? https : http;
-    const upstream = lib.request(target, { method: req.method, headers: { authorization: `Bearer ${o.agentToken}`, 'content-type': req.get('content-type') ?? 'application/json' } }, (up) => {
+    const headers: Record<string, string> = { authorization: `Bearer ${o.agentToken}`, 'content-type': req.get('content-type') ?? 'application/json' };
+    // registry credentials for pulls and pushes, passed on as they came (never logged)
+    const registryAuth = req.get(REGISTRY_AUTH_HEADER);
+    if (registryAuth !== undefined) headers[REGISTRY_AUTH_HEADER] = registryAuth;
+    const upstream = lib.request(target, { method: req.method, headers }, (up) => {
       const code = up.statusCode ?? 502;
       if (code >= 400) {
         // The agent answers errors as {message}; give clients a Status like every other error.
         const chunks: Buffer[] = [];
-        up.on('data', (c: Buffer) => chunks.push(c));
-        up.on('end', () => sendError(res, agentError(code, Buffer.concat(chunks).toString('utf8'))));
+        let size = 0;
+        up.on('data', (c: Buffer) => {
+          if (size >= MAX_ERROR_BODY) return;
+          size += c.length;
+          chunks.push(c);
+        });
+        up.on('end', () => sendError(res, agentError(code, Buffer.concat(chunks).toString('utf8').slice(0, MAX_ERROR_BODY))));
         return;
       }
       res.status(code);
@@ -91,12 +107,31 @@ export function agentProxyRoutes(o: AgentProxyOptions): (app: express.Express) =
     forward(req, res, await agents.node(nodeName), '/build', nodeName);
   };
 
+  /** nodes/NAME/proxy/PATH: only paths of the node image API reach the agent. */
+  const handleNodeProxy = async (req: Request, res: Response): Promise<void> => {
+    const m = NODE_PROXY_PATH.exec(req.path);
+    if (!m) return sendError(res, errors.pathNotFound(req.path));
+    const labels = res.locals.labels as { verb: string; resource: string; subresource: string } | undefined;
+    if (labels) Object.assign(labels, { resource: 'nodes', subresource: 'proxy' });
+    const nodeName = decodeURIComponent(m[1]!);
+    // The path as the agent will see it: dot segments resolved here, so what is checked is what is sent.
+    const path = new URL(m[2] ?? '/', 'http://node').pathname;
+    if (!matchNodeApiRoute(req.method, path)) {
+      if (nodeApiPathExists(path)) return sendError(res, errors.methodNotAllowed(req.method));
+      return sendError(res, new ApiError(404, 'NotFound', `the node API of node "${nodeName}" has no path ${path} (it serves images/..., commit, system/df, auth and build)`));
+    }
+    forward(req, res, await agents.node(nodeName), path, nodeName);
+  };
+
   return (app) => {
     app.all(PATH, (req, res) => {
       handle(req, res).catch((err: unknown) => sendError(res, err));
     });
     app.all(NODE_PATH, (req, res) => {
       handleNode(req, res).catch((err: unknown) => sendError(res, err));
+    });
+    app.all(NODE_PROXY_PATH, (req, res) => {
+      handleNodeProxy(req, res).catch((err: unknown) => sendError(res, err));
     });
   };
 }

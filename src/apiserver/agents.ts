@@ -4,7 +4,7 @@
  */
 import type { KindInfo } from '../api/kind.js';
 import type { Resources } from './resources.js';
-import { ApiError, errors } from './status.js';
+import { ApiError, errors, type StatusReason } from './status.js';
 
 export interface AgentLocator {
   /** The endpoint URL of a node's agent; 503 when it has none. */
@@ -54,6 +54,7 @@ export function agentError(code: number, body: string): ApiError {
   } catch {
     // plain text
   }
-  const reason = code === 404 ? 'NotFound' : code === 409 ? 'Conflict' : code === 400 ? 'BadRequest' : 'InternalError';
+  const reasons: Record<number, StatusReason> = { 400: 'BadRequest', 403: 'Forbidden', 404: 'NotFound', 405: 'MethodNotAllowed', 409: 'Conflict', 413: 'RequestEntityTooLarge', 502: 'InternalError' };
+  const reason = reasons[code] ?? 'InternalError';
   return new ApiError(code, reason, message);
 }

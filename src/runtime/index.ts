@@ -75,3 +75,6 @@ export type { ContainerState } from './containers/record.js';
 export type { ContainerSummary, ExecResult } from './containers/service.js';
 export type { ImageInspect, ImageSummary } from './images/store.js';
 export type { VolumeInfo } from './volumes/store.js';
+export { CredentialStore, Distribution, RegistryClientError, type Credentials, type LayerProgress } from './distribution/index.js';
+export { parseConfigChanges } from './build/changes.js';
+export { normaliseTaggedName } from './images/reference.js';

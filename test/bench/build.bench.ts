@@ -85,7 +85,8 @@ async function main(): Promise<void> {
       }
     } else console.log(`podman figures left out: ${podmanMissing}`);
 
-    const berthCli = (extra: string[]): number => timed(process.execPath, [CLI, 'build', '--local', '-q', '--data-dir', dataDir, '--cgroup-parent', CGROUP_PARENT, '-t', 'bench/app', ...extra, ctx], { ...process.env, NODE_NO_WARNINGS: '1' });
+    // `berth build --local`: this machine's node, through the API server found in DATA-DIR/kubeconfig (the server below)
+    const berthCli = (extra: string[]): number => timed(process.execPath, [CLI, 'build', '--local', '-q', '--data-dir', dataDir, '-t', 'bench/app', ...extra, ctx], { ...process.env, NODE_NO_WARNINGS: '1' });
     const podmanBuild = (extra: string[]): number =>
       timed('podman', [...podman, 'build', '-q', '--network', 'none', ...PODMAN_ULIMITS, '-t', 'bench/app', ...extra, '-f', join(ctx, 'Dockerfile'), ctx]);
     // the same build in a fresh node process that loads only the runtime and the builder: what `berth build`

@@ -1,15 +1,17 @@
 /**
  * The registry verbs of the berth CLI, each run as its own process as a user would:
- * `berth registry` (with a user), login/logout, tag, push, images, search, pull.
+ * `berth registry` (with a user), login/logout, tag, push, images, search, pull. The image verbs
+ * talk to a node through its API server: each data dir (node, other) is a running `berth server`
+ * whose kubeconfig the CLI finds in DIR/kubeconfig.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Runtime } from '../../src/runtime/index.js';
 import { run, type RunResult } from '../helpers/run.js';
+import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 import { freePort, http } from '../integration/registry/helpers.js';
-import { busyboxTarball, makeTempRoot, runtimeSkipReason } from '../integration/runtime/helpers.js';
+import { busyboxTarball, makeTempRoot, removeCgroupParent, runtimeSkipReason } from '../integration/runtime/helpers.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const CLI = join(ROOT, 'src/cmd/main.ts');
@@ -19,6 +21,8 @@ describe.skipIf(runtimeSkipReason() !== undefined)('berth registry CLI verbs', (
   let registry: ChildProcess | undefined;
   let host: string;
   let env: NodeJS.ProcessEnv;
+  const servers: ServerProcess[] = [];
+  const cgroupParent = `berth-registry-cli-${process.pid}`;
 
   const berth = (args: string[], input?: string): Promise<RunResult> => run(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, env, input, timeoutMs: 60_000 });
 
@@ -38,12 +42,16 @@ describe.skipIf(runtimeSkipReason() !== undefined)('berth registry CLI verbs', (
       if (ok) break;
       await new Promise((r) => setTimeout(r, 50));
     }
-    // the node's image: imported into DIR/runtime, where the CLI verbs look
-    const rt = new Runtime({ root: join(work, 'node', 'runtime') });
-    await rt.importImage(await busyboxTarball(work), { ref: 'busybox:latest' });
-  }, 60_000);
+    // two nodes, each the agent of its own `berth server` (no registry of their own: the test's is the one)
+    for (const dir of ['node', 'other']) servers.push(await startServerProcess(join(work, dir), ['--no-registry', '--cgroup-parent', cgroupParent]));
+    // the node's image, imported through its API server
+    const imported = await berth(['import', await busyboxTarball(work), 'busybox:latest', '--data-dir', join(work, 'node')]);
+    expect(imported.code, imported.stderr).toBe(0);
+  }, 90_000);
 
   afterAll(async () => {
+    for (const s of servers) await s.kill('SIGTERM');
+    await removeCgroupParent(cgroupParent);
     if (registry && registry.exitCode === null) {
       const exited = new Promise((r) => registry?.once('exit', r));
       registry.kill('SIGTERM');

@@ -1,21 +1,18 @@
-/** `berth history`: an image's layers and the instructions that made them, newest first. */
-import { join } from 'node:path';
+/** `berth history`: an image's layers and the instructions that made them, newest first (GET /images/{name}/history on a node). */
 import { parseCommand, type CommandSpec, type FlagSpecs } from '../args.js';
-import { resolveDataDir } from '../data-dir.js';
-import { CliError } from '../errors.js';
 import { renderColumns } from '../output/table.js';
+import { cliError, nodeFlags, openNodeApi } from './node.js';
 
 const flags = {
   'no-trunc': { type: 'boolean', description: "don't truncate the output" },
   human: { type: 'boolean', short: 'H', default: true, description: 'print sizes and dates in human-readable form' },
   quiet: { type: 'boolean', short: 'q', description: 'print only image IDs' },
-  'data-dir': { type: 'string', valueName: 'DIR', description: 'berth state directory; the runtime lives in DIR/runtime' },
-  help: { type: 'boolean', short: 'h', description: 'show this help' },
+  ...nodeFlags,
 } as const satisfies FlagSpecs;
 
 const spec: CommandSpec<typeof flags> = {
   name: 'history',
-  usage: 'berth history [--no-trunc] [-H=false] [-q] IMAGE',
+  usage: 'berth history [--no-trunc] [-H=false] [-q] [--node NAME] IMAGE',
   summary: 'Show the history of an image: one row per instruction, with the size of the layer it made.',
   flags,
   positionals: { min: 1, max: 1 },
@@ -60,14 +57,15 @@ export async function historyCommand(argv: string[]): Promise<void> {
   const parsed = parseCommand(spec, argv);
   if (!parsed) return;
   const v = parsed.values;
-  const { Runtime } = await import('../../runtime/index.js');
-  const rt = new Runtime({ root: join(resolveDataDir(v['data-dir']), 'runtime') });
-  let rows;
+  const node = await openNodeApi(v);
+  let items;
   try {
-    rows = await rt.images.history(parsed.positionals[0] as string);
+    items = await node.history(parsed.positionals[0] as string);
   } catch (e) {
-    throw new CliError(e instanceof Error ? e.message : String(e));
+    cliError(e);
   }
+  // Docker's Created is in seconds, 0 when unknown
+  const rows = items.map((r) => ({ id: r.Id, created: r.Created > 0 ? new Date(r.Created * 1000).toISOString().replace('.000Z', 'Z') : undefined, createdBy: r.CreatedBy, size: r.Size, comment: r.Comment }));
   // parseArgs (allowNegative) reads --no-trunc as trunc=false
   const noTrunc = v['no-trunc'] === true || (v as Record<string, unknown>).trunc === false;
   const human = v.human !== false;

@@ -1,13 +1,13 @@
-/** `berth images`: the images on this node, as `docker images` lists them. */
-import { parseReference } from '../../runtime/images/reference.js';
+/** `berth images`: the images of a node (GET /images/json through the API server), as `docker images` lists them. */
+import { parseImageRef } from '../../api/imageref.js';
 import { parseCommand, type CommandSpec, type FlagSpecs } from '../args.js';
 import { CliError } from '../errors.js';
-import { cliError, nodeFlags, openNode } from './pull.js';
+import { cliError, nodeFlags, openNodeApi } from './node.js';
 
 const spec = {
   name: 'images',
-  usage: 'berth images [-a] [-q] [--filter dangling=true|false] [REPOSITORY[:TAG]]',
-  summary: 'List images on this node: REPOSITORY, TAG, IMAGE ID, CREATED, SIZE.',
+  usage: 'berth images [-a] [-q] [--filter dangling=true|false] [--node NAME] [REPOSITORY[:TAG]]',
+  summary: 'List the images of a node: REPOSITORY, TAG, IMAGE ID, CREATED, SIZE.',
   flags: {
     ...nodeFlags,
     all: { type: 'boolean', short: 'a', description: 'show all images (intermediate ones included)' },
@@ -50,44 +50,36 @@ export function humanAgo(created: string, now = Date.now()): string {
   return `${d} ago`;
 }
 
-function globToRegExp(glob: string): RegExp {
-  return new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '.')}$`);
-}
-
 export async function imagesCommand(argv: string[]): Promise<void> {
   const parsed = parseCommand(spec, argv);
   if (!parsed) return;
   const v = parsed.values;
-  let dangling: boolean | undefined;
-  const refPatterns: RegExp[] = [];
+  // the node filters (Docker's filters: dangling, reference); the positional is one more reference
+  const filters: Record<string, string[]> = {};
   for (const f of v.filter ?? []) {
     const [key, value] = [f.slice(0, f.indexOf('=')), f.slice(f.indexOf('=') + 1)];
-    if (key === 'dangling' && (value === 'true' || value === 'false')) dangling = value === 'true';
-    else if (key === 'reference' && value) refPatterns.push(globToRegExp(value.includes(':') ? value : `${value}:*`));
+    if (key === 'dangling' && (value === 'true' || value === 'false')) filters.dangling = [value];
+    else if (key === 'reference' && value) (filters.reference ??= []).push(value);
     else throw new CliError(`--filter: "${f}" is not supported (dangling=true|false, reference=PATTERN)`);
   }
-  if (parsed.positionals[0]) {
-    const p = parsed.positionals[0];
-    refPatterns.push(globToRegExp(p.includes(':') ? p : `${p}:*`));
-  }
-  const { runtime } = await openNode(v['data-dir']);
+  if (parsed.positionals[0]) (filters.reference ??= []).push(parsed.positionals[0]);
+  const node = await openNodeApi(v);
   let list;
   try {
-    list = await runtime.images.list(dangling === undefined ? {} : { dangling });
+    list = await node.listImages(filters, v.all === true);
   } catch (e) {
     cliError(e);
   }
   const rows: string[][] = [];
   const ids: string[] = [];
   for (const img of list) {
-    // every image this store holds was asked for (pulled, built, loaded); -a only matters for intermediates
-    const id = v['no-trunc'] ? img.id : img.id.slice(7, 19);
-    const created = img.created ? humanAgo(img.created) : 'N/A';
-    const names = img.repoTags.length ? img.repoTags : [undefined];
+    const id = v['no-trunc'] ? img.Id : img.Id.slice(7, 19);
+    const created = img.Created > 0 ? humanAgo(new Date(img.Created * 1000).toISOString()) : 'N/A';
+    const names = img.RepoTags.length ? img.RepoTags : [undefined];
     for (const n of names) {
-      if (refPatterns.length && (!n || !refPatterns.some((r) => r.test(n)))) continue;
-      const p = n ? parseReference(n) : undefined;
-      rows.push([p?.repository ?? '<none>', p?.tag ?? '<none>', id, created, humanSize(img.size)]);
+      // one row per name (with a reference filter the node answers only the names that match)
+      const p = n ? parseImageRef(n) : undefined;
+      rows.push([p ? `${p.domain ? `${p.domain}/` : ''}${p.path}` : '<none>', p?.tag ?? '<none>', id, created, humanSize(img.Size)]);
       if (!ids.includes(id)) ids.push(id);
     }
   }
@@ -100,3 +92,4 @@ export async function imagesCommand(argv: string[]): Promise<void> {
   const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
   for (const r of all) console.log(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd((widths[i] ?? 0) + 3))).join('').trimEnd());
 }
+

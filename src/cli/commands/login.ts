@@ -1,13 +1,18 @@
-/** `berth login`: checks credentials against a registry and saves them. */
+/**
+ * `berth login`: a node checks the credentials against the registry (POST /auth through the API
+ * server, as the docker CLI asks dockerd), then they are saved on this side, in
+ * $BERTH_CONFIG/config.json (~/.berth), for pull, push and search to send.
+ */
 import { createInterface } from 'node:readline/promises';
+import { CredentialsFile, registryHost } from '../../client/registry-credentials.js';
 import { parseCommand, type CommandSpec, type FlagSpecs } from '../args.js';
 import { CliError } from '../errors.js';
-import { cliError, credentialsPath, nodeFlags, openNode } from './pull.js';
+import { cliError, nodeFlags, openNodeApi } from './node.js';
 
 const spec = {
   name: 'login',
-  usage: 'berth login [-u USER] [-p PASSWORD | --password-stdin] [SERVER]',
-  summary: 'Log in to a registry (default docker.io); credentials are saved in $BERTH_CONFIG/config.json (~/.berth).',
+  usage: 'berth login [-u USER] [-p PASSWORD | --password-stdin] [--node NAME] [SERVER]',
+  summary: 'Log in to a registry (default docker.io): a node checks the login, which is then saved in $BERTH_CONFIG/config.json (~/.berth).',
   flags: {
     ...nodeFlags,
     username: { type: 'string', short: 'u', valueName: 'USER', description: 'user name' },
@@ -28,7 +33,7 @@ export async function loginCommand(argv: string[]): Promise<void> {
   const parsed = parseCommand(spec, argv);
   if (!parsed) return;
   const v = parsed.values;
-  const server = parsed.positionals[0] ?? 'docker.io';
+  const server = registryHost(parsed.positionals[0] ?? 'docker.io');
   let username = v.username;
   let password = v.password;
   if (v['password-stdin']) {
@@ -44,11 +49,13 @@ export async function loginCommand(argv: string[]): Promise<void> {
     rl.close();
   }
   if (!username || !password) throw new CliError('username and password must not be empty');
-  const { distribution } = await openNode(v['data-dir']);
+  const node = await openNodeApi(v);
+  const file = new CredentialsFile();
   try {
-    await distribution.login(server.replace(/^https?:\/\//, '').replace(/\/.*$/, ''), { username, password });
+    await node.auth(server, username, password);
+    await file.set(server, { username, password });
   } catch (e) {
     cliError(e);
   }
-  console.log(`Login Succeeded (credentials saved in ${credentialsPath()})`);
+  console.log(`Login Succeeded (credentials saved in ${file.path})`);
 }

@@ -1,20 +1,28 @@
-/** `berth logout`: forgets the saved credentials of a registry. */
+/** `berth logout`: forgets the saved credentials of a registry (on this side only: nodes keep none). */
+import { CredentialsFile, registryHost } from '../../client/registry-credentials.js';
 import { parseCommand, type CommandSpec, type FlagSpecs } from '../args.js';
-import { nodeFlags, openNode } from './pull.js';
+import { cliError } from './node.js';
 
 const spec = {
   name: 'logout',
   usage: 'berth logout [SERVER]',
   summary: 'Remove the saved credentials of a registry (default docker.io).',
-  flags: { ...nodeFlags },
+  flags: {
+    'data-dir': { type: 'string', valueName: 'DIR', description: 'accepted for compatibility: logins live in $BERTH_CONFIG/config.json (~/.berth)' },
+    help: { type: 'boolean', short: 'h', description: 'show this help' },
+  },
   positionals: { min: 0, max: 1 },
 } satisfies CommandSpec<FlagSpecs>;
 
 export async function logoutCommand(argv: string[]): Promise<void> {
   const parsed = parseCommand(spec, argv);
   if (!parsed) return;
-  const server = (parsed.positionals[0] ?? 'docker.io').replace(/^https?:\/\//, '').replace(/\/.*$/, '');
-  const { distribution } = await openNode(parsed.values['data-dir']);
-  const removed = await distribution.logout(server);
+  const server = registryHost(parsed.positionals[0] ?? 'docker.io');
+  let removed = false;
+  try {
+    removed = await new CredentialsFile().remove(server);
+  } catch (e) {
+    cliError(e);
+  }
   console.log(removed ? `Removing login credentials for ${server}` : `Not logged in to ${server}`);
 }

@@ -1,11 +1,12 @@
-/** `berth search`: repositories in a registry's catalog (/v2/_catalog) matching a term. */
+/** `berth search`: repositories in a registry's catalog (/v2/_catalog) matching a term, asked through a node (GET /images/search). */
+import { CredentialsFile } from '../../client/registry-credentials.js';
 import { parseCommand, type CommandSpec, type FlagSpecs } from '../args.js';
 import { CliError } from '../errors.js';
-import { cliError, nodeFlags, openNode } from './pull.js';
+import { cliError, nodeFlags, openNodeApi } from './node.js';
 
 const spec = {
   name: 'search',
-  usage: 'berth search [--limit N] REGISTRY[/TERM] | TERM --registry REGISTRY',
+  usage: 'berth search [--limit N] [--node NAME] REGISTRY[/TERM] | TERM --registry REGISTRY',
   summary: "Search a registry's catalog for repositories whose name contains TERM.",
   flags: {
     ...nodeFlags,
@@ -30,14 +31,16 @@ export async function searchCommand(argv: string[]): Promise<void> {
   }
   if (!registry) throw new CliError("a registry is required: berth search REGISTRY[/TERM] (Docker Hub's search API is not a registry catalog)");
   const limit = Number(v.limit ?? '25');
-  if (!Number.isInteger(limit) || limit <= 0) throw new CliError(`--limit: "${v.limit}" is not a positive integer`);
-  const { distribution } = await openNode(v['data-dir']);
-  let names: string[] = [];
+  if (!Number.isInteger(limit) || limit <= 0 || limit > 1000) throw new CliError(`--limit: "${v.limit}" is not an integer from 1 to 1000`);
+  let results: Array<{ name: string }> = [];
   try {
-    names = await distribution.search(registry, term, limit);
+    const registryAuth = await new CredentialsFile().registryAuth(registry);
+    const node = await openNodeApi(v);
+    results = await node.search(`${registry}/${term}`, limit, registryAuth);
   } catch (e) {
+    if (e instanceof CliError) throw e;
     cliError(e);
   }
   console.log('NAME');
-  for (const n of names) console.log(`${registry}/${n}`);
+  for (const r of results) console.log(r.name);
 }

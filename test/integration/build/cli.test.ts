@@ -1,38 +1,43 @@
-/** `berth build`, `berth commit` and `berth history` as subprocesses against a local runtime root (<data-dir>/runtime). */
+/**
+ * `berth build --local`, `berth commit` and `berth history` as subprocesses against this machine's
+ * node: the CLI talks to the node's agent through the API server (a node in this process); what
+ * they wrote is read from the agent's runtime, and commit works on Container objects.
+ */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRegistry } from '../../../src/registry/server.js';
-import { Runtime } from '../../../src/runtime/index.js';
+import type { Runtime } from '../../../src/runtime/index.js';
 import { berthArgv, ROOT } from '../../helpers/berth-bin.js';
 import { run, type RunResult } from '../../helpers/run.js';
-import { busyboxTarball, makeTempRoot, removeRuntimeTestRoot } from '../runtime/helpers.js';
+import { containerManifest, phaseOf, startTestNode, statusOf, type TestNode } from '../agent/helpers.js';
 import { buildSkipReason } from './helpers.js';
 
 const skip = buildSkipReason();
 if (skip) console.warn(`skipping build CLI tests: ${skip}`);
 
 describe.skipIf(skip !== undefined)('berth build / commit / history (CLI)', () => {
+  let t: TestNode;
   let dataDir: string;
   let rt: Runtime;
   let ctx: string;
-  // RUN steps get their own parent cgroup, so the test can check that none is left behind.
-  const cgroupParent = `berth-build-cli-${process.pid}`;
+  // The node's containers (RUN steps too) run under the test node's own parent cgroup, which its cleanup removes.
   const berth = (args: string[]): Promise<RunResult> =>
-    run(...berthArgv([...args, '--data-dir', dataDir, ...(args[0] === 'build' ? ['--cgroup-parent', cgroupParent] : [])]), { cwd: ROOT, env: { ...process.env, NODE_NO_WARNINGS: '1' }, timeoutMs: 60_000 });
+    run(...berthArgv([...args, '--kubeconfig', t.node.api.kubeconfigPath]), { cwd: ROOT, env: { ...process.env, NODE_NO_WARNINGS: '1' }, timeoutMs: 60_000 });
 
   beforeAll(async () => {
-    dataDir = await makeTempRoot('build-cli');
-    rt = new Runtime({ root: join(dataDir, 'runtime'), cgroupParent });
-    await rt.importImage(await busyboxTarball(dataDir), { ref: 'busybox' });
+    t = await startTestNode();
+    dataDir = t.dir;
+    rt = t.node.runtime!;
+    await rt.importImage(t.tarball, { ref: 'busybox' });
     ctx = join(dataDir, 'ctx');
     await mkdir(ctx);
     await writeFile(join(ctx, 'hello.txt'), 'hello\n');
     await writeFile(join(ctx, 'Dockerfile'), 'FROM busybox\nARG WHO=nobody\nCOPY hello.txt /hello.txt\nRUN echo "built by $WHO" > /who.txt && cat /who.txt\nCMD ["cat", "/hello.txt", "/who.txt"]\n');
-  });
+  }, 60_000);
 
   afterAll(async () => {
-    await removeRuntimeTestRoot(rt, dataDir, cgroupParent);
+    await t?.cleanup();
   });
 
   it('streams the steps, then answers a rebuild from the cache', async () => {
@@ -96,9 +101,10 @@ describe.skipIf(skip !== undefined)('berth build / commit / history (CLI)', () =
   });
 
   it('commit turns a container into an image, with --change in Dockerfile syntax, author and message', async () => {
-    const c = await rt.containers.create({ image: 'app:1', command: ['sh', '-c', 'echo committed > /made.txt'] });
-    await rt.containers.start(c.id);
-    expect(await rt.containers.wait(c.id)).toBe(0);
+    await t.apply(containerManifest('tocommit', { image: 'app:1', command: ['sh', '-c', 'echo committed > /made.txt'], restartPolicy: 'Never' }));
+    await expect.poll(async () => phaseOf(await t.container('tocommit')), { timeout: 60_000 }).toBe('Exited');
+    expect(statusOf(await t.container('tocommit')).exitCode).toBe(0);
+    const c = { name: 'tocommit' };
     const r = await berth(['commit', '-m', 'from cli', '-a', 'Jane <jane@example.com>', '--change', 'CMD ["cat", "/made.txt"]', '--change', 'ENV MODE=prod', c.name, 'app:committed']);
     expect(r.stderr).toBe('');
     expect(r.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);

@@ -1,22 +1,33 @@
-/** `berth import` and `berth commit` with Docker's --change syntax, as subprocesses against a local runtime (<data-dir>/runtime). */
+/**
+ * `berth import` and `berth commit` with Docker's --change syntax, as subprocesses against a node:
+ * the CLI talks to the node's agent through the API server (a node in this process); what the
+ * verbs wrote is read from the agent's runtime, and commit works on Container objects.
+ */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Runtime } from '../../../src/runtime/index.js';
+import type { Runtime } from '../../../src/runtime/index.js';
 import { berthArgv, ROOT } from '../../helpers/berth-bin.js';
 import { run, type RunResult } from '../../helpers/run.js';
-import { busyboxTarball, makeTempRoot, removeRuntimeTestRoot, runtimeSkipReason } from './helpers.js';
+import { containerManifest, phaseOf, startTestNode, statusOf, type TestNode } from '../agent/helpers.js';
+import { runtimeSkipReason } from './helpers.js';
 
 const skip = runtimeSkipReason();
 if (skip) console.warn(`skipping import/commit --change CLI tests: ${skip}`);
 
 describe.skipIf(skip !== undefined)('berth import / commit --change (CLI)', () => {
+  let t: TestNode;
   let dataDir: string;
   let rt: Runtime;
   let tarball: string;
-  const cgroupParent = `berth-changes-cli-${process.pid}`;
   const berth = (args: string[], input?: string | Buffer): Promise<RunResult> =>
-    run(...berthArgv([...args, '--data-dir', dataDir]), { cwd: ROOT, env: { ...process.env, NODE_NO_WARNINGS: '1' }, timeoutMs: 60_000, ...(input !== undefined ? { input: input as string } : {}) });
+    run(...berthArgv([...args, '--kubeconfig', t.node.api.kubeconfigPath]), { cwd: ROOT, env: { ...process.env, NODE_NO_WARNINGS: '1' }, timeoutMs: 60_000, ...(input !== undefined ? { input: input as string } : {}) });
+  /** A Container object that runs once to completion on the node (commit works on Containers). */
+  const ranContainer = async (name: string, spec: Record<string, unknown>): Promise<void> => {
+    await t.apply(containerManifest(name, { restartPolicy: 'Never', ...spec }));
+    await expect.poll(async () => phaseOf(await t.container(name)), { timeout: 60_000 }).toBe('Exited');
+    expect(statusOf(await t.container(name)).exitCode).toBe(0);
+  };
   const output = async (image: string, command?: string[]): Promise<string[]> => {
     const c = await rt.containers.create({ image, ...(command ? { command } : {}) });
     try {
@@ -37,13 +48,14 @@ describe.skipIf(skip !== undefined)('berth import / commit --change (CLI)', () =
   });
 
   beforeAll(async () => {
-    dataDir = await makeTempRoot('changes-cli');
-    rt = new Runtime({ root: join(dataDir, 'runtime'), cgroupParent });
-    tarball = await busyboxTarball(dataDir);
-  });
+    t = await startTestNode();
+    dataDir = join(t.dir, 'data');
+    rt = t.node.runtime!;
+    tarball = t.tarball;
+  }, 60_000);
 
   afterAll(async () => {
-    await removeRuntimeTestRoot(rt, dataDir, cgroupParent);
+    await t?.cleanup();
   });
 
   it('import applies every kind of change; inspect shows the config and a container runs with it', async () => {
@@ -109,9 +121,8 @@ describe.skipIf(skip !== undefined)('berth import / commit --change (CLI)', () =
   });
 
   it('commit applies changes against the container image config (variables, relative WORKDIR, ENTRYPOINT and CMD, ONBUILD)', async () => {
-    const c = await rt.containers.create({ image: 'imported:1', command: ['sh', '-c', 'echo made by $(id -un) > /srv/made.txt'], user: 'root' });
-    await rt.containers.start(c.id);
-    expect(await rt.containers.wait(c.id)).toBe(0);
+    await ranContainer('made', { image: 'imported:1', command: ['sh', '-c', 'echo made by $(id -un) > /srv/made.txt'], user: 'root' });
+    const c = { name: 'made' };
     const r = await berth([
       'commit', '-a', 'Jane <jane@example.com>',
       '--change', 'ENV EXTRA="$GREETING!"',
@@ -150,7 +161,8 @@ describe.skipIf(skip !== undefined)('berth import / commit --change (CLI)', () =
   });
 
   it('commit refuses a bad change or name, naming it, and writes nothing', async () => {
-    const c = await rt.containers.create({ image: 'imported:1', command: ['true'] });
+    await ranContainer('refused', { image: 'imported:1', command: ['true'] });
+    const c = { name: 'refused' };
     const before = await state();
     const refused: Array<[string[], string]> = [
       [['-c', 'COPY . /'], 'error: --change[0]:1: COPY: COPY is not a valid change command (use one of CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, USER, VOLUME, WORKDIR, STOPSIGNAL)\n'],
@@ -168,6 +180,5 @@ describe.skipIf(skip !== undefined)('berth import / commit --change (CLI)', () =
     expect(badName.code).toBe(1);
     expect(badName.stderr).toMatch(/is not a valid image reference/);
     expect(await state()).toEqual(before);
-    await rt.containers.remove(c.id);
   });
 });

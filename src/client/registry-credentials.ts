@@ -1,0 +1,100 @@
+/**
+ * The client's saved registry logins, in the docker CLI's config.json format ($BERTH_CONFIG/
+ * config.json, else ~/.berth/config.json): `berth login` writes them, pull, push and search read
+ * them and send the one for the image's registry as X-Registry-Auth, as the docker CLI does, so
+ * that any node (this machine's or a remote one) pulls with the user's credentials.
+ */
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { parseImageRef } from '../api/imageref.js';
+import { encodeRegistryAuth, type RegistryLogin } from '../api/node-api.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
+
+export const DOCKER_HUB = 'docker.io';
+/** Docker Hub's key in config.json is the v1 index URL, as the docker CLI writes it. */
+const HUB_KEY = 'https://index.docker.io/v1/';
+const keyFor = (registry: string): string => (registry === DOCKER_HUB ? HUB_KEY : registry);
+
+const ConfigFileSchema = z.looseObject({
+  auths: z.record(z.string(), z.looseObject({ auth: z.string().optional(), username: z.string().optional(), password: z.string().optional() })).optional(),
+});
+type ConfigFile = z.infer<typeof ConfigFileSchema>;
+
+export class CredentialsFileError extends Error {}
+
+/** Saved logins: $BERTH_CONFIG/config.json, else ~/.berth/config.json. */
+export function credentialsPath(env: NodeJS.ProcessEnv = process.env): string {
+  return join(env.BERTH_CONFIG || join(env.HOME || homedir(), '.berth'), 'config.json');
+}
+
+/** "HOST[:PORT]" of a registry given as a login server (a URL or a host). */
+export function registryHost(server: string): string {
+  const host = server.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
+  return host === 'index.docker.io' || host === 'registry-1.docker.io' ? DOCKER_HUB : host;
+}
+
+/** The registry an image reference names (Docker's rule: a first component with a dot or a port, or localhost). */
+export function registryOf(ref: string): string {
+  const r = parseImageRef(ref);
+  const first = ref.split('/')[0] ?? '';
+  const domain = r?.domain ?? (ref.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost') ? first : undefined);
+  return registryHost(domain ?? DOCKER_HUB);
+}
+
+export class CredentialsFile {
+  constructor(readonly path: string = credentialsPath()) {}
+
+  private async load(): Promise<ConfigFile> {
+    let text: string;
+    try {
+      text = await readFile(this.path, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return {};
+      throw new CredentialsFileError(`${this.path}: ${(e as Error).message}`);
+    }
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch {
+      throw new CredentialsFileError(`${this.path}: not JSON`);
+    }
+    const r = ConfigFileSchema.safeParse(raw);
+    if (!r.success) throw new CredentialsFileError(`${this.path}: not a credentials file (${r.error.issues[0]?.message ?? 'invalid'})`);
+    return r.data;
+  }
+
+  async get(registry: string): Promise<RegistryLogin | undefined> {
+    const auths = (await this.load()).auths ?? {};
+    const e = auths[keyFor(registry)] ?? auths[registry] ?? auths[`https://${registry}`] ?? auths[`http://${registry}`];
+    if (!e) return undefined;
+    if (e.auth) {
+      const raw = Buffer.from(e.auth, 'base64').toString('utf8');
+      const i = raw.indexOf(':');
+      if (i > 0) return { username: raw.slice(0, i), password: raw.slice(i + 1) };
+    }
+    if (e.username && e.password) return { username: e.username, password: e.password };
+    return undefined;
+  }
+
+  async set(registry: string, login: RegistryLogin): Promise<void> {
+    const cfg = await this.load();
+    cfg.auths = { ...(cfg.auths ?? {}), [keyFor(registry)]: { auth: Buffer.from(`${login.username}:${login.password}`).toString('base64') } };
+    await writeFileAtomic(this.path, `${JSON.stringify(cfg, null, 2)}\n`, 0o600);
+  }
+
+  async remove(registry: string): Promise<boolean> {
+    const cfg = await this.load();
+    if (!cfg.auths?.[keyFor(registry)]) return false;
+    delete cfg.auths[keyFor(registry)];
+    await writeFileAtomic(this.path, `${JSON.stringify(cfg, null, 2)}\n`, 0o600);
+    return true;
+  }
+
+  /** The X-Registry-Auth header for a registry: its saved login, else none (anonymous). */
+  async registryAuth(registry: string): Promise<string | undefined> {
+    const login = await this.get(registry);
+    return login ? encodeRegistryAuth(login, registry) : undefined;
+  }
+}
