@@ -115,6 +115,27 @@ async function jsonOf(server: ServerProcess, path: string): Promise<any> {
   return res.ok ? res.json() : undefined;
 }
 
+/** apiserver_request_total of the write verbs, by "VERB resource[/subresource]". */
+async function writeCounts(server: ServerProcess): Promise<Map<string, number>> {
+  const text = await (await server.api('/metrics')).text();
+  const out = new Map<string, number>();
+  for (const m of text.matchAll(/^apiserver_request_total\{verb="(POST|PUT|PATCH|DELETE)",resource="([^"]*)",subresource="([^"]*)",code="\d+"\} (\d+)$/gm)) {
+    const key = `${m[1]} ${m[2]}${m[3] ? `/${m[3]}` : ''}`;
+    out.set(key, (out.get(key) ?? 0) + Number(m[4]));
+  }
+  return out;
+}
+
+/** Writes per container between two counts, by verb and resource. */
+function writesPer(before: Map<string, number>, after: Map<string, number>, containers: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of after) {
+    const d = v - (before.get(k) ?? 0);
+    if (d > 0) out[k] = Math.round((d / containers) * 100) / 100;
+  }
+  return out;
+}
+
 // ---------- cleanup ----------
 
 interface Cleanup {
@@ -269,7 +290,9 @@ async function main(): Promise<Record<string, unknown> | undefined> {
 
   const cores = spawnSync('nproc').stdout.toString().trim();
   console.log(`agent bench: ${N} containers one by one per side (after ${WARMUP} warm-ups), then bursts of ${BURST}; ${cores} cores`);
+  const writes0 = await writeCounts(server);
   const one = await oneByOne(sides);
+  const writes = writesPer(writes0, await writeCounts(server), WARMUP + N);
 
   console.log('  clearing the one-by-one containers before the bursts');
   await server.api(CONTAINERS, { method: 'DELETE' });
@@ -316,7 +339,12 @@ async function main(): Promise<Record<string, unknown> | undefined> {
     burstRow('runc run -d', bRunc),
     ...(bPodman ? [burstRow('podman run -d', bPodman)] : []),
   ]);
+  const containerWrites = Object.entries(writes).filter(([k]) => / containers(\/|$)/.test(k)).reduce((n, [, v]) => n + v, 0);
+  console.log(`\nAPI writes per container from apply to Running (apiserver_request_total, ${WARMUP + N} containers one by one):`);
+  printTable(['request', 'per container'], Object.entries(writes).sort().map(([k, v]) => [k, fmt(v, 2)]));
+  console.log(`  writes to the Container (apply, binding, status...): ${fmt(containerWrites, 2)} per container (target: at most 3)`);
   const targets = {
+    containerWritesAtMost3: containerWrites <= 3,
     p50Under150ms: sBerth.p50 < TARGET_P50_MS,
     burstUnder5s: bBerth.totalMs < TARGET_BURST_MS,
     fasterThanPodmanAtP50: sPodman ? sBerth.p50 < sPodman.p50 : null,
@@ -334,6 +362,7 @@ async function main(): Promise<Record<string, unknown> | undefined> {
       runc: { total: bRunc.totalMs, machineCpuMs: bRunc.cpuMs, ...summary(bRunc.perContainer) },
       podman: bPodman ? { total: bPodman.totalMs, machineCpuMs: bPodman.cpuMs, ...summary(bPodman.perContainer) } : null,
     },
+    apiWritesPerContainer: writes,
     targets,
   };
 }

@@ -8,7 +8,7 @@ import type { ServerProcess } from './server-process.js';
  * containers (with their mounts and volumes), the `cgroupParent` cgroups and `dir` itself.
  * Does nothing when the server never started.
  */
-export async function cleanUpE2eServer(server: ServerProcess | undefined, dir: string, cgroupParent: string): Promise<void> {
+export async function cleanUpE2eServer(server: Pick<ServerProcess, 'kill'> | undefined, dir: string, cgroupParent: string): Promise<void> {
   if (!server) return;
   await server.kill('SIGTERM');
   const { Runtime } = await import('../../src/runtime/index.js');
