@@ -49,10 +49,10 @@ export function apiGroupDoc(kinds: KindInfo[], group: string): object | undefine
   return versions.length > 0 ? apiGroup(group, versions) : undefined;
 }
 
-/** Extra subresources a kind serves besides /status (log, exec come with the agent). */
-export type SubresourceVerbs = Record<string, string[]>;
+/** The subresources a kind serves, with their verbs (status and finalize from its strategy; log, exec... with the agent). */
+export type SubresourceVerbs = Record<string, readonly string[]>;
 
-export function apiResourceList(kinds: KindInfo[], group: string, version: string, extra: (k: KindInfo) => SubresourceVerbs = () => ({})): object | undefined {
+export function apiResourceList(kinds: KindInfo[], group: string, version: string, subresources: (k: KindInfo) => SubresourceVerbs): object | undefined {
   const mine = kinds.filter((k) => k.group === group && k.version === version);
   if (mine.length === 0) return undefined;
   const resources: object[] = [];
@@ -66,8 +66,7 @@ export function apiResourceList(kinds: KindInfo[], group: string, version: strin
       ...(k.shortNames.length ? { shortNames: k.shortNames } : {}),
       ...(k.categories.length ? { categories: k.categories } : {}),
     });
-    const subs: SubresourceVerbs = { ...(k.hasStatus ? { status: ['get', 'patch', 'update'] } : {}), ...extra(k) };
-    for (const [sub, verbs] of Object.entries(subs)) {
+    for (const [sub, verbs] of Object.entries(subresources(k))) {
       resources.push({ name: `${k.plural}/${sub}`, singularName: '', namespaced: k.namespaced, kind: k.kind, verbs });
     }
   }

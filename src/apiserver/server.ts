@@ -74,8 +74,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   await mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
   const credentials = await loadOrCreateCredentials(opts.dataDir);
   const store = new InstrumentedStore(opts.store);
-  // The collector needs the registry and the registry asks the collector to orphan: tie the knot late.
-  const resources: Resources = new Resources(store, opts.kinds, { orphanDependents: (owner) => gc.orphanDependents(owner) });
+  const resources = new Resources(store, opts.kinds);
   const gc = new GarbageCollector(store, resources, opts.kinds);
   const nsController = new NamespaceController(store, resources, opts.kinds);
   await ensureDefaultNamespaces(resources, opts.kinds);

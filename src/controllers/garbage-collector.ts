@@ -1,10 +1,11 @@
 /**
  * Garbage collector: deletes objects whose owners (by uid) are all gone (background cascading
- * deletion), finishes foreground deletions, and orphans dependents on request.
+ * deletion), finishes foreground deletions, and finishes orphaning deletions (the 'orphan'
+ * finalizer): drops the ownerReferences to the deleted owner from its dependents, then the finalizer.
  */
 import { resourceOf, type KindInfo } from '../api/kind.js';
 import type { ApiObject } from '../api/meta.js';
-import { FOREGROUND_FINALIZER, type Resources } from '../apiserver/resources.js';
+import { FOREGROUND_FINALIZER, ORPHAN_FINALIZER, type Resources } from '../apiserver/resources.js';
 import type { Store } from '../store/types.js';
 import { Sweeper } from './sweeper.js';
 
@@ -24,7 +25,7 @@ export class GarbageCollector {
     for (const kind of this.kinds) {
       await this.sweeper.pokeOn(this.store, resourceOf(kind), from, (ev) => {
         const m = ev.object.metadata;
-        return ev.type === 'DELETED' || !!m.ownerReferences?.length || !!m.finalizers?.includes(FOREGROUND_FINALIZER);
+        return ev.type === 'DELETED' || !!m.ownerReferences?.length || !!m.finalizers?.includes(FOREGROUND_FINALIZER) || !!m.finalizers?.includes(ORPHAN_FINALIZER);
       });
     }
     this.sweeper.start();
@@ -66,13 +67,25 @@ export class GarbageCollector {
       const m = obj.metadata;
       if (!m.deletionTimestamp || !m.finalizers?.includes(FOREGROUND_FINALIZER)) continue;
       if ((dependents.get(m.uid ?? '') ?? 0) > 0) continue;
-      await this.resources
-        .patch(kind, m.namespace ?? '', m.name, 'json', [
-          { op: 'test', path: '/metadata/resourceVersion', value: m.resourceVersion },
-          { op: 'replace', path: '/metadata/finalizers', value: m.finalizers.filter((f) => f !== FOREGROUND_FINALIZER) },
-        ], { fieldManager: MANAGER, dryRun: false, fieldValidation: 'Ignore' }, undefined)
-        .catch(() => this.sweeper.poke());
+      await this.dropFinalizer(kind, obj, FOREGROUND_FINALIZER);
     }
+    for (const { kind, obj } of objects) {
+      const m = obj.metadata;
+      if (!m.deletionTimestamp || !m.finalizers?.includes(ORPHAN_FINALIZER)) continue;
+      // The finalizer goes only once every dependent is let go, or they would be collected with their owner.
+      if (await this.orphanDependents(obj, objects)) await this.dropFinalizer(kind, obj, ORPHAN_FINALIZER);
+    }
+  }
+
+  /** JSON patch guarded by the resourceVersion the sweep saw; a lost race is retried on the next sweep. */
+  private async dropFinalizer(kind: KindInfo, obj: ApiObject, finalizer: string): Promise<void> {
+    const m = obj.metadata;
+    await this.resources
+      .patch(kind, m.namespace ?? '', m.name, 'json', [
+        { op: 'test', path: '/metadata/resourceVersion', value: m.resourceVersion },
+        { op: 'replace', path: '/metadata/finalizers', value: (m.finalizers ?? []).filter((f) => f !== finalizer) },
+      ], { fieldManager: MANAGER, dryRun: false, fieldValidation: 'Ignore' }, undefined)
+      .catch(() => this.sweeper.poke());
   }
 
   private async deleteQuietly(kind: KindInfo, obj: ApiObject): Promise<void> {
@@ -87,21 +100,38 @@ export class GarbageCollector {
     }
   }
 
-  /** Drop ownerReferences to `owner` from every dependent (propagationPolicy Orphan). */
-  async orphanDependents(owner: ApiObject): Promise<void> {
+  /**
+   * Drops ownerReferences to `owner` from every dependent (each a JSON patch guarded by the
+   * resourceVersion the sweep saw); true when none is left pointing to it.
+   */
+  private async orphanDependents(owner: ApiObject, objects: { kind: KindInfo; obj: ApiObject }[]): Promise<boolean> {
     const uid = owner.metadata.uid;
-    for (const { kind, obj } of await this.all()) {
+    let done = true;
+    for (const { kind, obj } of objects) {
       const refs = obj.metadata.ownerReferences ?? [];
       if (!refs.some((r) => r.uid === uid)) continue;
-      await this.resources.patch(
-        kind,
-        obj.metadata.namespace ?? '',
-        obj.metadata.name,
-        'json',
-        [{ op: 'replace', path: '/metadata/ownerReferences', value: refs.filter((r) => r.uid !== uid) }],
-        { fieldManager: MANAGER, dryRun: false, fieldValidation: 'Ignore' },
-        undefined,
-      );
+      try {
+        await this.resources.patch(
+          kind,
+          obj.metadata.namespace ?? '',
+          obj.metadata.name,
+          'json',
+          [
+            { op: 'test', path: '/metadata/resourceVersion', value: obj.metadata.resourceVersion },
+            { op: 'replace', path: '/metadata/ownerReferences', value: refs.filter((r) => r.uid !== uid) },
+          ],
+          { fieldManager: MANAGER, dryRun: false, fieldValidation: 'Ignore' },
+          undefined,
+        );
+      } catch (err) {
+        // Gone meanwhile: nothing to let go. Changed meanwhile (the test fails: 400; or 409): its watch
+        // event brings the next sweep.
+        const code = (err as { code?: number }).code;
+        if (code === 404) continue;
+        done = false;
+        if (code !== 400 && code !== 409) console.error(`garbage-collector: cannot orphan ${kind.plural} ${obj.metadata.name}:`, err instanceof Error ? err.message : err);
+      }
     }
+    return done;
   }
 }
