@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { promisify } from 'node:util';
-import { BERTH_VERSION } from '../apiserver/discovery.js';
+import { BERTH_VERSION } from '../util/version.js';
 import { detectCgroupVersion } from '../runtime/containers/cgroups.js';
 
 const run = promisify(execFile);

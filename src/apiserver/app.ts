@@ -62,6 +62,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.set('etag', false);
   app.set('query parser', 'simple');
   const handlers = new ResourceHandlers(deps.store, deps.resources, deps.watch);
+  const subresources = (k: KindInfo): SubresourceVerbs => ({ ...deps.resources.strategies.for(k).subresources, ...deps.subresources?.(k) });
 
   app.use((req: Request, res: Response, next: NextFunction) => {
     const labels: RequestLabels = { verb: req.method.toUpperCase(), resource: '', subresource: '' };
@@ -105,7 +106,7 @@ export function createApp(deps: AppDeps): express.Express {
     res.json(apiGroupList(kinds));
   });
   app.get('/api/v1', (_req, res) => {
-    res.json(apiResourceList(kinds, '', 'v1', deps.subresources));
+    res.json(apiResourceList(kinds, '', 'v1', subresources));
   });
   app.get('/apis/:group', (req, res) => {
     const doc = apiGroupDoc(kinds, req.params.group);
@@ -113,7 +114,7 @@ export function createApp(deps: AppDeps): express.Express {
     res.json(doc);
   });
   app.get('/apis/:group/:version', (req, res) => {
-    const doc = apiResourceList(kinds, req.params.group, req.params.version, deps.subresources);
+    const doc = apiResourceList(kinds, req.params.group, req.params.version, subresources);
     if (!doc) return sendError(res, errors.pathNotFound(req.path));
     res.json(doc);
   });

@@ -1,7 +1,9 @@
 /** Discovery documents: /api, /apis, group and group-version resource lists, /version. */
 import type { KindInfo } from '../api/kind.js';
+import { BERTH_VERSION } from '../util/version.js';
 
-export const BERTH_VERSION = '0.1.0';
+export { BERTH_VERSION };
+
 const VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
 
 export function versionInfo(): Record<string, string> {
@@ -49,10 +51,10 @@ export function apiGroupDoc(kinds: KindInfo[], group: string): object | undefine
   return versions.length > 0 ? apiGroup(group, versions) : undefined;
 }
 
-/** Extra subresources a kind serves besides /status (log, exec come with the agent). */
-export type SubresourceVerbs = Record<string, string[]>;
+/** The subresources a kind serves, with their verbs (status and finalize from its strategy; log, exec... with the agent). */
+export type SubresourceVerbs = Record<string, readonly string[]>;
 
-export function apiResourceList(kinds: KindInfo[], group: string, version: string, extra: (k: KindInfo) => SubresourceVerbs = () => ({})): object | undefined {
+export function apiResourceList(kinds: KindInfo[], group: string, version: string, subresources: (k: KindInfo) => SubresourceVerbs): object | undefined {
   const mine = kinds.filter((k) => k.group === group && k.version === version);
   if (mine.length === 0) return undefined;
   const resources: object[] = [];
@@ -66,8 +68,7 @@ export function apiResourceList(kinds: KindInfo[], group: string, version: strin
       ...(k.shortNames.length ? { shortNames: k.shortNames } : {}),
       ...(k.categories.length ? { categories: k.categories } : {}),
     });
-    const subs: SubresourceVerbs = { ...(k.hasStatus ? { status: ['get', 'patch', 'update'] } : {}), ...extra(k) };
-    for (const [sub, verbs] of Object.entries(subs)) {
+    for (const [sub, verbs] of Object.entries(subresources(k))) {
       resources.push({ name: `${k.plural}/${sub}`, singularName: '', namespaced: k.namespaced, kind: k.kind, verbs });
     }
   }

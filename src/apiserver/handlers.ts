@@ -11,8 +11,11 @@ import { managerFromUserAgent, parseQuery, type ResourceQuery } from './query.js
 import type { ResourceTarget } from './resource-path.js';
 import type { PropagationPolicy, Resources, Subresource, WriteOptions, WriteResult } from './resources.js';
 import { errors } from './status.js';
+import { subresourceVerbs, type SubresourceVerb } from './strategy.js';
 import { toTable, wantsTable } from './table.js';
 import { serveWatch, defaultWatchSettings, type WatchSettings } from './watch.js';
+
+const VERB_OF_METHOD: Record<string, SubresourceVerb | undefined> = { GET: 'get', PUT: 'update', PATCH: 'patch' };
 
 /** What the metrics middleware labels a request with. */
 export interface RequestLabels {
@@ -32,12 +35,10 @@ export class ResourceHandlers {
     const { kind, namespace, name, subresource } = target;
     labels.resource = kind.plural;
     labels.subresource = subresource ?? '';
-    if (subresource !== undefined && !(subresource === 'status' && kind.hasStatus)) {
-      throw errors.pathNotFound(req.path);
-    }
+    const method = req.method.toUpperCase();
+    if (subresource !== undefined) this.checkSubresource(kind, subresource, method, req.path);
     const sub = subresource as Subresource;
     const q = parseQuery(req);
-    const method = req.method.toUpperCase();
     const asTable = wantsTable(req.get('accept'));
 
     if (name === undefined) {
@@ -93,6 +94,14 @@ export class ResourceHandlers {
       default:
         throw errors.methodNotAllowed(method);
     }
+  }
+
+  /** The kind serves `subresource` (its strategy says so) and takes `method` there. */
+  private checkSubresource(kind: KindInfo, subresource: string, method: string, path: string): void {
+    const verbs = subresourceVerbs(this.resources.strategies.for(kind), subresource);
+    if (!verbs) throw errors.pathNotFound(path);
+    const verb = VERB_OF_METHOD[method];
+    if (verb === undefined || !verbs.includes(verb)) throw errors.methodNotAllowed(method);
   }
 
   private async list(kind: KindInfo, namespace: string, q: ResourceQuery, asTable: boolean, res: Response): Promise<void> {
@@ -151,7 +160,8 @@ export class ResourceHandlers {
     const body = isObject(raw) ? raw : {};
     if (raw !== undefined && !isObject(raw)) throw errors.badRequest('DeleteOptions must be an object');
     let policy = q.propagationPolicy ?? (body.propagationPolicy as PropagationPolicy | undefined);
-    if (body.orphanDependents === true && !policy) policy = 'Orphan';
+    // The deprecated orphanDependents, when no propagationPolicy is given: true is Orphan, false Background.
+    if (typeof body.orphanDependents === 'boolean' && !policy) policy = body.orphanDependents ? 'Orphan' : 'Background';
     if (policy !== undefined && !['Background', 'Foreground', 'Orphan'].includes(policy)) {
       throw errors.badRequest(`propagationPolicy must be Background, Foreground or Orphan, got "${String(policy)}"`);
     }

@@ -1,26 +1,29 @@
 /**
- * The generic registry: create, read, update, patch, apply and delete for every kind, with
- * Kubernetes semantics (generation, status subresource, finalizers, managedFields, dry run).
- * HTTP handlers and in-process controllers both go through here; nothing else writes the store.
+ * The generic registry: create, read, update, patch and apply for every kind, with Kubernetes
+ * semantics (generation, subresources, finalizers, managedFields, dry run); what is particular to a
+ * kind comes from its strategy (strategy.ts), deletion from deletion.ts. HTTP handlers and in-process
+ * controllers both go through here; nothing else writes the store.
  */
 import { randomUUID } from 'node:crypto';
-import { apiVersionOf, resourceOf, type KindInfo } from '../api/kind.js';
+import { apiVersionOf, type KindInfo } from '../api/kind.js';
 import type { ApiObject } from '../api/meta.js';
-import {
-  AlreadyExistsError,
-  ConflictError,
-  NotFoundError,
-  type ListOptions,
-  type ListResult,
-  type ObjectKey,
-  type Store,
-} from '../store/types.js';
+import { AlreadyExistsError, ConflictError, NotFoundError, type ListOptions, type ListResult, type ObjectKey, type Store } from '../store/types.js';
 import { admit, type FieldValidation } from './admission.js';
+import { Deletions, type DeleteOptions, type DeleteResult } from './deletion.js';
 import { conflictMessage, recordUpdate, serverSideApply } from './managed-fields.js';
-import { generateName, nameProblem } from './names.js';
+import { NAMESPACE_FINALIZER, NamespaceLifecycle, namespaceFinalizers } from './namespace-strategy.js';
+import { generateName } from './names.js';
 import { clone, deepEqual, desiredPart, isObject, nowRfc3339, type JsonObject } from './objects.js';
 import { jsonPatch, mergePatch, strategicMergePatch, type PatchType } from './patch.js';
-import { errors, successStatus, type StatusObject } from './status.js';
+import { ApiConflictRetry, finalizersPending, keyOf, MAX_WRITE_ATTEMPTS, MODIFIED } from './registry-common.js';
+import { ApiError, errors, type StatusCause } from './status.js';
+import { builtinStrategies } from './strategies.js';
+import type { RestStrategy, StrategyRegistry, Subresource } from './strategy.js';
+
+export type { DeleteOptions, DeleteResult, PropagationPolicy } from './deletion.js';
+export { FOREGROUND_FINALIZER, ORPHAN_FINALIZER } from './deletion.js';
+export { namespaceFinalizers } from './namespace-strategy.js';
+export type { Subresource } from './strategy.js';
 
 export interface WriteOptions {
   fieldManager: string;
@@ -36,25 +39,6 @@ export interface WriteResult {
   code: number;
 }
 
-/** 'finalize' is the namespace controller's own door to Namespace spec.finalizers. */
-export type Subresource = 'status' | 'finalize' | undefined;
-
-export type PropagationPolicy = 'Background' | 'Foreground' | 'Orphan';
-
-export interface DeleteOptions {
-  dryRun: boolean;
-  propagationPolicy?: PropagationPolicy;
-  preconditions?: { uid?: string; resourceVersion?: string };
-}
-
-export type DeleteResult = { deleted: true; status: StatusObject; object: ApiObject } | { deleted: false; object: ApiObject };
-
-const NAMESPACE_FINALIZER = 'kubernetes';
-export const FOREGROUND_FINALIZER = 'foregroundDeletion';
-const MAX_PATCH_ATTEMPTS = 5;
-
-const isNamespaceKind = (k: KindInfo): boolean => k.group === '' && k.plural === 'namespaces';
-
 function meta(obj: JsonObject): JsonObject {
   if (!isObject(obj.metadata)) obj.metadata = {};
   return obj.metadata as JsonObject;
@@ -69,24 +53,22 @@ function withoutVolatile(obj: ApiObject): JsonObject {
   return c;
 }
 
-export interface ResourcesOptions {
-  /** Called before an Orphan delete: drop ownerReferences to `owner` from its dependents. */
-  orphanDependents?: (owner: ApiObject) => Promise<void>;
-}
-
 export class Resources {
-  private readonly namespaceKind: KindInfo | undefined;
+  private readonly deletions: Deletions;
+  private readonly lifecycle: NamespaceLifecycle;
 
   constructor(
     private readonly store: Store,
     kinds: KindInfo[],
-    private readonly options: ResourcesOptions = {},
+    /** What is particular to each kind; by default Berth's own (strategies.ts). */
+    readonly strategies: StrategyRegistry = builtinStrategies(kinds),
   ) {
-    this.namespaceKind = kinds.find(isNamespaceKind);
+    this.deletions = new Deletions(store, strategies);
+    this.lifecycle = new NamespaceLifecycle(store, kinds);
   }
 
   key(kind: KindInfo, namespace: string, name: string): ObjectKey {
-    return { resource: resourceOf(kind), namespace: kind.namespaced ? namespace : '', name };
+    return keyOf(kind, namespace, name);
   }
 
   async get(kind: KindInfo, namespace: string, name: string): Promise<ApiObject> {
@@ -96,7 +78,7 @@ export class Resources {
   }
 
   async list(kind: KindInfo, namespace: string, opts: Omit<ListOptions, 'namespace'>): Promise<ListResult> {
-    return this.store.list(resourceOf(kind), { ...opts, namespace: kind.namespaced ? namespace : '' });
+    return this.store.list(keyOf(kind, namespace, '').resource, { ...opts, namespace: kind.namespaced ? namespace : '' });
   }
 
   // ---- create -------------------------------------------------------------------------------
@@ -108,17 +90,17 @@ export class Resources {
     this.checkName(kind, obj);
     if (m.resourceVersion) throw errors.badRequest('resourceVersion should not be set on objects to be created');
     for (const f of ['uid', 'generation', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'managedFields']) delete m[f];
-    if (kind.hasStatus) delete obj.status;
     return this.insert(kind, obj as ApiObject, opts, undefined);
   }
 
+  /** PrepareForCreate, schema and defaults, Validate, Canonicalize, bookkeeping, then the write. */
   private async insert(kind: KindInfo, candidate: ApiObject, opts: WriteOptions, managed: ApiObject['metadata']['managedFields']): Promise<WriteResult> {
-    if (kind.namespaced) await this.checkNamespaceWritable(candidate.metadata.namespace ?? '');
-    if (isNamespaceKind(kind)) {
-      candidate.spec = { ...(isObject(candidate.spec) ? candidate.spec : {}), finalizers: [NAMESPACE_FINALIZER] };
-      candidate.status = { phase: 'Active' };
-    }
+    const strategy = this.strategies.for(kind);
+    if (kind.namespaced) await this.lifecycle.checkWritable(candidate.metadata.namespace ?? '');
+    strategy.prepareForCreate(candidate);
     const { object, warnings } = admit(kind, candidate, opts.fieldValidation);
+    this.check(kind, object, strategy.validate(object));
+    strategy.canonicalize(object);
     const m = object.metadata;
     m.uid = randomUUID();
     m.creationTimestamp = nowRfc3339();
@@ -140,22 +122,24 @@ export class Resources {
   // ---- update -------------------------------------------------------------------------------
 
   async replace(kind: KindInfo, namespace: string, name: string, body: unknown, opts: WriteOptions, sub: Subresource): Promise<WriteResult> {
+    const strategy = this.served(kind, sub);
     const next = this.checkBody(kind, namespace, body, name) as ApiObject;
     const rv = next.metadata.resourceVersion;
     if (!rv) {
       throw errors.invalid(kind, name, [{ reason: 'FieldValueInvalid', field: 'metadata.resourceVersion', message: 'must be specified for an update' }]);
     }
     const old = await this.get(kind, namespace, name);
-    if (old.metadata.resourceVersion !== rv) throw errors.conflict(kind, name, 'the object has been modified; please apply your changes to the latest version and try again');
+    if (old.metadata.resourceVersion !== rv) throw errors.conflict(kind, name, MODIFIED);
     try {
-      return await this.commit(kind, old, this.scope(kind, old, next, sub), opts, sub);
+      return await this.commit(kind, old, strategy.prepareForUpdate(next, old, sub), opts, sub);
     } catch (err) {
-      if (err instanceof ApiConflictRetry) throw errors.conflict(kind, name, 'the object has been modified; please apply your changes to the latest version and try again');
+      if (err instanceof ApiConflictRetry) throw errors.conflict(kind, name, MODIFIED);
       throw err;
     }
   }
 
   async patch(kind: KindInfo, namespace: string, name: string, type: PatchType, patch: unknown, opts: WriteOptions, sub: Subresource): Promise<WriteResult> {
+    const strategy = this.served(kind, sub);
     if (type === 'apply') return this.apply(kind, namespace, name, patch, opts, sub);
     if (type !== 'json' && !isObject(patch)) throw errors.badRequest('patch body must be a JSON object');
     for (let attempt = 1; ; attempt++) {
@@ -166,15 +150,13 @@ export class Resources {
       else next = strategicMergePatch(old, patch, kind.listMapKeys) as JsonObject;
       if (!isObject(next)) throw errors.badRequest('patch must leave an object');
       const asked = isObject(next.metadata) ? next.metadata.resourceVersion : undefined;
-      if (asked !== undefined && asked !== old.metadata.resourceVersion) {
-        throw errors.conflict(kind, name, 'the object has been modified; please apply your changes to the latest version and try again');
-      }
+      if (asked !== undefined && asked !== old.metadata.resourceVersion) throw errors.conflict(kind, name, MODIFIED);
       const candidate = this.checkBody(kind, namespace, next, name) as ApiObject;
       try {
-        return await this.commit(kind, old, this.scope(kind, old, candidate, sub), opts, sub);
+        return await this.commit(kind, old, strategy.prepareForUpdate(candidate, old, sub), opts, sub);
       } catch (err) {
-        if (err instanceof ApiConflictRetry && attempt < MAX_PATCH_ATTEMPTS) continue;
-        if (err instanceof ApiConflictRetry) throw errors.conflict(kind, name, 'the object has been modified; please apply your changes to the latest version and try again');
+        if (err instanceof ApiConflictRetry && attempt < MAX_WRITE_ATTEMPTS) continue;
+        if (err instanceof ApiConflictRetry) throw errors.conflict(kind, name, MODIFIED);
         throw err;
       }
     }
@@ -182,6 +164,7 @@ export class Resources {
 
   private async apply(kind: KindInfo, namespace: string, name: string, body: unknown, opts: WriteOptions, sub: Subresource): Promise<WriteResult> {
     if (!opts.fieldManager) throw errors.badRequest('PATCH, fieldManager: Required value: is required for apply patch');
+    const strategy = this.strategies.for(kind);
     const applied = this.checkBody(kind, namespace, body, name);
     const av = apiVersionOf(kind);
     for (let attempt = 1; ; attempt++) {
@@ -191,20 +174,17 @@ export class Resources {
         const res = serverSideApply(undefined, applied, { manager: opts.fieldManager }, true, kind.listMapKeys, av);
         const candidate = res.object as ApiObject;
         this.checkName(kind, candidate);
-        if (kind.hasStatus) delete candidate.status;
         const managed = candidate.metadata.managedFields;
         for (const f of ['uid', 'resourceVersion', 'generation', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds']) delete (candidate.metadata as JsonObject)[f];
         try {
           return await this.insert(kind, candidate, opts, managed);
         } catch (err) {
-          if (err instanceof Error && 'code' in err && (err as { code: number }).code === 409 && attempt < MAX_PATCH_ATTEMPTS) continue;
+          if (err instanceof ApiError && err.code === 409 && attempt < MAX_WRITE_ATTEMPTS) continue;
           throw err;
         }
       }
       const appliedRv = isObject(applied.metadata) ? applied.metadata.resourceVersion : undefined;
-      if (appliedRv !== undefined && appliedRv !== old.metadata.resourceVersion) {
-        throw errors.conflict(kind, name, 'the object has been modified; please apply your changes to the latest version and try again');
-      }
+      if (appliedRv !== undefined && appliedRv !== old.metadata.resourceVersion) throw errors.conflict(kind, name, MODIFIED);
       const res = serverSideApply(old as JsonObject, applied, { manager: opts.fieldManager, ...(sub ? { subresource: sub } : {}) }, opts.force ?? false, kind.listMapKeys, av);
       if (res.conflicts.length > 0 && !opts.force) {
         throw errors.applyConflict(
@@ -214,41 +194,24 @@ export class Resources {
           res.conflicts.map((c) => ({ reason: 'FieldManagerConflict', message: `conflict with "${c.manager}" using ${av}`, field: c.path })),
         );
       }
-      const candidate = this.scope(kind, old, res.object as ApiObject, sub);
+      const candidate = strategy.prepareForUpdate(res.object as ApiObject, old, sub);
       candidate.metadata.managedFields = (res.object as ApiObject).metadata.managedFields;
       try {
         return await this.commit(kind, old, candidate, opts, sub, true);
       } catch (err) {
-        if (err instanceof ApiConflictRetry && attempt < MAX_PATCH_ATTEMPTS) continue;
-        if (err instanceof ApiConflictRetry) throw errors.conflict(kind, name, 'the object has been modified; please apply your changes to the latest version and try again');
+        if (err instanceof ApiConflictRetry && attempt < MAX_WRITE_ATTEMPTS) continue;
+        if (err instanceof ApiConflictRetry) throw errors.conflict(kind, name, MODIFIED);
         throw err;
       }
     }
   }
 
-  /** Keep what a write to this endpoint may not change: status on the main resource, everything but status on /status. */
-  private scope(kind: KindInfo, old: ApiObject, next: ApiObject, sub: Subresource): ApiObject {
-    if (sub === 'finalize') {
-      const out = clone(old);
-      out.spec = clone(next.spec);
-      return out;
-    }
-    if (sub === 'status') {
-      const out = clone(old);
-      if (next.status === undefined) delete out.status;
-      else out.status = clone(next.status);
-      return out;
-    }
-    const out = clone(next);
-    if (kind.hasStatus) {
-      if (old.status === undefined) delete out.status;
-      else out.status = clone(old.status);
-    }
-    return out;
-  }
-
-  /** Validate, bookkeep and write `next` over `old` (compare-and-swap); deletes when the last finalizer goes. */
+  /**
+   * Validate, bookkeep and write `next` (already through PrepareForUpdate) over `old` with the store's
+   * compare-and-swap; deletes when the last finalizer of a deleted object goes.
+   */
   private async commit(kind: KindInfo, old: ApiObject, next: ApiObject, opts: WriteOptions, sub: Subresource, managedDone = false): Promise<WriteResult> {
+    const strategy = this.strategies.for(kind);
     const m = next.metadata;
     const om = old.metadata;
     m.name = om.name;
@@ -268,8 +231,9 @@ export class Resources {
       delete m.deletionTimestamp;
       delete m.deletionGracePeriodSeconds;
     }
-    if (isNamespaceKind(kind) && sub !== 'finalize') next.spec = clone(old.spec);
     const { object, warnings } = admit(kind, next, opts.fieldValidation);
+    this.check(kind, object, strategy.validateUpdate(object, old, sub));
+    strategy.canonicalize(object);
     const changedDesired = !deepEqual(desiredPart(old as JsonObject), desiredPart(object as JsonObject));
     object.metadata.generation = (om.generation ?? 1) + (changedDesired ? 1 : 0);
     if (!managedDone) {
@@ -283,10 +247,7 @@ export class Resources {
     }
     if (deepEqual(withoutVolatile(old), withoutVolatile(object))) return { object: old, warnings, code: 200 };
     const key = this.key(kind, om.namespace ?? '', om.name);
-    const finished =
-      object.metadata.deletionTimestamp !== undefined &&
-      (object.metadata.finalizers ?? []).length === 0 &&
-      !(isNamespaceKind(kind) && namespaceFinalizers(object).length > 0);
+    const finished = object.metadata.deletionTimestamp !== undefined && !finalizersPending(object, strategy);
     if (opts.dryRun) return { object, warnings, code: 200 };
     try {
       if (finished) {
@@ -303,63 +264,39 @@ export class Resources {
 
   // ---- delete -------------------------------------------------------------------------------
 
-  async delete(kind: KindInfo, namespace: string, name: string, opts: DeleteOptions): Promise<DeleteResult> {
-    for (let attempt = 1; ; attempt++) {
-      const old = await this.get(kind, namespace, name);
-      const pre = opts.preconditions;
-      if (pre?.uid && pre.uid !== old.metadata.uid) {
-        throw errors.conflict(kind, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${old.metadata.uid ?? ''}`);
-      }
-      if (pre?.resourceVersion && pre.resourceVersion !== old.metadata.resourceVersion) {
-        throw errors.conflict(kind, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${old.metadata.resourceVersion ?? ''}`);
-      }
-      const policy = opts.propagationPolicy ?? 'Background';
-      const key = this.key(kind, namespace, name);
-      const finalizers = [...(old.metadata.finalizers ?? [])];
-      if (policy === 'Foreground' && !finalizers.includes(FOREGROUND_FINALIZER)) finalizers.push(FOREGROUND_FINALIZER);
-      const pending = finalizers.length > 0 || (isNamespaceKind(kind) && namespaceFinalizers(old).length > 0);
-      if (opts.dryRun) return pending ? { deleted: false, object: old } : { deleted: true, object: old, status: this.deletedStatus(kind, old) };
-      if (policy === 'Orphan') await this.options.orphanDependents?.(old);
-      try {
-        if (pending) {
-          if (old.metadata.deletionTimestamp && deepEqual(finalizers, old.metadata.finalizers ?? [])) return { deleted: false, object: old };
-          const next = clone(old);
-          next.metadata.finalizers = finalizers;
-          next.metadata.deletionTimestamp ??= nowRfc3339();
-          next.metadata.deletionGracePeriodSeconds ??= 0;
-          if (isNamespaceKind(kind)) next.status = { ...(isObject(next.status) ? next.status : {}), phase: 'Terminating' };
-          return { deleted: false, object: await this.store.update(key, next, old.metadata.resourceVersion ?? '') };
-        }
-        const gone = await this.store.delete(key, old.metadata.resourceVersion);
-        return { deleted: true, object: gone, status: this.deletedStatus(kind, gone) };
-      } catch (err) {
-        if (err instanceof ConflictError && attempt < MAX_PATCH_ATTEMPTS) continue;
-        if (err instanceof NotFoundError) throw errors.notFound(kind, name);
-        if (err instanceof ConflictError) throw errors.conflict(kind, name, 'the object has been modified; please apply your changes to the latest version and try again');
-        throw err;
-      }
-    }
+  delete(kind: KindInfo, namespace: string, name: string, opts: DeleteOptions): Promise<DeleteResult> {
+    return this.deletions.delete(kind, namespace, name, opts);
   }
 
-  /** Namespace controller: drop a namespace's spec.finalizers once its content is gone (it is then deleted). */
+  /**
+   * The namespace controller's call while it runs in-process: what its PUT of /finalize without the
+   * 'kubernetes' finalizer does over HTTP. A namespace changed meanwhile is left for its next pass.
+   */
   async finalizeNamespace(name: string, fieldManager: string): Promise<void> {
-    const kind = this.namespaceKind;
+    const kind = this.lifecycle.kind;
     if (!kind) return;
-    const old = await this.get(kind, '', name);
-    const next = clone(old);
-    next.spec = { ...(isObject(next.spec) ? next.spec : {}), finalizers: [] };
+    const ns = await this.get(kind, '', name);
+    const body = { ...ns, spec: { ...(isObject(ns.spec) ? ns.spec : {}), finalizers: namespaceFinalizers(ns).filter((f) => f !== NAMESPACE_FINALIZER) } };
     try {
-      await this.commit(kind, old, next, { fieldManager, dryRun: false, fieldValidation: 'Strict' }, 'finalize');
+      await this.replace(kind, '', name, body, { fieldManager, dryRun: false, fieldValidation: 'Strict' }, 'finalize');
     } catch (err) {
-      if (!(err instanceof ApiConflictRetry)) throw err;
+      if (!(err instanceof ApiError && err.code === 409)) throw err;
     }
-  }
-
-  private deletedStatus(kind: KindInfo, obj: ApiObject): StatusObject {
-    return successStatus({ name: obj.metadata.name, group: kind.group, kind: kind.plural, ...(obj.metadata.uid ? { uid: obj.metadata.uid } : {}) });
   }
 
   // ---- checks -------------------------------------------------------------------------------
+
+  /** The kind's strategy, when the kind serves `sub` (the main resource always). */
+  private served(kind: KindInfo, sub: Subresource): RestStrategy {
+    const strategy = this.strategies.for(kind);
+    if (sub !== undefined && !Object.hasOwn(strategy.subresources, sub)) throw errors.pathNotFound(`${kind.plural}/${sub}`);
+    return strategy;
+  }
+
+  /** 422 Invalid naming each field the strategy found wrong. */
+  private check(kind: KindInfo, obj: ApiObject, causes: StatusCause[]): void {
+    if (causes.length > 0) throw errors.invalid(kind, obj.metadata.name, causes);
+  }
 
   /** The body is an object of this kind, in this namespace, with this name (when the path has one). */
   private checkBody(kind: KindInfo, namespace: string, body: unknown, name: string | undefined): JsonObject {
@@ -394,24 +331,7 @@ export class Resources {
     if (typeof m.name !== 'string' || m.name === '') {
       throw errors.invalid(kind, '', [{ reason: 'FieldValueRequired', field: 'metadata.name', message: 'Required value: name or generateName is required' }]);
     }
-    const problem = nameProblem(m.name, isNamespaceKind(kind));
+    const problem = this.strategies.for(kind).nameProblem(m.name);
     if (problem) throw errors.invalid(kind, m.name, [{ reason: 'FieldValueInvalid', field: 'metadata.name', message: `Invalid value: "${m.name}": ${problem}` }]);
   }
-
-  private async checkNamespaceWritable(namespace: string): Promise<void> {
-    if (!this.namespaceKind) return;
-    const ns = await this.store.get(this.key(this.namespaceKind, '', namespace));
-    if (!ns) throw errors.notFound(this.namespaceKind, namespace);
-    if (ns.metadata.deletionTimestamp) {
-      throw errors.forbidden(this.namespaceKind, namespace, `unable to create new content in namespace ${namespace} because it is being terminated`);
-    }
-  }
-}
-
-/** Thrown inside a write when the store's compare-and-swap lost; callers retry or report 409. */
-class ApiConflictRetry extends Error {}
-
-export function namespaceFinalizers(ns: ApiObject): string[] {
-  const spec = ns.spec;
-  return isObject(spec) && Array.isArray(spec.finalizers) ? (spec.finalizers as string[]) : [];
 }

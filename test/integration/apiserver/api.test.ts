@@ -209,13 +209,20 @@ describe('deletion', () => {
     await expect.poll(async () => (await t.api(`${BASE}/dep`)).status, { timeout: 10_000 }).toBe(404);
   });
 
-  it('orphans dependents with propagationPolicy=Orphan', async () => {
+  it('orphans dependents with propagationPolicy=Orphan: the orphan finalizer holds the owner until the collector let them go', async () => {
     const owner = await json(await t.api(BASE, { method: 'POST', json: container('owner2') }));
     const ref = { apiVersion: 'berth.dev/v1alpha1', kind: 'Container', name: 'owner2', uid: owner.metadata.uid };
     await t.api(BASE, { method: 'POST', json: { ...container('dep2'), metadata: { name: 'dep2', ownerReferences: [ref] } } });
-    await t.api(`${BASE}/owner2`, { method: 'DELETE', json: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Orphan' } });
-    const dep = await json(await t.api(`${BASE}/dep2`));
-    expect(dep.metadata.ownerReferences ?? []).toEqual([]);
+    const del = await t.api(`${BASE}/owner2`, { method: 'DELETE', json: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Orphan' } });
+    // 202 with the finalizer (the collector may already have finished when the answer is read, hence not a GET)
+    expect(del.status).toBe(202);
+    const terminating = await json(del);
+    expect(terminating.metadata.finalizers).toContain('orphan');
+    expect(terminating.metadata.deletionTimestamp).toBeTruthy();
+    await expect.poll(async () => (await t.api(`${BASE}/owner2`)).status, { timeout: 10_000 }).toBe(404);
+    const depRes = await t.api(`${BASE}/dep2`);
+    expect(depRes.status).toBe(200);
+    expect((await json(depRes)).metadata.ownerReferences ?? []).toEqual([]);
   });
 
   it('deleting a namespace removes what is inside, then the namespace', async () => {
