@@ -5,7 +5,7 @@ import type { SnapshotStore } from '../snapshots/store.js';
 import { isDigest, sha256Of } from '../util/digest.js';
 import { conflict, invalid, notFound } from '../util/errors.js';
 import { atomicWriteJson } from '../util/fs.js';
-import { Mutex } from '../util/mutex.js';
+import { FileLock } from '../util/file-lock.js';
 import { ParsedFileCache } from '../util/parsed-file-cache.js';
 import { normaliseTaggedName } from './reference.js';
 import { ImageConfigSchema, MEDIA, ManifestSchema, type Descriptor, type HistoryEntry, type ImageConfig, type Manifest } from './schema.js';
@@ -85,7 +85,12 @@ export type RemoveReport = Array<{ untagged: string } | { deleted: string }>;
 /** Image names, manifests and configs (content in the ContentStore, layers in the SnapshotStore). */
 export class ImageStore {
   private readonly dbPath: string;
-  private readonly mutex = new Mutex();
+  /**
+   * Guards read-modify-write of the db across processes too. Only the agent writes a node's runtime
+   * root; this lock is the guard that keeps a second writer (a CLI verb on the same root) from losing
+   * an update instead of the design relying on it never happening.
+   */
+  private readonly dbLock: FileLock;
   private readonly configs = new Map<string, ImageConfig>();
   /** The names and records, read on every create: parsed once per version of the file. */
   private readonly dbCache = new ParsedFileCache((raw) => DbSchema.parse(raw), 1);
@@ -97,6 +102,7 @@ export class ImageStore {
     readonly snapshots: SnapshotStore,
   ) {
     this.dbPath = join(root, 'images', 'db.json');
+    this.dbLock = new FileLock(join(root, 'images', 'db.lock'));
   }
 
   setUsage(usage: ImageUsage): void {
@@ -109,7 +115,7 @@ export class ImageStore {
   }
 
   private update<T>(fn: (db: Db) => T | Promise<T>): Promise<T> {
-    return this.mutex.run(async () => {
+    return this.dbLock.run(async () => {
       // a private copy to change: what load() gives is shared with readers
       const db = structuredClone(await this.load()) as Db;
       const out = await fn(db);
