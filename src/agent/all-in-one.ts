@@ -13,8 +13,7 @@ import { startApiServer, type ApiServer } from '../apiserver/server.js';
 import { KubeClient } from '../client/kube.js';
 import { NodeLifecycleController } from '../controllers/node-lifecycle.js';
 import { Scheduler } from '../controllers/scheduler.js';
-import { nodeDistribution } from '../runtime/distribution/node.js';
-import { Runtime } from '../runtime/index.js';
+import { nodeDistribution, Runtime } from '../runtime/index.js';
 import type { Store } from '../store/types.js';
 import { Agent } from './agent.js';
 

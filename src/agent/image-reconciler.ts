@@ -14,9 +14,7 @@ import { shortDigestOf, type ImageSpec, type ImageStatus } from '../api/image.js
 import type { ResourceInformer } from '../client/informer.js';
 import type { HandlerResult } from '../client/workqueue.js';
 import { isNotFound, type KObject, type KubeClient } from '../client/kube.js';
-import { parseConfigChanges } from '../runtime/build/changes.js';
-import { credentialsFromDockerConfig, parseRemoteReference, type Credentials, type Distribution } from '../runtime/distribution/index.js';
-import { RuntimeError, type Runtime } from '../runtime/index.js';
+import { credentialsFromDockerConfig, parseConfigChanges, parseRemoteReference, RuntimeError, type Credentials, type Distribution, type Runtime } from '../runtime/index.js';
 import type { EventRecorder } from './events.js';
 import { buildFromSource, BuildFailure, type BuiltImage } from './image-build.js';
 import { splitKey } from './names.js';

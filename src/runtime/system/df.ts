@@ -1,4 +1,4 @@
-import type { ContainerService } from '../containers/service.js';
+import type { ContainerMetadataService } from '../containers/metadata.js';
 import type { ImageStore } from '../images/store.js';
 import type { SnapshotStore } from '../snapshots/store.js';
 import type { VolumeStore } from '../volumes/store.js';
@@ -18,7 +18,7 @@ export interface DiskUsage {
 }
 
 /** docker system df. */
-export async function diskUsage(images: ImageStore, snapshots: SnapshotStore, containers: ContainerService, volumes: VolumeStore): Promise<DiskUsage> {
+export async function diskUsage(images: ImageStore, snapshots: SnapshotStore, containers: ContainerMetadataService, volumes: VolumeStore): Promise<DiskUsage> {
   const all = await containers.list({ all: true });
   const usedImages = new Set(all.map((c) => c.imageId));
   const layerSize = new Map<string, number>();

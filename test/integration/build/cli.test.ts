@@ -97,8 +97,8 @@ describe.skipIf(skip !== undefined)('berth build / commit / history (CLI)', () =
 
   it('commit turns a container into an image, with --change in Dockerfile syntax, author and message', async () => {
     const c = await rt.containers.create({ image: 'app:1', command: ['sh', '-c', 'echo committed > /made.txt'] });
-    await rt.containers.start(c.id);
-    expect(await rt.containers.wait(c.id)).toBe(0);
+    await rt.tasks.start(c.id);
+    expect(await rt.tasks.wait(c.id)).toBe(0);
     const r = await berth(['commit', '-m', 'from cli', '-a', 'Jane <jane@example.com>', '--change', 'CMD ["cat", "/made.txt"]', '--change', 'ENV MODE=prod', c.name, 'app:committed']);
     expect(r.stderr).toBe('');
     expect(r.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
@@ -109,10 +109,10 @@ describe.skipIf(skip !== undefined)('berth build / commit / history (CLI)', () =
     const hist = await berth(['history', 'app:committed']);
     expect(hist.stdout.split('\n')[1]).toMatch(/from cli\s*$/);
     const c2 = await rt.containers.create({ image: 'app:committed' });
-    await rt.containers.start(c2.id);
-    expect(await rt.containers.wait(c2.id)).toBe(0);
+    await rt.tasks.start(c2.id);
+    expect(await rt.tasks.wait(c2.id)).toBe(0);
     const out: string[] = [];
-    for await (const l of rt.containers.logs(c2.id)) out.push(l.line);
+    for await (const l of rt.tasks.logs(c2.id)) out.push(l.line);
     expect(out).toEqual(['committed']);
     const bad = await berth(['commit', '--change', 'RUN rm -rf /', c.name, 'app:x']);
     expect(bad.stderr).toBe('error: --change[0]:1: RUN: RUN is not a valid change command (use one of CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, USER, VOLUME, WORKDIR, STOPSIGNAL)\n');
