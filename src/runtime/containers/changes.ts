@@ -90,7 +90,11 @@ export class ContainerChanges implements Changes {
   }
 
   /** docker commit: the writable layer becomes a new layer on top of the container's image. */
-  async commit(ref: string, o: CommitOptions = {}): Promise<string> {
+  commit(ref: string, o: CommitOptions = {}): Promise<string> {
+    return this.o.images.withLease('commit', () => this.commitLeased(ref, o));
+  }
+
+  private async commitLeased(ref: string, o: CommitOptions): Promise<string> {
     const { images, tasks } = this.o;
     const rec = await this.o.records.resolve(ref);
     await this.rootfs(rec);

@@ -95,6 +95,7 @@ export class ImageStore {
   /** The names and records, read on every create: parsed once per version of the file. */
   private readonly dbCache = new ParsedFileCache((raw) => DbSchema.parse(raw), 1);
   private usage: ImageUsage = async () => [];
+  private onRemoved: () => void = () => undefined;
 
   constructor(
     root: string,
@@ -107,6 +108,19 @@ export class ImageStore {
 
   setUsage(usage: ImageUsage): void {
     this.usage = usage;
+  }
+
+  /** Called once images were deleted (their blobs and layers may now be garbage). */
+  setOnRemoved(fn: () => void): void {
+    this.onRemoved = fn;
+  }
+
+  /**
+   * Runs `fn` in a lease of this store's root (the running one, if any): the blobs and layers it writes or
+   * finds are kept from the garbage collector until it ends. Without a lease manager, just runs `fn`.
+   */
+  withLease<T>(label: string, fn: () => Promise<T>): Promise<T> {
+    return this.content.leases ? this.content.leases.withLease(label, fn) : fn();
   }
 
   /** The db as it is on disk, shared with other readers: read-only. */
@@ -125,8 +139,15 @@ export class ImageStore {
     });
   }
 
-  /** Stores config + manifest for already-ingested layer blobs, unpacks layers, and names the image. Returns the image ID. */
-  async addImage(configBytes: Uint8Array, layers: readonly LayerInput[], opts: { names?: string[]; parent?: string; manifestBytes?: Uint8Array } = {}): Promise<string> {
+  /**
+   * Stores config + manifest for already-ingested layer blobs, unpacks layers, and names the image. Returns the
+   * image ID. In a lease, so that nothing it stores is collected before the image names it.
+   */
+  addImage(configBytes: Uint8Array, layers: readonly LayerInput[], opts: { names?: string[]; parent?: string; manifestBytes?: Uint8Array } = {}): Promise<string> {
+    return this.withLease('image', () => this.addImageLeased(configBytes, layers, opts));
+  }
+
+  private async addImageLeased(configBytes: Uint8Array, layers: readonly LayerInput[], opts: { names?: string[]; parent?: string; manifestBytes?: Uint8Array }): Promise<string> {
     const config = ImageConfigSchema.parse(JSON.parse(Buffer.from(configBytes).toString('utf8')));
     if (config.rootfs.diff_ids.length !== layers.length) {
       throw invalid(`image config lists ${config.rootfs.diff_ids.length} layers but ${layers.length} were given`);
@@ -308,7 +329,7 @@ export class ImageStore {
     const db0 = await this.load();
     const rec = this.resolveIn(db0, ref);
     const users = await this.usage(rec.id);
-    return this.update((db) => {
+    const out = await this.update((db) => {
       const names = Object.keys(db.refs).filter((k) => db.refs[k] === rec.id);
       const byName = !isDigest(ref) && !/^[a-f0-9]{4,64}$/.test(ref) && names.includes(normaliseTaggedName(ref));
       const report: RemoveReport = [];
@@ -332,6 +353,8 @@ export class ImageStore {
       report.push({ deleted: rec.id });
       return report;
     });
+    if (out.some((r) => 'deleted' in r)) this.onRemoved();
+    return out;
   }
 
   /** Removes dangling images (or, with all, every image no container uses). */
@@ -346,6 +369,7 @@ export class ImageStore {
       });
       removed.push(img.id);
     }
+    if (removed.length) this.onRemoved();
     return removed;
   }
 
