@@ -2,6 +2,8 @@
  * The Image reconciler: makes the image present on this node and reports digest, size, layers,
  * config and presence: import (a tarball on the node or at a URL; rootfs, docker-archive or
  * oci-archive), pull (per pullPolicy) and build (spec.source.build, from a directory or git).
+ * An Image being deleted removes its ref from the node's runtime (unless another Image on the node
+ * names it), then its finalizer; the runtime's garbage collector frees the disk.
  */
 import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
@@ -14,11 +16,11 @@ import { shortDigestOf, type ImageSpec, type ImageStatus } from '../api/image.js
 import type { ResourceInformer } from '../client/informer.js';
 import type { HandlerResult } from '../client/workqueue.js';
 import { isNotFound, type KObject, type KubeClient } from '../client/kube.js';
-import { credentialsFromDockerConfig, parseConfigChanges, parseRemoteReference, RuntimeError, type Credentials, type Distribution, type Runtime } from '../runtime/index.js';
+import { credentialsFromDockerConfig, normaliseImageRef, parseConfigChanges, parseRemoteReference, RuntimeError, type Credentials, type Distribution, type Runtime } from '../runtime/index.js';
 import type { EventRecorder } from './events.js';
 import { buildFromSource, BuildFailure, type BuiltImage } from './image-build.js';
-import { splitKey } from './names.js';
-import { condition, writeStatus } from './status.js';
+import { IMAGE_FINALIZER, splitKey } from './names.js';
+import { condition, setFinalizer, writeStatus } from './status.js';
 
 const PLURAL = 'images';
 const NOT_IMPLEMENTED_RETRY_MS = 60_000;
@@ -45,7 +47,10 @@ export class ImageReconciler {
   async reconcile(key: string): Promise<HandlerResult | void> {
     const { namespace, name } = splitKey(key);
     const obj = this.d.images.get(name, namespace);
-    if (!obj || obj.metadata.deletionTimestamp || (obj.spec as ImageSpec | undefined)?.nodeName !== this.d.nodeName) return;
+    if (!obj || (obj.spec as ImageSpec | undefined)?.nodeName !== this.d.nodeName) return;
+    if (obj.metadata.deletionTimestamp) return this.release(key, obj);
+    // the API server adds it on create; an Image made before that still gets it here
+    await setFinalizer(this.d.client, PLURAL, obj, IMAGE_FINALIZER, true);
     const spec = obj.spec as unknown as ImageSpec;
     const prev = (obj.status ?? {}) as ImageStatus;
     const present = await this.d.runtime.images.exists(spec.ref);
@@ -76,6 +81,45 @@ export class ImageReconciler {
       return;
     }
     return this.pull(key, obj, prev, mark);
+  }
+
+  /**
+   * An Image being deleted: its ref leaves the node's runtime unless another Image on this node (not being
+   * deleted itself) names the same ref; then the finalizer goes. Removing the ref untags the image, and
+   * deletes it with its last name (kept while a container runs it); the runtime then collects its blobs
+   * and layers that nothing else needs.
+   */
+  private async release(key: string, obj: KObject): Promise<void> {
+    if (!obj.metadata.finalizers?.includes(IMAGE_FINALIZER)) return;
+    const ref = (obj.spec as unknown as ImageSpec).ref;
+    const same = (r: string): boolean => normaliseImageRef(r) === normaliseImageRef(ref);
+    const named = this.d.images.list().some((o) => {
+      const s = o.spec as ImageSpec | undefined;
+      return o.metadata.uid !== obj.metadata.uid && !o.metadata.deletionTimestamp && s?.nodeName === this.d.nodeName && same(s.ref);
+    });
+    if (!named) {
+      try {
+        await this.d.runtime.images.remove(ref, { force: true });
+        this.d.events.record(obj, 'Normal', 'Removed', `Removed image "${ref}" from node ${this.d.nodeName}`);
+      } catch (e) {
+        if (!(e instanceof RuntimeError && e.code === 'NotFound')) throw e;
+      }
+    }
+    // the image this object made, if another import of the ref has left it without a name since
+    const id = (obj.status as ImageStatus | undefined)?.id;
+    if (id) await this.removeIfDangling(id);
+    this.imported.delete(key);
+    await setFinalizer(this.d.client, PLURAL, obj, IMAGE_FINALIZER, false);
+  }
+
+  /** Removes an image that no name refers to any more and no container uses (a re-import or rebuild replaced it). */
+  private async removeIfDangling(id: string): Promise<void> {
+    const images = this.d.runtime.images;
+    if (!(await images.exists(id)) || (await images.namesOf(id)).length > 0) return;
+    await images.remove(id).catch((e: unknown) => {
+      // still used by a container: kept, as docker rmi would (an image prune removes it once unused)
+      if (!(e instanceof RuntimeError && (e.code === 'Conflict' || e.code === 'NotFound'))) throw e;
+    });
   }
 
   /**
@@ -232,6 +276,7 @@ export class ImageReconciler {
     };
     await writeStatus(this.d.client, PLURAL, obj, status as Record<string, unknown>);
     this.d.onPresent(spec.ref);
+    if (prev.id && prev.id !== rec.id) await this.removeIfDangling(prev.id);
   }
 
   /**
