@@ -74,6 +74,7 @@ export async function startAllInOne(o: AllInOneOptions): Promise<AllInOne> {
     scheduler,
     async close() {
       await agent?.stop();
+      await runtime?.close();
       scheduler.stop();
       lifecycle.stop();
       await api.close();

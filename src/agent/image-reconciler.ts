@@ -16,7 +16,7 @@ import { shortDigestOf, type ImageSpec, type ImageStatus } from '../api/image.js
 import type { ResourceInformer } from '../client/informer.js';
 import type { HandlerResult } from '../client/workqueue.js';
 import { isNotFound, type KObject, type KubeClient } from '../client/kube.js';
-import { credentialsFromDockerConfig, normaliseImageRef, parseConfigChanges, parseRemoteReference, RuntimeError, type Credentials, type Distribution, type Runtime } from '../runtime/index.js';
+import { credentialsFromDockerConfig, Mutex, normaliseImageRef, parseConfigChanges, parseRemoteReference, RuntimeError, type Credentials, type Distribution, type Runtime } from '../runtime/index.js';
 import type { EventRecorder } from './events.js';
 import { buildFromSource, BuildFailure, type BuiltImage } from './image-build.js';
 import { IMAGE_FINALIZER, splitKey } from './names.js';
@@ -41,6 +41,8 @@ export interface ImageReconcilerDeps {
 export class ImageReconciler {
   /** generation+uid last imported per key, so an unchanged spec is not imported again. */
   private readonly imported = new Map<string, string>();
+  /** Per ref: one import, pull, build or removal at a time, so that each sees what the one before left. */
+  private readonly refLocks = new Map<string, Mutex>();
 
   constructor(private readonly d: ImageReconcilerDeps) {}
 
@@ -48,7 +50,13 @@ export class ImageReconciler {
     const { namespace, name } = splitKey(key);
     const obj = this.d.images.get(name, namespace);
     if (!obj || (obj.spec as ImageSpec | undefined)?.nodeName !== this.d.nodeName) return;
-    if (obj.metadata.deletionTimestamp) return this.release(key, obj);
+    const ref = normaliseImageRef((obj.spec as unknown as ImageSpec).ref);
+    let lock = this.refLocks.get(ref);
+    if (!lock) this.refLocks.set(ref, (lock = new Mutex()));
+    return lock.run(() => (obj.metadata.deletionTimestamp ? this.release(key, obj) : this.converge(key, obj)));
+  }
+
+  private async converge(key: string, obj: KObject): Promise<HandlerResult | void> {
     // the API server adds it on create; an Image made before that still gets it here
     await setFinalizer(this.d.client, PLURAL, obj, IMAGE_FINALIZER, true);
     const spec = obj.spec as unknown as ImageSpec;
@@ -61,6 +69,7 @@ export class ImageReconciler {
       const current = present && (prev.observedGeneration === obj.metadata.generation || this.imported.get(key) === mark) && prev.phase === 'Ready';
       if (!current && !(present && spec.pullPolicy === 'Never')) {
         await this.inProgress(obj, prev, 'Importing', 'Import');
+        const before = await this.target(spec.ref);
         try {
           await this.importInto(spec);
         } catch (e) {
@@ -71,6 +80,8 @@ export class ImageReconciler {
         }
         this.imported.set(key, mark);
         this.d.events.record(obj, 'Normal', 'Imported', `Imported image "${spec.ref}" from ${source.import.path ?? source.import.url} on node ${this.d.nodeName}`);
+        await this.ready(obj, prev, 'Import', {}, before);
+        return;
       }
       await this.ready(obj, prev, 'Import');
       return;
@@ -105,14 +116,20 @@ export class ImageReconciler {
         if (!(e instanceof RuntimeError && e.code === 'NotFound')) throw e;
       }
     }
-    // the image this object made, if another import of the ref has left it without a name since
-    const id = (obj.status as ImageStatus | undefined)?.id;
-    if (id) await this.removeIfDangling(id);
     this.imported.delete(key);
     await setFinalizer(this.d.client, PLURAL, obj, IMAGE_FINALIZER, false);
   }
 
-  /** Removes an image that no name refers to any more and no container uses (a re-import or rebuild replaced it). */
+  /** The image a ref names now, if any. */
+  private async target(ref: string): Promise<string | undefined> {
+    try {
+      return (await this.d.runtime.images.resolve(ref)).id;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Removes an image that no name refers to any more and no container uses (a re-import, pull or rebuild replaced it). */
   private async removeIfDangling(id: string): Promise<void> {
     const images = this.d.runtime.images;
     if (!(await images.exists(id)) || (await images.namesOf(id)).length > 0) return;
@@ -130,6 +147,7 @@ export class ImageReconciler {
     const spec = obj.spec as unknown as ImageSpec;
     const build = spec.source.build!;
     if (prev.phase !== 'Ready') await this.inProgress(obj, prev, 'Building', 'Build');
+    const before = await this.target(spec.ref);
     let built: BuiltImage;
     try {
       built = await buildFromSource(this.d.runtime, spec.ref, build);
@@ -142,7 +160,7 @@ export class ImageReconciler {
     if (built.imageId !== prev.id) {
       this.d.events.record(obj, 'Normal', 'Built', `Built image "${spec.ref}" (${built.imageId.slice(7, 19)})${built.revision ? ` from ${built.revision.slice(0, 12)}` : ''} on node ${this.d.nodeName}`);
     }
-    await this.ready(obj, prev, 'Build', { buildLog: built.log, ...(built.revision ? { sourceRevision: built.revision } : {}) });
+    await this.ready(obj, prev, 'Build', { buildLog: built.log, ...(built.revision ? { sourceRevision: built.revision } : {}) }, before);
     return { requeueAfterMs: REBUILD_CHECK_MS };
   }
 
@@ -164,6 +182,7 @@ export class ImageReconciler {
       return;
     }
     await this.inProgress(obj, prev, 'Pulling', 'Pull');
+    const before = await this.target(spec.ref);
     try {
       const started = Date.now();
       const secretName = spec.source.pull?.secretRef?.name;
@@ -179,7 +198,7 @@ export class ImageReconciler {
       this.d.events.record(obj, 'Warning', 'Failed', message);
       throw new Error(message);
     }
-    await this.ready(obj, prev, 'Pull');
+    await this.ready(obj, prev, 'Pull', {}, before);
   }
 
   /** The login for the image's registry from a kubernetes.io/dockerconfigjson Secret, as kubelet reads imagePullSecrets. */
@@ -240,7 +259,8 @@ export class ImageReconciler {
     }
   }
 
-  private async ready(obj: KObject, prev: ImageStatus, sourceType: 'Pull' | 'Build' | 'Import', extra: Partial<ImageStatus> = {}): Promise<void> {
+  /** Reports the image present; `replaced` is what the ref named before this pass's import, pull or build. */
+  private async ready(obj: KObject, prev: ImageStatus, sourceType: 'Pull' | 'Build' | 'Import', extra: Partial<ImageStatus> = {}, replaced?: string): Promise<void> {
     const spec = obj.spec as unknown as ImageSpec;
     const images = this.d.runtime.images;
     const rec = await images.resolve(spec.ref);
@@ -276,7 +296,7 @@ export class ImageReconciler {
     };
     await writeStatus(this.d.client, PLURAL, obj, status as Record<string, unknown>);
     this.d.onPresent(spec.ref);
-    if (prev.id && prev.id !== rec.id) await this.removeIfDangling(prev.id);
+    if (replaced && replaced !== rec.id) await this.removeIfDangling(replaced);
   }
 
   /**

@@ -122,6 +122,14 @@ export class Runtime {
     return this.collector.collect();
   }
 
+  /**
+   * Ends the runtime's background work (a scheduled or running garbage collection) before its owner stops
+   * or its root is removed; containers keep running, and gc() still works.
+   */
+  async close(): Promise<void> {
+    await this.collector.close();
+  }
+
   /** docker builder prune: forgets the build cache; the collector then frees what only it kept. */
   async pruneBuildCache(): Promise<{ entries: number; bytes: number }> {
     const entries = await this.buildCache.clear();

@@ -47,6 +47,7 @@ export class GarbageCollector {
   private readonly lock: FileLock;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<GcResult> | undefined;
+  private closed = false;
 
   constructor(private readonly o: CollectorOptions) {
     this.lock = new FileLock(join(o.root, 'gc.lock'));
@@ -61,7 +62,7 @@ export class GarbageCollector {
 
   /** Collects soon: removals in a burst (an image and its containers, a prune) share one collection. */
   schedule(): void {
-    if (this.timer) return;
+    if (this.timer || this.closed) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.collect().catch((e: unknown) => this.o.onError?.(e));
@@ -73,6 +74,14 @@ export class GarbageCollector {
   cancel(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+  }
+
+  /** No collection from now on but those asked for with collect(); waits for one running, closes the lock file. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.cancel();
+    await this.running?.catch(() => undefined);
+    await this.lock.close();
   }
 
   private async sweep(): Promise<GcResult> {

@@ -103,7 +103,7 @@ export class ImageStore {
     readonly snapshots: SnapshotStore,
   ) {
     this.dbPath = join(root, 'images', 'db.json');
-    this.dbLock = new FileLock(join(root, 'images', 'db.lock'));
+    this.dbLock = new FileLock(join(root, 'images', 'db.lock'), { parents: true });
   }
 
   setUsage(usage: ImageUsage): void {

@@ -299,7 +299,9 @@ export class SnapshotStore {
   /** Takes an unpacked layer out of use at once (a rename into <root>/snapshots/trash); emptyTrash deletes it. */
   async discardLayer(diffID: string): Promise<void> {
     this.opaque.delete(this.layerDir(diffID));
-    await mkdir(join(this.dir, 'trash'), { recursive: true });
+    await mkdir(join(this.dir, 'trash')).catch((e: unknown) => {
+      if (!isNodeError(e, 'EEXIST')) throw e;
+    });
     await rename(join(this.dir, digestHex(diffID)), join(this.dir, 'trash', `${digestHex(diffID)}-${randomHexId().slice(0, 8)}`)).catch((e: unknown) => {
       if (!isNodeError(e, 'ENOENT')) throw e;
     });

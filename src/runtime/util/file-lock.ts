@@ -8,7 +8,7 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
-import { failed } from './errors.js';
+import { failed, isNodeError } from './errors.js';
 import { Mutex } from './mutex.js';
 
 /** A holder that keeps the lock this long is taken for stuck: the waiter fails instead of hanging. */
@@ -20,7 +20,11 @@ export class FileLock {
   private readonly mutex = new Mutex();
   private db: BetterSqlite3.Database | undefined;
 
-  constructor(readonly path: string) {}
+  constructor(
+    readonly path: string,
+    /** Create the directories up to the lock file; without, only its own (work in the background makes no root again). */
+    private readonly opts: { parents?: boolean } = {},
+  ) {}
 
   /** Runs `fn` while holding the lock. */
   run<T>(fn: () => Promise<T>): Promise<T> {
@@ -36,7 +40,9 @@ export class FileLock {
 
   private async open(): Promise<BetterSqlite3.Database> {
     if (!this.db) {
-      await mkdir(dirname(this.path), { recursive: true });
+      await mkdir(dirname(this.path), { recursive: this.opts.parents ?? false }).catch((e: unknown) => {
+        if (!isNodeError(e, 'EEXIST')) throw e;
+      });
       const { default: Database } = await import('better-sqlite3');
       // timeout 0: a busy lock answers SQLITE_BUSY at once, and the wait below does not block the event loop
       this.db ??= new Database(this.path, { timeout: 0 });
@@ -59,9 +65,11 @@ export class FileLock {
     }
   }
 
-  /** Closes the lock file (the lock must not be held). */
-  close(): void {
-    this.db?.close();
-    this.db = undefined;
+  /** Closes the lock file once no caller holds the lock (a later run() opens it again). */
+  close(): Promise<void> {
+    return this.mutex.run(async () => {
+      this.db?.close();
+      this.db = undefined;
+    });
   }
 }
