@@ -1,4 +1,3 @@
-import { dirname, posix } from 'node:path';
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -26,41 +25,6 @@ export const ROOMS = {
 };
 const LEAVES = ['util', 'metrics'];
 
-const TO_DOOR = 'to be removed: through src/runtime/index.ts, the runtime\'s one door';
-
-/**
- * Imports that break the arrows today (file → forbidden file → why it is still here). Each goes with
- * the refactor named; only ever shrink this list, a new entry is a new violation. Lint fails on any
- * other forbidden import, also in these files; test/unit/lint/rooms.test.ts fails on an entry whose
- * import is gone, so that the list shrinks as the refactors land.
- */
-export const ALLOWED_VIOLATIONS = {
-  'src/agent/agent.ts': { 'src/runtime/distribution/index.ts': TO_DOOR },
-  'src/agent/container-reconciler.ts': { 'src/runtime/containers/record.ts': TO_DOOR },
-  'src/agent/exec-session.ts': { 'src/runtime/containers/exec-stream.ts': TO_DOOR },
-  'src/agent/image-build.ts': { 'src/runtime/build/builder.ts': TO_DOOR, 'src/runtime/build/progress.ts': TO_DOOR },
-  'src/agent/image-reconciler.ts': { 'src/runtime/build/changes.ts': TO_DOOR, 'src/runtime/distribution/index.ts': TO_DOOR },
-  'src/agent/node-info.ts': { 'src/runtime/containers/cgroups.ts': TO_DOOR },
-  'src/agent/remote-build.ts': {
-    'src/runtime/build/builder.ts': TO_DOOR,
-    'src/runtime/build/progress.ts': TO_DOOR,
-    'src/runtime/distribution/index.ts': TO_DOOR,
-    'src/runtime/snapshots/apply-layer.ts': TO_DOOR,
-  },
-  'src/registry/auth.ts': { 'src/runtime/util/fs.ts': TO_DOOR, 'src/runtime/util/errors.ts': TO_DOOR },
-  'src/registry/storage.ts': {
-    'src/runtime/content/store.ts': TO_DOOR,
-    'src/runtime/util/fs.ts': TO_DOOR,
-    'src/runtime/util/mutex.ts': TO_DOOR,
-  },
-};
-
-/** The specifier `file` uses for `target` (both repo paths of .ts files): '../apiserver/resources.js'. */
-export function specifierFor(file, target) {
-  const rel = posix.relative(dirname(file), target).replace(/\.ts$/, '.js');
-  return rel.startsWith('.') ? rel : `./${rel}`;
-}
-
 /** What `room` may not import: { other room, only the runtime's door allowed?, types allowed? }. */
 function forbidden(room) {
   const may = ROOMS[room];
@@ -81,18 +45,16 @@ function message(room, { other, doorOnly, typesOk }) {
 /**
  * The regular expression of the specifiers `room` may not use for `f.other`: any path with a folder of
  * that name ('../apiserver/x.js', '../../store/types.js'), but for the runtime's door where it is
- * allowed and the specifiers in `allowed` (ALLOWED_VIOLATIONS).
+ * allowed.
  */
-function specifierRegex(f, allowed) {
-  const esc = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const skip = allowed.length > 0 ? `(?!(?:${allowed.map(esc).join('|')})$)` : '';
-  return `^${skip}(?:.*/)?${f.other}/${f.doorOnly ? '(?!index\\.js$)' : ''}`;
+function specifierRegex(f) {
+  return `^(?:.*/)?${f.other}/${f.doorOnly ? '(?!index\\.js$)' : ''}`;
 }
 
 /** Static imports and re-exports: no-restricted-imports patterns, types of src/api let through. */
-function importPatterns(room, allowed) {
+function importPatterns(room) {
   return forbidden(room).map((f) => ({
-    regex: specifierRegex(f, allowed),
+    regex: specifierRegex(f),
     caseSensitive: true,
     message: message(room, f),
     ...(f.typesOk ? { allowTypeImports: true } : {}),
@@ -100,20 +62,20 @@ function importPatterns(room, allowed) {
 }
 
 /** import('…') values and import('…') types (TSImportType); esquery's regex literals cannot hold '/', hence \x2F. */
-function dynamicSelectors(room, allowed) {
+function dynamicSelectors(room) {
   const out = [];
   for (const f of forbidden(room)) {
-    const re = `/${specifierRegex(f, allowed).replaceAll('/', '\\x2F')}/`;
+    const re = `/${specifierRegex(f).replaceAll('/', '\\x2F')}/`;
     out.push({ selector: `ImportExpression > Literal.source[value=${re}]`, message: message(room, f) });
     if (!f.typesOk) out.push({ selector: `TSImportType Literal[value=${re}]`, message: message(room, f) });
   }
   return out;
 }
 
-function roomRules(room, allowed = []) {
+function roomRules(room) {
   return {
-    '@typescript-eslint/no-restricted-imports': ['error', { patterns: importPatterns(room, allowed) }],
-    'no-restricted-syntax': ['error', ...dynamicSelectors(room, allowed)],
+    '@typescript-eslint/no-restricted-imports': ['error', { patterns: importPatterns(room) }],
+    'no-restricted-syntax': ['error', ...dynamicSelectors(room)],
   };
 }
 
@@ -121,9 +83,6 @@ function roomConfigs() {
   const out = [];
   for (const room of Object.keys(ROOMS)) {
     if (ROOMS[room] !== '*') out.push({ files: [`src/${room}/**/*.ts`], rules: roomRules(room) });
-  }
-  for (const [file, targets] of Object.entries(ALLOWED_VIOLATIONS)) {
-    out.push({ files: [file], rules: roomRules(file.split('/')[1], Object.keys(targets).map((t) => specifierFor(file, t))) });
   }
   return out;
 }

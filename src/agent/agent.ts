@@ -4,18 +4,16 @@
  * level-triggered reconcilers on the controller runner (rate-limited queues, backoff, resync,
  * metrics). It never touches the store: everything goes through the API.
  */
-import { existsSync } from 'node:fs';
 import type { ContainerSpec } from '../api/container.js';
 import type { ApiClient } from '../client/api-client.js';
 import { Controller } from '../client/controller.js';
 import { InformerFactory, keyOf, type Informer } from '../client/informer.js';
 import { berthResources, type BerthResources } from '../client/kinds.js';
-import type { Runtime } from '../runtime/index.js';
+import type { Distribution, Runtime } from '../runtime/index.js';
 import { ContainerReconciler } from './container-reconciler.js';
 import { AgentEndpoint } from './endpoint.js';
 import { EventRecorder } from './events.js';
 import { ExitWatcher } from './exit-watcher.js';
-import type { Distribution } from '../runtime/distribution/index.js';
 import { ImageReconciler } from './image-reconciler.js';
 import { agentMetrics, type AgentMetrics, type ContainerSample } from './metrics.js';
 import { LABEL_NAME, LABEL_NAMESPACE, LABEL_UID, objectKey } from './names.js';
@@ -76,7 +74,7 @@ export class Agent {
       images: new Controller({ name: 'agent_images', reconcile: (k) => this.imagesR.reconcile(k), concurrency: 2, backoff: BACKOFF, resyncMs, log }),
     };
     const events = (this.events = new EventRecorder(api, 'agent', nodeName));
-    this.exits = new ExitWatcher((key) => this.controllers.containers.enqueue(key));
+    this.exits = new ExitWatcher(runtime, (key) => this.controllers.containers.enqueue(key));
     this.endpoint = new AgentEndpoint({ runtime, ...(o.distribution ? { distribution: o.distribution } : {}), token: o.endpointToken, host: o.endpointHost, port: o.endpointPort });
     this.node = new NodeRegistration(api, nodeName, () => this.endpoint.url || undefined, o.heartbeatMs ?? 10_000);
     this.containersR = new ContainerReconciler({
@@ -85,7 +83,6 @@ export class Agent {
       nodeName,
       containers: this.containerInformer,
       events,
-      exits: this.exits,
       metrics: this.metrics,
       onReleased: (ns) => {
         for (const v of this.volumeInformer.list(ns)) this.controllers.volumes.enqueue(objectKey(ns, v.metadata.name));
@@ -134,33 +131,26 @@ export class Agent {
     this.orphanScan.unref();
   }
 
+  /** Runtime containers this agent made (labelled with their object). */
+  private ownContainers() {
+    return this.o.runtime.containers.list({ all: true, labels: { [LABEL_UID]: true, [LABEL_NAMESPACE]: true, [LABEL_NAME]: true } });
+  }
+
   /** Runtime containers that exited, or whose object is gone or replaced, while no agent watched. */
   private async enqueueChanged(): Promise<void> {
-    const rt = this.o.runtime.containers;
-    for (const rec of await rt.records.all()) {
-      const labels = rec.options.labels;
-      const ns = labels[LABEL_NAMESPACE];
-      const name = labels[LABEL_NAME];
-      if (!labels[LABEL_UID] || !ns || !name) continue;
+    for (const c of await this.ownContainers()) {
+      const ns = c.labels[LABEL_NAMESPACE] as string;
+      const name = c.labels[LABEL_NAME] as string;
       const obj = this.containerInformer.get(ns, name);
-      const state = await rt.records.readState(rec.id);
-      const live = state.status === 'running' || state.status === 'paused';
-      if (!obj || obj.metadata.uid !== labels[LABEL_UID] || (live && existsSync(rt.records.paths(rec.id).exitFile))) {
-        this.controllers.containers.enqueue(objectKey(ns, name));
-      }
+      const phase = (obj?.status as { phase?: string } | undefined)?.phase;
+      const exited = c.status === 'exited' && (phase === 'Running' || phase === 'Paused');
+      if (!obj || obj.metadata.uid !== c.labels[LABEL_UID] || exited) this.controllers.containers.enqueue(objectKey(ns, name));
     }
   }
 
   /** Runtime containers whose object is gone (or another object now holds the name) get reconciled away. */
   private async enqueueOrphans(): Promise<void> {
-    for (const rec of await this.o.runtime.containers.records.all()) {
-      const labels = rec.options.labels;
-      const uid = labels[LABEL_UID];
-      const ns = labels[LABEL_NAMESPACE];
-      const name = labels[LABEL_NAME];
-      if (!uid || !ns || !name) continue;
-      this.controllers.containers.enqueue(objectKey(ns, name));
-    }
+    for (const c of await this.ownContainers()) this.controllers.containers.enqueue(objectKey(c.labels[LABEL_NAMESPACE] as string, c.labels[LABEL_NAME] as string));
   }
 
   private phases(): Map<string, number> {
@@ -174,19 +164,14 @@ export class Agent {
 
   private async samples(): Promise<ContainerSample[]> {
     const out: ContainerSample[] = [];
-    const rt = this.o.runtime.containers;
-    for (const rec of await rt.records.all()) {
-      const labels = rec.options.labels;
-      if (!labels[LABEL_UID]) continue;
-      const s = await rt.records.readState(rec.id);
-      if (s.status !== 'running' && s.status !== 'paused') continue;
+    for (const c of await this.o.runtime.containers.list({ labels: { [LABEL_UID]: true } })) {
       try {
-        const st = await rt.cgroup(rec).stats();
+        const st = await this.o.runtime.tasks.stats(c.id);
         out.push({
-          namespace: labels[LABEL_NAMESPACE] ?? '',
-          name: labels[LABEL_NAME] ?? rec.name,
-          id: rec.id,
-          cpuSeconds: st.cpuUsageNs / 1e9,
+          namespace: c.labels[LABEL_NAMESPACE] ?? '',
+          name: c.labels[LABEL_NAME] ?? c.name,
+          id: c.id,
+          cpuSeconds: st.cpuSeconds,
           workingSetBytes: st.memoryUsageBytes,
           pids: st.pids,
         });

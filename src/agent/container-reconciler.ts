@@ -1,7 +1,7 @@
 /**
  * The Container reconciler: level-triggered and idempotent. Each call reads the object (from the
  * informer cache) and the runtime container it owns, makes one step towards spec, and writes what
- * it sees through the status subresource. Exits are noticed by the ExitWatcher and come back here.
+ * it sees through the status subresource. Exits come back here through the runtime's exit events.
  */
 import type { ContainerSpec, ContainerStatus } from '../api/container.js';
 import type { KObject } from '../client/api-client.js';
@@ -9,12 +9,10 @@ import { RetryLater, type ReconcileResult as HandlerResult } from '../client/con
 import type { Informer } from '../client/informer.js';
 import { isoTime, jsonEqual } from '../client/json.js';
 import type { BerthResources } from '../client/kinds.js';
-import { RuntimeError, type ContainerState, type Runtime } from '../runtime/index.js';
-import { createdState, type ContainerRecord } from '../runtime/containers/record.js';
+import { createdState, RuntimeError, type ContainerRecord, type ContainerState, type Runtime } from '../runtime/index.js';
 import { createOptionsFor, SpecError } from './container-options.js';
 import { DeferredWrites } from './deferred-writes.js';
 import type { EventRecorder, EventType } from './events.js';
-import type { ExitWatcher } from './exit-watcher.js';
 import type { AgentMetrics } from './metrics.js';
 import { CONTAINER_FINALIZER, LABEL_SPEC_HASH, LABEL_UID, runtimeContainerName, specHash, splitKey } from './names.js';
 import { condition, normalise, setFinalizer, writeStatus } from './status.js';
@@ -32,7 +30,6 @@ export interface ContainerReconcilerDeps {
   nodeName: string;
   containers: Informer;
   events: EventRecorder;
-  exits: ExitWatcher;
   metrics: AgentMetrics;
   /** A container released its volumes (deleted, or recreated without them). */
   onReleased(namespace: string): void;
@@ -70,13 +67,11 @@ export class ContainerReconciler {
   }
 
   /** Stops (after the grace period) and removes a runtime container with its writable layer. */
-  private async destroy(rec: ContainerRecord, key: string, graceSeconds?: number): Promise<void> {
-    this.d.exits.unwatch(key);
+  private async destroy(rec: ContainerRecord, graceSeconds?: number): Promise<void> {
     this.writableSizes.delete(rec.id);
-    const rt = this.d.runtime.containers;
-    const s = await rt.state(rec.id);
-    if (s.status === 'running' || s.status === 'paused') await rt.stop(rec.id, graceSeconds ?? rec.stopTimeoutSeconds);
-    await rt.remove(rec.id, { force: true, volumes: true });
+    const s = await this.d.runtime.tasks.state(rec.id);
+    if (s.status === 'running' || s.status === 'paused') await this.d.runtime.tasks.stop(rec.id, graceSeconds ?? rec.stopTimeoutSeconds);
+    await this.d.runtime.containers.remove(rec.id, { force: true, volumes: true });
   }
 
   async reconcile(key: string): Promise<HandlerResult | void> {
@@ -85,20 +80,20 @@ export class ContainerReconciler {
     let rec = await this.find(runtimeContainerName(namespace, name));
     if (!obj || (obj.spec as ContainerSpec | undefined)?.nodeName !== this.d.nodeName) {
       // No object (or it moved away): the runtime container is an orphan.
-      if (rec) await this.destroy(rec, key, 0);
+      if (rec) await this.destroy(rec, 0);
       this.written.delete(key);
       return;
     }
     if (rec && rec.options.labels[LABEL_UID] !== obj.metadata.uid) {
-      await this.destroy(rec, key, 0);
+      await this.destroy(rec, 0);
       rec = undefined;
     }
     const spec = obj.spec as unknown as ContainerSpec;
     if (obj.metadata.deletionTimestamp) {
       if (rec) {
-        const s = await this.d.runtime.containers.state(rec.id);
+        const s = await this.d.runtime.tasks.state(rec.id);
         if (s.status === 'running' || s.status === 'paused') this.d.events.record(obj, 'Normal', 'Killing', `Stopping container ${name}`);
-        await this.destroy(rec, key, spec.stopGracePeriodSeconds);
+        await this.destroy(rec, spec.stopGracePeriodSeconds);
       }
       await setFinalizer(this.d.client[PLURAL], obj, CONTAINER_FINALIZER, false);
       this.written.delete(key);
@@ -129,7 +124,7 @@ export class ContainerReconciler {
 
     if (rec && rec.options.labels[LABEL_SPEC_HASH] !== specHash(obj.spec ?? {})) {
       event('Normal', 'Killing', `Container ${name} definition changed, will be recreated`);
-      await this.destroy(rec, key, spec.stopGracePeriodSeconds);
+      await this.destroy(rec, spec.stopGracePeriodSeconds);
       rec = undefined;
       this.d.onReleased(namespace);
     }
@@ -167,7 +162,7 @@ export class ContainerReconciler {
       justCreated = true;
     }
 
-    const rt = this.d.runtime.containers;
+    const rt = this.d.runtime.tasks;
     let s = justCreated ? createdState() : await rt.state(rec.id);
     // measured alongside start, stop or pause rather than after them: the status is not held back by a tree walk
     const sizes = this.sizes(rec);
@@ -234,8 +229,6 @@ export class ContainerReconciler {
     const status = this.statusFrom(obj, rec, s, restartCount, prev, reasonOverride);
     Object.assign(status, await sizes);
     await this.setStatus(obj, key, status);
-    if (s.status === 'running' || s.status === 'paused') this.d.exits.watch(key, rt.records.paths(rec.id).exitFile, s.pid);
-    else this.d.exits.unwatch(key);
     return requeueAfterMs !== undefined ? { requeueAfterMs } : undefined;
   }
 

@@ -104,7 +104,7 @@ export class AgentEndpoint {
     const m = /^\/containers\/([^/]+)\/([^/]+)\/(log|exec|top|stats|archive)$/.exec(url.pathname);
     if (!m) return send(res, 404, { message: `no such path ${url.pathname}` });
     const ref = runtimeContainerName(decodeURIComponent(m[1]!), decodeURIComponent(m[2]!));
-    const rt = this.o.runtime.containers;
+    const rt = this.o.runtime.tasks;
     switch (m[3]) {
       case 'log':
         return this.logs(ref, url.searchParams, req, res);
@@ -135,8 +135,8 @@ export class AgentEndpoint {
   /** docker cp through a tar stream: GET copies a path out of the container, PUT copies a tar's entries in. */
   private async archive(ref: string, path: string | null, req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (!path || !path.startsWith('/')) return send(res, 400, { message: 'path: must be an absolute path inside the container' });
-    const rt = this.o.runtime.containers;
-    await rt.resolve(ref);
+    const rt = this.o.runtime.changes;
+    await this.o.runtime.containers.resolve(ref);
     await mkdir(join(this.o.runtime.root, 'tmp'), { recursive: true });
     const tmp = await mkdtemp(join(this.o.runtime.root, 'tmp', 'cp-'));
     try {
@@ -176,7 +176,7 @@ export class AgentEndpoint {
     res.on('close', () => abort.abort());
     // Resolve the container before answering 200, so a missing one is a 404.
     await this.o.runtime.containers.resolve(ref);
-    const lines = this.o.runtime.containers.logs(ref, { follow, ...(tail !== null ? { tail: Number(tail) } : {}), ...(since ? { since } : {}) }, abort.signal);
+    const lines = this.o.runtime.tasks.logs(ref, { follow, ...(tail !== null ? { tail: Number(tail) } : {}), ...(since ? { since } : {}) }, abort.signal);
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-cache' });
     res.flushHeaders();
     const write = (l: { time: string; line: string }) => res.write(timestamps ? `${l.time} ${l.line}\n` : `${l.line}\n`);

@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { ExecQuery } from '../api/exec-query.js';
 import { CHANNEL, errorStatus, exitStatus, frame, TerminalSizeSchema, type ExecSubprotocol } from '../api/remotecommand.js';
-import type { ExecStream } from '../runtime/containers/exec-stream.js';
+import type { ExecStream } from '../runtime/index.js';
 
 /** Output queued in the socket beyond this pauses the stream until the client catches up. */
 const HIGH_WATER_BYTES = 1 << 20;

@@ -42,7 +42,7 @@ export function execUpgradeHandler(runtime: Runtime): (req: IncomingMessage, soc
       return refuse(socket, 400, e instanceof ExecQueryError ? e.message : String(e));
     }
     const [ns, name] = [decodeURIComponent(m[1]!), decodeURIComponent(m[2]!)];
-    runtime.containers
+    runtime.tasks
       .execStream(runtimeContainerName(ns, name), {
         cmd: q.command,
         ...(q.user ? { user: q.user } : {}),

@@ -1,51 +1,30 @@
 /**
- * Notices container exits promptly without asking runc: conmon writes an exit file when the
- * process ends, so checking for that file (and that the pid lives) once a second is enough.
+ * Turns the runtime's exit events into work-queue keys: an exit of a container this agent made
+ * (labelled with its object's uid, namespace and name) queues that object's key. The runtime
+ * notices exits (conmon's exit files) and reports, on subscribe, the exits that happened while no
+ * agent listened.
  */
-import { existsSync } from 'node:fs';
-
-function alive(pid: number): boolean {
-  if (pid <= 0) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+import type { ExitEvent, Runtime } from '../runtime/index.js';
+import { LABEL_NAME, LABEL_NAMESPACE, LABEL_UID, objectKey } from './names.js';
 
 export class ExitWatcher {
-  private readonly watched = new Map<string, { exitFile: string; pid: number }>();
-  private timer: NodeJS.Timeout | undefined;
+  private unsubscribe: (() => void) | undefined;
 
   constructor(
+    private readonly runtime: Runtime,
     private readonly onExit: (key: string) => void,
-    private readonly intervalMs = 1000,
   ) {}
 
   start(): void {
-    this.timer = setInterval(() => this.check(), this.intervalMs);
-    this.timer.unref();
+    this.unsubscribe ??= this.runtime.tasks.onExit((e: ExitEvent) => {
+      const ns = e.labels[LABEL_NAMESPACE];
+      const name = e.labels[LABEL_NAME];
+      if (e.labels[LABEL_UID] && ns && name) this.onExit(objectKey(ns, name));
+    });
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
-  }
-
-  watch(key: string, exitFile: string, pid: number): void {
-    this.watched.set(key, { exitFile, pid });
-  }
-
-  unwatch(key: string): void {
-    this.watched.delete(key);
-  }
-
-  private check(): void {
-    for (const [key, w] of this.watched) {
-      if (existsSync(w.exitFile) || !alive(w.pid)) {
-        this.watched.delete(key);
-        this.onExit(key);
-      }
-    }
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
   }
 }

@@ -8,9 +8,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { basename, join, resolve, sep } from 'node:path';
 import type { BuildSource } from '../api/image.js';
-import { Builder } from '../runtime/build/builder.js';
-import { formatBuildEvent } from '../runtime/build/progress.js';
-import type { Runtime } from '../runtime/index.js';
+import { Builder, formatBuildEvent, type Runtime } from '../runtime/index.js';
 
 const LOG_LINES = 20;
 

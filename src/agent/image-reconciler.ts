@@ -2,6 +2,8 @@
  * The Image reconciler: makes the image present on this node and reports digest, size, layers,
  * config and presence: import (a tarball on the node or at a URL; rootfs, docker-archive or
  * oci-archive), pull (per pullPolicy) and build (spec.source.build, from a directory or git).
+ * An Image being deleted removes its ref from the node's runtime (unless another Image on the node
+ * names it), then its finalizer; the runtime's garbage collector frees the disk.
  */
 import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
@@ -15,13 +17,11 @@ import { isNotFound, type KObject } from '../client/api-client.js';
 import type { ReconcileResult as HandlerResult } from '../client/controller.js';
 import type { Informer } from '../client/informer.js';
 import type { BerthResources } from '../client/kinds.js';
-import { parseConfigChanges } from '../runtime/build/changes.js';
-import { credentialsFromDockerConfig, parseRemoteReference, type Credentials, type Distribution } from '../runtime/distribution/index.js';
-import { RuntimeError, type Runtime } from '../runtime/index.js';
+import { credentialsFromDockerConfig, Mutex, normaliseImageRef, parseConfigChanges, parseRemoteReference, RuntimeError, type Credentials, type Distribution, type Runtime } from '../runtime/index.js';
 import type { EventRecorder } from './events.js';
 import { buildFromSource, BuildFailure, type BuiltImage } from './image-build.js';
-import { splitKey } from './names.js';
-import { condition, writeStatus } from './status.js';
+import { IMAGE_FINALIZER, splitKey } from './names.js';
+import { condition, setFinalizer, writeStatus } from './status.js';
 
 const PLURAL = 'images' as const;
 const NOT_IMPLEMENTED_RETRY_MS = 60_000;
@@ -42,13 +42,24 @@ export interface ImageReconcilerDeps {
 export class ImageReconciler {
   /** generation+uid last imported per key, so an unchanged spec is not imported again. */
   private readonly imported = new Map<string, string>();
+  /** Per ref: one import, pull, build or removal at a time, so that each sees what the one before left. */
+  private readonly refLocks = new Map<string, Mutex>();
 
   constructor(private readonly d: ImageReconcilerDeps) {}
 
   async reconcile(key: string): Promise<HandlerResult | void> {
     const { namespace, name } = splitKey(key);
     const obj = this.d.images.get(namespace, name);
-    if (!obj || obj.metadata.deletionTimestamp || (obj.spec as ImageSpec | undefined)?.nodeName !== this.d.nodeName) return;
+    if (!obj || (obj.spec as ImageSpec | undefined)?.nodeName !== this.d.nodeName) return;
+    const ref = normaliseImageRef((obj.spec as unknown as ImageSpec).ref);
+    let lock = this.refLocks.get(ref);
+    if (!lock) this.refLocks.set(ref, (lock = new Mutex()));
+    return lock.run(() => (obj.metadata.deletionTimestamp ? this.release(key, obj) : this.converge(key, obj)));
+  }
+
+  private async converge(key: string, obj: KObject): Promise<HandlerResult | void> {
+    // the API server adds it on create; an Image made before that still gets it here
+    await setFinalizer(this.d.client[PLURAL], obj, IMAGE_FINALIZER, true);
     const spec = obj.spec as unknown as ImageSpec;
     const prev = (obj.status ?? {}) as ImageStatus;
     const present = await this.d.runtime.images.exists(spec.ref);
@@ -59,6 +70,7 @@ export class ImageReconciler {
       const current = present && (prev.observedGeneration === obj.metadata.generation || this.imported.get(key) === mark) && prev.phase === 'Ready';
       if (!current && !(present && spec.pullPolicy === 'Never')) {
         await this.inProgress(obj, prev, 'Importing', 'Import');
+        const before = await this.target(spec.ref);
         try {
           await this.importInto(spec);
         } catch (e) {
@@ -69,6 +81,8 @@ export class ImageReconciler {
         }
         this.imported.set(key, mark);
         this.d.events.record(obj, 'Normal', 'Imported', `Imported image "${spec.ref}" from ${source.import.path ?? source.import.url} on node ${this.d.nodeName}`);
+        await this.ready(obj, prev, 'Import', {}, before);
+        return;
       }
       await this.ready(obj, prev, 'Import');
       return;
@@ -82,6 +96,51 @@ export class ImageReconciler {
   }
 
   /**
+   * An Image being deleted: its ref leaves the node's runtime unless another Image on this node (not being
+   * deleted itself) names the same ref; then the finalizer goes. Removing the ref untags the image, and
+   * deletes it with its last name (kept while a container runs it); the runtime then collects its blobs
+   * and layers that nothing else needs.
+   */
+  private async release(key: string, obj: KObject): Promise<void> {
+    if (!obj.metadata.finalizers?.includes(IMAGE_FINALIZER)) return;
+    const ref = (obj.spec as unknown as ImageSpec).ref;
+    const same = (r: string): boolean => normaliseImageRef(r) === normaliseImageRef(ref);
+    const named = this.d.images.list().some((o) => {
+      const s = o.spec as ImageSpec | undefined;
+      return o.metadata.uid !== obj.metadata.uid && !o.metadata.deletionTimestamp && s?.nodeName === this.d.nodeName && same(s.ref);
+    });
+    if (!named) {
+      try {
+        await this.d.runtime.images.remove(ref, { force: true });
+        this.d.events.record(obj, 'Normal', 'Removed', `Removed image "${ref}" from node ${this.d.nodeName}`);
+      } catch (e) {
+        if (!(e instanceof RuntimeError && e.code === 'NotFound')) throw e;
+      }
+    }
+    this.imported.delete(key);
+    await setFinalizer(this.d.client[PLURAL], obj, IMAGE_FINALIZER, false);
+  }
+
+  /** The image a ref names now, if any. */
+  private async target(ref: string): Promise<string | undefined> {
+    try {
+      return (await this.d.runtime.images.resolve(ref)).id;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Removes an image that no name refers to any more and no container uses (a re-import, pull or rebuild replaced it). */
+  private async removeIfDangling(id: string): Promise<void> {
+    const images = this.d.runtime.images;
+    if (!(await images.exists(id)) || (await images.namesOf(id)).length > 0) return;
+    await images.remove(id).catch((e: unknown) => {
+      // still used by a container: kept, as docker rmi would (an image prune removes it once unused)
+      if (!(e instanceof RuntimeError && (e.code === 'Conflict' || e.code === 'NotFound'))) throw e;
+    });
+  }
+
+  /**
    * Builds on every pass (the layer cache answers an unchanged source in milliseconds), so a new
    * commit or a changed file in the context makes a new image without any trigger of its own.
    */
@@ -89,6 +148,7 @@ export class ImageReconciler {
     const spec = obj.spec as unknown as ImageSpec;
     const build = spec.source.build!;
     if (prev.phase !== 'Ready') await this.inProgress(obj, prev, 'Building', 'Build');
+    const before = await this.target(spec.ref);
     let built: BuiltImage;
     try {
       built = await buildFromSource(this.d.runtime, spec.ref, build);
@@ -101,7 +161,7 @@ export class ImageReconciler {
     if (built.imageId !== prev.id) {
       this.d.events.record(obj, 'Normal', 'Built', `Built image "${spec.ref}" (${built.imageId.slice(7, 19)})${built.revision ? ` from ${built.revision.slice(0, 12)}` : ''} on node ${this.d.nodeName}`);
     }
-    await this.ready(obj, prev, 'Build', { buildLog: built.log, ...(built.revision ? { sourceRevision: built.revision } : {}) });
+    await this.ready(obj, prev, 'Build', { buildLog: built.log, ...(built.revision ? { sourceRevision: built.revision } : {}) }, before);
     return { requeueAfterMs: REBUILD_CHECK_MS };
   }
 
@@ -123,6 +183,7 @@ export class ImageReconciler {
       return;
     }
     await this.inProgress(obj, prev, 'Pulling', 'Pull');
+    const before = await this.target(spec.ref);
     try {
       const started = Date.now();
       const secretName = spec.source.pull?.secretRef?.name;
@@ -138,7 +199,7 @@ export class ImageReconciler {
       this.d.events.record(obj, 'Warning', 'Failed', message);
       throw new Error(message);
     }
-    await this.ready(obj, prev, 'Pull');
+    await this.ready(obj, prev, 'Pull', {}, before);
   }
 
   /** The login for the image's registry from a kubernetes.io/dockerconfigjson Secret, as kubelet reads imagePullSecrets. */
@@ -199,7 +260,8 @@ export class ImageReconciler {
     }
   }
 
-  private async ready(obj: KObject, prev: ImageStatus, sourceType: 'Pull' | 'Build' | 'Import', extra: Partial<ImageStatus> = {}): Promise<void> {
+  /** Reports the image present; `replaced` is what the ref named before this pass's import, pull or build. */
+  private async ready(obj: KObject, prev: ImageStatus, sourceType: 'Pull' | 'Build' | 'Import', extra: Partial<ImageStatus> = {}, replaced?: string): Promise<void> {
     const spec = obj.spec as unknown as ImageSpec;
     const images = this.d.runtime.images;
     const rec = await images.resolve(spec.ref);
@@ -235,6 +297,7 @@ export class ImageReconciler {
     };
     await writeStatus(this.d.client[PLURAL], obj, status as Record<string, unknown>);
     this.d.onPresent(spec.ref);
+    if (replaced && replaced !== rec.id) await this.removeIfDangling(replaced);
   }
 
   /**

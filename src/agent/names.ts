@@ -3,6 +3,8 @@ import { createHash } from 'node:crypto';
 
 export const CONTAINER_FINALIZER = 'berth.dev/container';
 export const VOLUME_FINALIZER = 'berth.dev/volume';
+/** Held by an Image until its ref is removed from its node's runtime. */
+export const IMAGE_FINALIZER = 'berth.dev/image';
 
 /** Labels the agent stores on each runtime container, so a restarted agent finds its objects again. */
 export const LABEL_UID = 'berth.dev/uid';

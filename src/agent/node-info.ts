@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { promisify } from 'node:util';
 import { BERTH_VERSION } from '../util/version.js';
-import { detectCgroupVersion } from '../runtime/containers/cgroups.js';
+import { detectCgroupVersion } from '../runtime/index.js';
 
 const run = promisify(execFile);
 

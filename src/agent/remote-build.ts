@@ -8,12 +8,7 @@ import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { basename, join, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Builder } from '../runtime/build/builder.js';
-import { formatBuildEvent } from '../runtime/build/progress.js';
-import type { Distribution } from '../runtime/distribution/index.js';
-import type { Runtime } from '../runtime/index.js';
-import { RuntimeError } from '../runtime/index.js';
-import { applyLayer } from '../runtime/snapshots/apply-layer.js';
+import { applyLayer, Builder, formatBuildEvent, RuntimeError, type Distribution, type Runtime } from '../runtime/index.js';
 
 const MAX_CONTEXT_BYTES = 4 * 1024 ** 3;
 

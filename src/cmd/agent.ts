@@ -38,7 +38,7 @@ export async function agentCommand(argv: string[]): Promise<void> {
   const { host, port } = parseListen(parsed.values['endpoint-listen'] ?? '127.0.0.1:0');
   const token = await loadOrCreateToken(parsed.values['endpoint-token-file'] ?? join(dataDir, 'agent-token'));
   const client = ApiClient.fromFile(kubeconfig);
-  const { agent } = await startAgent({
+  const { agent, runtime } = await startAgent({
     client,
     dataDir,
     nodeName,
@@ -48,5 +48,9 @@ export async function agentCommand(argv: string[]): Promise<void> {
     ...(parsed.values['cgroup-parent'] ? { cgroupParent: parsed.values['cgroup-parent'] } : {}),
   });
   console.log(`berth agent: node ${nodeName} registered; endpoint ${agent.endpoint.url}; runtime ${join(dataDir, 'runtime')}`);
-  onSignals('agent', () => agent.stop(), ' (containers keep running)');
+  onSignals('agent', async () => {
+    await agent.stop();
+    await runtime.close();
+    client.close();
+  }, ' (containers keep running)');
 }

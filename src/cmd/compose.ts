@@ -169,6 +169,7 @@ export async function startAllInOne(o: AllInOneOptions): Promise<AllInOne> {
     controllers,
     async close() {
       await agent?.stop();
+      await runtime?.close();
       await controllers.stop();
       client.close();
       await api.close();

@@ -2,8 +2,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
-import { atomicWriteFile } from '../runtime/util/fs.js';
-import { isNodeError } from '../runtime/util/errors.js';
+import { atomicWriteFile, isNodeError } from '../runtime/index.js';
 
 export type Action = 'pull' | 'push' | 'delete' | '*';
 

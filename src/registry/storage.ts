@@ -4,9 +4,7 @@ import { mkdir, open, readFile, readdir, rename, rm, stat, truncate, utimes } fr
 import { join, relative, sep } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ContentStore } from '../runtime/content/store.js';
-import { atomicWriteFile, atomicWriteJson, pathExists, readDirOrEmpty, readJsonIfExists, syncDir } from '../runtime/util/fs.js';
-import { Mutex } from '../runtime/util/mutex.js';
+import { atomicWriteFile, atomicWriteJson, ContentStore, Mutex, pathExists, readDirOrEmpty, readJsonIfExists, syncDir } from '../runtime/index.js';
 import { regError } from './errors.js';
 import { isDigest, validateDigest, validateName } from './names.js';
 

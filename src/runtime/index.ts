@@ -1,6 +1,19 @@
+/**
+ * The runtime core's one door: the Runtime and what its users (the agent, the CLI, the registry)
+ * may use of it. Nothing outside src/runtime imports a file under it but this one.
+ */
 import { join } from 'node:path';
-import { ContainerService } from './containers/service.js';
+import { BuildCache } from './build/cache.js';
+import { ContainerChanges } from './containers/changes.js';
+import { detectCgroupVersion } from './containers/cgroups.js';
+import { ContainerLocks } from './containers/locks.js';
+import { ContainerMetadataService } from './containers/metadata.js';
+import { ContainerRecords } from './containers/record.js';
+import { Runc } from './containers/runc.js';
+import { TaskService } from './containers/tasks.js';
 import { ContentStore } from './content/store.js';
+import { GarbageCollector, type GcResult, type GcRoots } from './gc/collector.js';
+import { leasesFor, type LeaseManager } from './gc/leases.js';
 import { loadImages, saveImages, type ArchiveFormat, type LoadOptions, type LoadedImage } from './images/archive.js';
 import { importRootfsTarball, type ImportOptions } from './images/import.js';
 import { ImageStore } from './images/store.js';
@@ -15,12 +28,22 @@ export interface RuntimeOptions {
   cgroupParent?: string;
   /** Use the copy snapshotter even where overlayfs works. */
   forceCopySnapshots?: boolean;
+  /** One line per event the runtime reports by itself (a failed background garbage collection); default stderr. */
+  log?: (line: string) => void;
+}
+
+/** @deprecated src/cli/commands/commit.ts's `runtime.containers.commit` until the CLI's local verbs leave the runtime: use runtime.changes.commit. */
+interface LegacyCommit {
+  commit: ContainerChanges['commit'];
 }
 
 /**
  * The local runtime core, composed of containerd-like services that share one state root:
- * content (blobs), images, snapshots (layers + writable layers), containers (conmon + runc), volumes.
- * Everything lives on disk, so a new Runtime on the same root adopts running containers.
+ * content (blobs), images, snapshots (layers + writable layers), containers (records, names,
+ * labels), tasks (their processes, through conmon + runc), changes (diff, commit, export, cp of a
+ * writable layer), volumes. Everything lives on disk, so a new Runtime on the same root adopts
+ * running containers. Blobs and unpacked layers are garbage-collected by reference (gc/): after an
+ * image is deleted the collector frees what no image, container, build cache entry or lease needs.
  */
 export class Runtime {
   readonly root: string;
@@ -28,23 +51,57 @@ export class Runtime {
   readonly snapshots: SnapshotStore;
   readonly images: ImageStore;
   readonly volumes: VolumeStore;
-  readonly containers: ContainerService;
+  readonly containers: ContainerMetadataService & LegacyCommit;
+  readonly tasks: TaskService;
+  readonly changes: ContainerChanges;
+  readonly leases: LeaseManager;
+  private readonly collector: GarbageCollector;
+  private readonly buildCache: BuildCache;
   private readonly tmpDir: string;
 
   constructor(o: RuntimeOptions) {
     this.root = o.root;
     this.tmpDir = join(o.root, 'tmp');
-    this.content = new ContentStore(o.root);
-    this.snapshots = new SnapshotStore(o.root, { forceCopy: o.forceCopySnapshots });
+    this.leases = leasesFor(o.root);
+    this.content = new ContentStore(o.root, this.leases);
+    this.snapshots = new SnapshotStore(o.root, { forceCopy: o.forceCopySnapshots, leases: this.leases });
+    this.buildCache = new BuildCache(o.root);
     this.images = new ImageStore(o.root, this.content, this.snapshots);
     this.volumes = new VolumeStore(o.root);
-    this.containers = new ContainerService({ root: o.root, images: this.images, snapshots: this.snapshots, volumes: this.volumes, cgroupParent: o.cgroupParent });
+    const records = new ContainerRecords(o.root);
+    const locks = new ContainerLocks();
+    const cgroupVersion = detectCgroupVersion();
+    this.tasks = new TaskService({ records, locks, runc: new Runc(join(o.root, 'runc'), 'runc'), snapshots: this.snapshots, cgroupVersion, runtimeBinary: '/usr/sbin/runc' });
+    const containers = new ContainerMetadataService({
+      records,
+      locks,
+      tasks: this.tasks,
+      images: this.images,
+      snapshots: this.snapshots,
+      volumes: this.volumes,
+      cgroupParent: o.cgroupParent ?? 'berth',
+      cgroupVersion,
+      // a container that outlived its image was the last to need its layers
+      onRemoved: (rec) => void this.images.exists(rec.imageId).then((exists) => exists || this.collector.schedule()),
+    });
+    this.changes = new ContainerChanges({ records, images: this.images, snapshots: this.snapshots, tasks: this.tasks, tmpDir: this.tmpDir });
+    this.containers = Object.assign(containers, { commit: this.changes.commit.bind(this.changes) });
     this.images.setUsage((id) => this.containers.usersOfImage(id));
     this.volumes.setUsage((name) => this.containers.usersOfVolume(name));
+    const log = o.log ?? ((line: string) => console.error(line));
+    this.collector = new GarbageCollector({
+      root: o.root,
+      content: this.content,
+      snapshots: this.snapshots,
+      leases: this.leases,
+      roots: () => this.gcRoots(),
+      onError: (e) => log(`runtime: garbage collection failed: ${(e as Error).message ?? String(e)}`),
+    });
+    this.images.setOnRemoved(() => this.collector.schedule());
   }
 
   importImage(tarPath: string, opts: ImportOptions = {}): Promise<string> {
-    return importRootfsTarball(this.images, this.tmpDir, tarPath, opts);
+    return this.images.withLease('import', () => importRootfsTarball(this.images, this.tmpDir, tarPath, opts));
   }
 
   saveImages(refs: string[], out: string, format: ArchiveFormat = 'docker-archive'): Promise<void> {
@@ -52,29 +109,77 @@ export class Runtime {
   }
 
   loadImages(archive: string, opts: LoadOptions = {}): Promise<LoadedImage[]> {
-    return loadImages(this.images, archive, opts);
+    return this.images.withLease('load', () => loadImages(this.images, archive, opts));
   }
 
-  /** Removes blobs and unpacked layers that no image or container references. */
-  async gc(): Promise<{ blobs: string[]; layers: string[]; bytes: number }> {
-    const blobs = await this.content.gc(await this.images.referencedBlobs());
-    const refs = await this.images.referencedLayers();
-    for (const d of await this.containers.referencedLayers()) refs.add(d);
-    const layers = await this.snapshots.gc(refs);
-    return { blobs: blobs.removed, layers, bytes: blobs.bytes };
+  /**
+   * Removes the blobs and unpacked layers that nothing needs: no image (manifest, config, layers), no
+   * container (its layers; a writable snapshot's layers), no build cache entry (its layer blob) and no
+   * lease. Runs by itself shortly after images are deleted.
+   */
+  gc(): Promise<GcResult> {
+    this.collector.cancel();
+    return this.collector.collect();
   }
 
-  systemDf(): Promise<DiskUsage> {
-    return diskUsage(this.images, this.snapshots, this.containers, this.volumes);
+  /**
+   * Ends the runtime's background work (a scheduled or running garbage collection) before its owner stops
+   * or its root is removed; containers keep running, and gc() still works.
+   */
+  async close(): Promise<void> {
+    await this.collector.close();
+  }
+
+  /** docker builder prune: forgets the build cache; the collector then frees what only it kept. */
+  async pruneBuildCache(): Promise<{ entries: number; bytes: number }> {
+    const entries = await this.buildCache.clear();
+    return { entries, bytes: (await this.gc()).bytes };
+  }
+
+  private async gcRoots(): Promise<GcRoots> {
+    const [blobs, layers, ctrLayers, active, cache] = await Promise.all([
+      this.images.referencedBlobs(),
+      this.images.referencedLayers(),
+      this.containers.referencedLayers(),
+      this.snapshots.activeLayers(),
+      this.buildCache.referenced(),
+    ]);
+    for (const d of [...ctrLayers, ...active]) layers.add(d);
+    for (const b of cache.blobs) blobs.add(b);
+    return { blobs, layers };
+  }
+
+  /** docker system df, with what each row could free (RECLAIMABLE). */
+  async systemDf(): Promise<DiskUsage> {
+    return diskUsage({ images: this.images, snapshots: this.snapshots, containers: this.containers, volumes: this.volumes, content: this.content, roots: () => this.gcRoots(), buildCache: () => this.buildCache.referenced() });
   }
 }
 
 export { RuntimeError } from './util/errors.js';
 export type { CreateOptions } from './containers/options.js';
-export type { ContainerState } from './containers/record.js';
-export type { ContainerSummary, ExecResult } from './containers/service.js';
+export { createdState, type ContainerRecord, type ContainerState } from './containers/record.js';
+export type { ContainerSummary, Containers, ListOptions } from './containers/metadata.js';
+export type { ContainerStats, ExecOptions, ExecResult, Tasks } from './containers/tasks.js';
+export type { Changes, CommitOptions } from './containers/changes.js';
+export type { ExitEvent, ExitListener } from './containers/exits.js';
+export type { ExecStream, TerminalSize } from './containers/exec-stream.js';
+export { detectCgroupVersion, type CgroupVersion } from './containers/cgroups.js';
 export type { ImageInspect, ImageSummary } from './images/store.js';
+export { normaliseImageRef } from './images/reference.js';
 export type { VolumeInfo } from './volumes/store.js';
-export { CredentialStore, Distribution, RegistryClientError, type Credentials, type LayerProgress } from './distribution/index.js';
+export type { DiskUsage, DiskUsageRow } from './system/df.js';
+export type { GcResult } from './gc/collector.js';
+// builds
+export { Builder } from './build/builder.js';
+export { formatBuildEvent } from './build/progress.js';
 export { parseConfigChanges } from './build/changes.js';
 export { normaliseTaggedName } from './images/reference.js';
+export { applyLayer } from './snapshots/apply-layer.js';
+// registry client
+export { CredentialStore, Distribution, RegistryClientError, credentialsFromDockerConfig, parseRemoteReference, type Credentials, type LayerProgress } from './distribution/index.js';
+export { credentialsPath, nodeDistribution } from './distribution/node.js';
+// shared with the registry server (src/registry), which stores blobs as the runtime does
+export { ContentStore } from './content/store.js';
+export { isNodeError } from './util/errors.js';
+export { atomicWriteFile, atomicWriteJson, pathExists, readDirOrEmpty, readJsonIfExists, syncDir } from './util/fs.js';
+export { Mutex } from './util/mutex.js';

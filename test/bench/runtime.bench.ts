@@ -153,7 +153,7 @@ async function latencyPhase(rt: Runtime, raw: RawRunc): Promise<LatencyResult> {
         const t0 = process.hrtime.bigint();
         const c = await rt.containers.create({ image: IMAGE, command: ['sleep', '3600'] });
         const tc = ms(t0);
-        const st = await rt.containers.start(c.id);
+        const st = await rt.tasks.start(c.id);
         const total = ms(t0);
         if (st.status !== 'running') throw new Error(`berth container ${c.id} is ${st.status} after start`);
         if (measured) {
@@ -234,7 +234,7 @@ async function memoryPhase(rt: Runtime): Promise<MemoryResult> {
   for (let i = 0; i < n; i++) {
     checkInterrupted();
     const c = await rt.containers.create({ image: IMAGE, command: ['sleep', '3600'] });
-    const st = await rt.containers.start(c.id);
+    const st = await rt.tasks.start(c.id);
     if (st.status !== 'running') throw new Error(`berth container ${c.id} is ${st.status} after start`);
     states.push({ pid: st.pid, conmonPid: st.conmonPid });
     if ((i + 1) % 50 === 0) console.log(`  memory: ${i + 1}/${n} containers running`);

@@ -688,9 +688,10 @@ export class Builder {
     this.cache = new BuildCache(rt.root);
   }
 
+  /** Builds in a lease: the layers of its steps are kept from the garbage collector until the image names them. */
   async build(input: BuildInput, o: BuildOptions = {}): Promise<BuildResult> {
     const run = new BuildRun(this.rt, this.cache, new ContextHashCache(this.rt.root), input, o);
-    return run.run();
+    return this.rt.images.withLease('build', () => run.run());
   }
 }
 

@@ -1,7 +1,7 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { atomicWriteJson } from '../util/fs.js';
+import { atomicWriteJson, readDirOrEmpty } from '../util/fs.js';
 import { isNodeError } from '../util/errors.js';
 import { sha256Of } from '../util/digest.js';
 
@@ -51,5 +51,33 @@ export class BuildCache {
 
   async put(key: string, entry: CacheEntry): Promise<void> {
     await atomicWriteJson(this.path(key), entry);
+  }
+
+  /**
+   * The layer blobs the entries name: roots of the garbage collector, so that a step is not run again
+   * because an image that had its layer was removed (an unpacked layer may go: it is unpacked again).
+   */
+  async referenced(): Promise<{ entries: number; blobs: Set<string> }> {
+    const blobs = new Set<string>();
+    let entries = 0;
+    for (const name of await readDirOrEmpty(this.dir)) {
+      if (!/^[a-f0-9]{64}\.json$/.test(name)) continue;
+      const e = await this.get(name.slice(0, -5));
+      if (!e) continue;
+      entries++;
+      if (e.layer) blobs.add(e.layer.digest);
+    }
+    return { entries, blobs };
+  }
+
+  /** Forgets every entry (docker builder prune); the collector then frees what only the cache kept. */
+  async clear(): Promise<number> {
+    let n = 0;
+    for (const name of await readDirOrEmpty(this.dir)) {
+      if (!name.endsWith('.json')) continue;
+      await rm(join(this.dir, name), { force: true });
+      n++;
+    }
+    return n;
   }
 }

@@ -56,10 +56,10 @@ export async function runInContainer(rt: Runtime, i: RunInput): Promise<BuiltLay
     });
     containerId = rec.id;
     i.emit({ type: 'running', containerId: rec.id });
-    await rt.containers.start(rec.id);
-    for await (const l of rt.containers.logs(rec.id, { follow: true }, i.signal)) i.emit({ type: 'output', stream: l.stream, line: l.line });
+    await rt.tasks.start(rec.id);
+    for await (const l of rt.tasks.logs(rec.id, { follow: true }, i.signal)) i.emit({ type: 'output', stream: l.stream, line: l.line });
     if (i.signal?.aborted) throw buildError('build cancelled', undefined, 'Failed');
-    const state = await rt.containers.state(rec.id);
+    const state = await rt.tasks.state(rec.id);
     const code = state.exitCode ?? -1;
     if (code !== 0) throw i.failure(code, state.oomKilled);
     const snap = await rt.snapshots.get(rec.id);

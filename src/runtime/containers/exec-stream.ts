@@ -156,17 +156,56 @@ function pipes(o: ExecLaunch): Runner {
   };
 }
 
+/**
+ * Output processing of the terminal, done here: a newline gets the one CR a terminal's onlcr gives it, unless a
+ * CR is already there (the container's terminal converted it). Stateful across chunks.
+ */
+export function onlcr(): (chunk: Buffer) => Buffer {
+  const CR = 0x0d;
+  const LF = 0x0a;
+  /** Whether the byte before the next chunk is a CR. */
+  let afterCR = false;
+  return (chunk) => {
+    let extra = 0;
+    let prev = afterCR;
+    for (const b of chunk) {
+      if (b === LF && !prev) extra++;
+      prev = b === CR;
+    }
+    if (extra === 0) {
+      afterCR = prev;
+      return chunk;
+    }
+    const out = Buffer.allocUnsafe(chunk.length + extra);
+    let j = 0;
+    prev = afterCR;
+    for (const b of chunk) {
+      if (b === LF && !prev) out[j++] = CR;
+      out[j++] = b;
+      prev = b === CR;
+    }
+    afterCR = prev;
+    return out;
+  };
+}
+
 async function terminal(o: ExecLaunch & { tty: TerminalSize }, pid: Promise<number | undefined>): Promise<Runner> {
   const { spawn: spawnPty } = await import('node-pty');
-  // runc makes its own terminal raw only once it runs; output that comes before that got a second CR
-  // (\r\r\n) from this terminal's onlcr. Raw from the start, through stty, then runc in its place.
-  const rawFirst = ['-c', 'stty raw -echo && exec "$0" "$@"', o.runc, ...o.args];
-  const term: IPty = spawnPty('/bin/sh', rawFirst, { name: 'xterm', cols: o.tty.cols, rows: o.tty.rows, encoding: null, env: process.env as Record<string, string> });
+  // Two terminals are in the way, and runc switches their newline handling at moments the process does not wait
+  // for: when runc receives the container's terminal it clears its onlcr, and when it makes this (host) terminal
+  // raw it turns output processing on, keeping this terminal's onlcr, so that normally the host adds the CR. A
+  // process that writes before the first switch already has its CR from the container's terminal, and got a
+  // second one here if runc copied it after the second switch (\r\r\n; output after the first switch and copied
+  // before the second got none). This terminal is made raw and -onlcr before runc starts, so it never adds a CR
+  // (runc keeps onlcr as it finds it); the stream adds the one CR a newline lacks (onlcr()), whenever it was written.
+  const hostRaw = ['-c', 'stty raw -echo -onlcr && exec "$0" "$@"', o.runc, ...o.args];
+  const term: IPty = spawnPty('/bin/sh', hostRaw, { name: 'xterm', cols: o.tty.cols, rows: o.tty.rows, encoding: null, env: process.env as Record<string, string> });
   let alive = true;
   const stdout = new PassThrough();
+  const crlf = onlcr();
   // With encoding null node-pty hands out Buffers, whatever its typings say.
   term.onData((d) => {
-    if (!stdout.write(d as unknown as Buffer)) {
+    if (!stdout.write(crlf(d as unknown as Buffer))) {
       term.pause();
       stdout.once('drain', () => term.resume());
     }

@@ -1,16 +1,28 @@
 import { randomBytes } from 'node:crypto';
+import { linkSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { conflict, isNodeError } from '../util/errors.js';
+import { FileLock } from '../util/file-lock.js';
 import { pathExists, readDirOrEmpty } from '../util/fs.js';
 
 /**
- * Container names, one file per name (<root>/container-names/<name> holding the container ID).
- * Creating the file with O_EXCL is what makes a name unique, across processes sharing the root,
- * without reading every container record on each create or lookup by name.
+ * Container names, one file per name (<root>/container-names/<name> holding the container ID), so
+ * that create and lookup by name read no other record.
+ *
+ * A name never exists without its owner: the ID is written to a temp file first, which link(2) then
+ * gives the name. link is atomic and fails with EEXIST when the name is taken, so of any number of
+ * reservers (threads or processes sharing the root) exactly one wins, and every loser reads the
+ * winner's ID. (Creating the name with O_EXCL and writing it afterwards let a second reserver read it
+ * empty in between, take it for a stale name, remove it and win too.)
+ *
+ * A name whose container is gone (a create that died before it released it) is taken over; that and
+ * release, the only two ways a name file is removed, run under a cross-process lock
+ * (<root>/container-names.lock), so a name is removed only while it still names whom the remover read.
  */
 export class NameIndex {
   private building: Promise<void> | undefined;
+  private readonly lock: FileLock;
 
   constructor(
     readonly dir: string,
@@ -18,7 +30,9 @@ export class NameIndex {
     private readonly containerExists: (id: string) => Promise<boolean>,
     /** Every (name, ID) pair from the records, to build the index for a root that predates it. */
     private readonly scan: () => Promise<Array<{ name: string; id: string }>>,
-  ) {}
+  ) {
+    this.lock = new FileLock(`${dir}.lock`);
+  }
 
   private file(name: string): string {
     return join(this.dir, name);
@@ -47,14 +61,34 @@ export class NameIndex {
     }
   }
 
+  /** The ID a name file holds, or undefined when there is none. */
+  private async holder(name: string): Promise<string | undefined> {
+    try {
+      return (await readFile(this.file(name), 'utf8')).trim();
+    } catch (e) {
+      if (isNodeError(e, 'ENOENT')) return undefined;
+      throw e;
+    }
+  }
+
+  private async live(id: string | undefined): Promise<boolean> {
+    return id !== undefined && id !== '' && (await this.containerExists(id));
+  }
+
   /** The container ID holding a name, if any. */
   async lookup(name: string): Promise<string | undefined> {
     await this.ensureBuilt();
+    const id = await this.holder(name);
+    return (await this.live(id)) ? id : undefined;
+  }
+
+  /** Gives the name the temp file's ID unless the name exists; whether it did. */
+  private linkName(tmp: string, name: string): boolean {
     try {
-      const id = (await readFile(this.file(name), 'utf8')).trim();
-      return (await this.containerExists(id)) ? id : undefined;
+      linkSync(tmp, this.file(name));
+      return true;
     } catch (e) {
-      if (isNodeError(e, 'ENOENT')) return undefined;
+      if (isNodeError(e, 'EEXIST')) return false;
       throw e;
     }
   }
@@ -62,16 +96,23 @@ export class NameIndex {
   /** Takes a name for a container whose directory already exists; refused when another container holds it. */
   async reserve(name: string, id: string): Promise<void> {
     await this.ensureBuilt();
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        await writeFile(this.file(name), id, { flag: 'wx' });
-        return;
-      } catch (e) {
-        if (!isNodeError(e, 'EEXIST')) throw e;
-      }
-      // left by a create that died before it could release the name
-      if ((await this.lookup(name)) !== undefined) break;
-      await rm(this.file(name), { force: true });
+    // names start with [a-zA-Z0-9]: a dot file is never one. The few syscalls of a free name are made
+    // synchronously: on container create's path, five round trips through the thread pool cost more.
+    const tmp = join(this.dir, `.tmp-${randomBytes(8).toString('hex')}`);
+    writeFileSync(tmp, id, { flag: 'wx' });
+    try {
+      if (this.linkName(tmp, name)) return;
+      const won = await this.lock.run(async () => {
+        if (await this.live(await this.holder(name))) return false;
+        // left by a create that died before it could release it (or released meanwhile): no one else
+        // removes a name while we hold the lock, so this removes the stale file read above
+        await rm(this.file(name), { force: true });
+        // a reserver that does not need the lock may still get there first: then it won
+        return this.linkName(tmp, name);
+      });
+      if (won) return;
+    } finally {
+      rmSync(tmp, { force: true });
     }
     throw conflict(`name: the container name "${name}" is already in use`);
   }
@@ -79,12 +120,13 @@ export class NameIndex {
   /** Frees a name if this container holds it. */
   async release(name: string, id: string): Promise<void> {
     await this.ensureBuilt();
-    const holder = await readFile(this.file(name), 'utf8').catch(() => undefined);
-    if (holder?.trim() === id) await rm(this.file(name), { force: true });
+    await this.lock.run(async () => {
+      if ((await this.holder(name)) === id) await rm(this.file(name), { force: true });
+    });
   }
 
   async names(): Promise<string[]> {
     await this.ensureBuilt();
-    return readDirOrEmpty(this.dir);
+    return (await readDirOrEmpty(this.dir)).filter((n) => !n.startsWith('.'));
   }
 }

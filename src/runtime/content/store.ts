@@ -6,34 +6,52 @@ import type { Readable } from 'node:stream';
 import { assertDigest, digestHex, randomHexId } from '../util/digest.js';
 import { invalid, isNodeError, notFound } from '../util/errors.js';
 import { readDirOrEmpty, syncDir } from '../util/fs.js';
+import type { LeaseManager } from '../gc/leases.js';
 
 export interface GcResult {
   removed: string[];
   bytes: number;
 }
 
-/** Content-addressed blobs in OCI image layout (<root>/content/blobs/sha256/<hex>); immutable once written. */
+/** Temp files of an ingest are written to as it goes: one untouched this long belongs to an ingest that died. */
+const STALE_INGEST_MS = 3_600_000;
+
+/**
+ * Content-addressed blobs in OCI image layout (<root>/content/blobs/sha256/<hex>); immutable once written.
+ * With a lease manager (a runtime's store), a blob written or found by work in a lease is held by it.
+ */
 export class ContentStore {
   readonly blobsDir: string;
   private readonly ingestDir: string;
 
-  constructor(root: string) {
+  constructor(
+    root: string,
+    readonly leases?: LeaseManager,
+  ) {
     this.blobsDir = join(root, 'content', 'blobs', 'sha256');
     this.ingestDir = join(root, 'content', 'ingest');
+  }
+
+  /** Runs `fn` with the blob held by the running lease (see leases.ts). */
+  private held<T>(digest: string, fn: () => Promise<T>): Promise<T> {
+    return this.leases ? this.leases.hold('blob', digest, fn) : fn();
   }
 
   path(digest: string): string {
     return join(this.blobsDir, digestHex(digest));
   }
 
+  /** Whether the blob is stored; inside a lease, the lease now holds it. */
   async has(digest: string): Promise<boolean> {
-    try {
-      await stat(this.path(digest));
-      return true;
-    } catch (e) {
-      if (isNodeError(e, 'ENOENT')) return false;
-      throw e;
-    }
+    return this.held(digest, async () => {
+      try {
+        await stat(this.path(digest));
+        return true;
+      } catch (e) {
+        if (isNodeError(e, 'ENOENT')) return false;
+        throw e;
+      }
+    });
   }
 
   async size(digest: string): Promise<number> {
@@ -96,7 +114,7 @@ export class ContentStore {
       await rm(tmp, { force: true });
       throw invalid(`content digest mismatch: expected ${expected}, got ${digest}`);
     }
-    await rename(tmp, this.path(digest));
+    await this.held(digest, () => rename(tmp, this.path(digest)));
     await syncDir(this.blobsDir);
     return digest;
   }
@@ -110,7 +128,7 @@ export class ContentStore {
   /** Moves a written, fsynced ingest file into place; the caller has verified that its content hashes to `digest`. */
   async commitIngested(tmp: string, digest: string): Promise<void> {
     await mkdir(this.blobsDir, { recursive: true });
-    await rename(tmp, this.path(digest));
+    await this.held(digest, () => rename(tmp, this.path(digest)));
     await syncDir(this.blobsDir);
   }
 
@@ -132,12 +150,16 @@ export class ContentStore {
       await this.delete(d);
       removed.push(d);
     }
-    // temp files left by a crash mid-ingest; recent ones may belong to an ingest in progress
+    await this.removeStaleIngests();
+    return { removed, bytes };
+  }
+
+  /** Temp files left by a crash mid-ingest; recent ones may belong to an ingest in progress. */
+  async removeStaleIngests(): Promise<void> {
     for (const name of await readDirOrEmpty(this.ingestDir)) {
       const p = join(this.ingestDir, name);
       const st = await stat(p).catch(() => undefined);
-      if (st && Date.now() - st.mtimeMs > 3_600_000) await rm(p, { force: true });
+      if (st && Date.now() - st.mtimeMs > STALE_INGEST_MS) await rm(p, { force: true });
     }
-    return { removed, bytes };
   }
 }

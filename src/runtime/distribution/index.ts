@@ -82,10 +82,13 @@ export class Distribution {
     const r = parseRemoteReference(ref);
     const reference = r.digest ?? r.tag ?? 'latest';
     const { credentials, ...pullOpts } = opts;
-    const result = await this.withEndpoint(
-      r.registry,
-      (c) => pullImage(c, this.o.images, r.repository, reference, r.digest && !r.tag ? undefined : r.localName, { ...pullOpts, sources: this.sources, registry: r.registry }),
-      credentials,
+    // in a lease: the blobs and layers are kept from the garbage collector until the image names them
+    const result = await this.o.images.withLease(`pull ${ref}`, () =>
+      this.withEndpoint(
+        r.registry,
+        (c) => pullImage(c, this.o.images, r.repository, reference, r.digest && !r.tag ? undefined : r.localName, { ...pullOpts, sources: this.sources, registry: r.registry }),
+        credentials,
+      ),
     );
     return { ...result, ref: r };
   }

@@ -46,3 +46,12 @@ export function normaliseTaggedName(ref: string, field = 'ref'): string {
   if (p.digest) throw invalid(`${field}: "${ref}": a digest reference cannot be used as a tag`);
   return `${p.repository}:${p.tag ?? 'latest'}`;
 }
+
+/** The name two spellings of one image ref share ("busybox", "docker.io/library/busybox:latest"); a ref that is no tagged name stays as it is. */
+export function normaliseImageRef(ref: string): string {
+  try {
+    return normaliseTaggedName(ref);
+  } catch {
+    return ref.trim();
+  }
+}

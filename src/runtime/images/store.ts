@@ -5,7 +5,7 @@ import type { SnapshotStore } from '../snapshots/store.js';
 import { isDigest, sha256Of } from '../util/digest.js';
 import { conflict, invalid, notFound } from '../util/errors.js';
 import { atomicWriteJson } from '../util/fs.js';
-import { Mutex } from '../util/mutex.js';
+import { FileLock } from '../util/file-lock.js';
 import { ParsedFileCache } from '../util/parsed-file-cache.js';
 import { normaliseTaggedName } from './reference.js';
 import { ImageConfigSchema, MEDIA, ManifestSchema, type Descriptor, type HistoryEntry, type ImageConfig, type Manifest } from './schema.js';
@@ -85,11 +85,17 @@ export type RemoveReport = Array<{ untagged: string } | { deleted: string }>;
 /** Image names, manifests and configs (content in the ContentStore, layers in the SnapshotStore). */
 export class ImageStore {
   private readonly dbPath: string;
-  private readonly mutex = new Mutex();
+  /**
+   * Guards read-modify-write of the db across processes too. Only the agent writes a node's runtime
+   * root; this lock is the guard that keeps a second writer (a CLI verb on the same root) from losing
+   * an update instead of the design relying on it never happening.
+   */
+  private readonly dbLock: FileLock;
   private readonly configs = new Map<string, ImageConfig>();
   /** The names and records, read on every create: parsed once per version of the file. */
   private readonly dbCache = new ParsedFileCache((raw) => DbSchema.parse(raw), 1);
   private usage: ImageUsage = async () => [];
+  private onRemoved: () => void = () => undefined;
 
   constructor(
     root: string,
@@ -97,10 +103,24 @@ export class ImageStore {
     readonly snapshots: SnapshotStore,
   ) {
     this.dbPath = join(root, 'images', 'db.json');
+    this.dbLock = new FileLock(join(root, 'images', 'db.lock'), { parents: true });
   }
 
   setUsage(usage: ImageUsage): void {
     this.usage = usage;
+  }
+
+  /** Called once images were deleted (their blobs and layers may now be garbage). */
+  setOnRemoved(fn: () => void): void {
+    this.onRemoved = fn;
+  }
+
+  /**
+   * Runs `fn` in a lease of this store's root (the running one, if any): the blobs and layers it writes or
+   * finds are kept from the garbage collector until it ends. Without a lease manager, just runs `fn`.
+   */
+  withLease<T>(label: string, fn: () => Promise<T>): Promise<T> {
+    return this.content.leases ? this.content.leases.withLease(label, fn) : fn();
   }
 
   /** The db as it is on disk, shared with other readers: read-only. */
@@ -109,7 +129,7 @@ export class ImageStore {
   }
 
   private update<T>(fn: (db: Db) => T | Promise<T>): Promise<T> {
-    return this.mutex.run(async () => {
+    return this.dbLock.run(async () => {
       // a private copy to change: what load() gives is shared with readers
       const db = structuredClone(await this.load()) as Db;
       const out = await fn(db);
@@ -119,8 +139,15 @@ export class ImageStore {
     });
   }
 
-  /** Stores config + manifest for already-ingested layer blobs, unpacks layers, and names the image. Returns the image ID. */
-  async addImage(configBytes: Uint8Array, layers: readonly LayerInput[], opts: { names?: string[]; parent?: string; manifestBytes?: Uint8Array } = {}): Promise<string> {
+  /**
+   * Stores config + manifest for already-ingested layer blobs, unpacks layers, and names the image. Returns the
+   * image ID. In a lease, so that nothing it stores is collected before the image names it.
+   */
+  addImage(configBytes: Uint8Array, layers: readonly LayerInput[], opts: { names?: string[]; parent?: string; manifestBytes?: Uint8Array } = {}): Promise<string> {
+    return this.withLease('image', () => this.addImageLeased(configBytes, layers, opts));
+  }
+
+  private async addImageLeased(configBytes: Uint8Array, layers: readonly LayerInput[], opts: { names?: string[]; parent?: string; manifestBytes?: Uint8Array }): Promise<string> {
     const config = ImageConfigSchema.parse(JSON.parse(Buffer.from(configBytes).toString('utf8')));
     if (config.rootfs.diff_ids.length !== layers.length) {
       throw invalid(`image config lists ${config.rootfs.diff_ids.length} layers but ${layers.length} were given`);
@@ -302,7 +329,7 @@ export class ImageStore {
     const db0 = await this.load();
     const rec = this.resolveIn(db0, ref);
     const users = await this.usage(rec.id);
-    return this.update((db) => {
+    const out = await this.update((db) => {
       const names = Object.keys(db.refs).filter((k) => db.refs[k] === rec.id);
       const byName = !isDigest(ref) && !/^[a-f0-9]{4,64}$/.test(ref) && names.includes(normaliseTaggedName(ref));
       const report: RemoveReport = [];
@@ -326,6 +353,8 @@ export class ImageStore {
       report.push({ deleted: rec.id });
       return report;
     });
+    if (out.some((r) => 'deleted' in r)) this.onRemoved();
+    return out;
   }
 
   /** Removes dangling images (or, with all, every image no container uses). */
@@ -340,6 +369,7 @@ export class ImageStore {
       });
       removed.push(img.id);
     }
+    if (removed.length) this.onRemoved();
     return removed;
   }
 

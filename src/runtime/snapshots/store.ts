@@ -3,8 +3,9 @@ import { lstat, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TarWriter } from '../tar/writer.js';
 import { digestHex, randomHexId } from '../util/digest.js';
-import { invalid, notFound } from '../util/errors.js';
+import { invalid, isNodeError, notFound } from '../util/errors.js';
 import { pathExists, readDirOrEmpty, readJsonIfExists, replaceJson, treeSize } from '../util/fs.js';
+import type { LeaseManager } from '../gc/leases.js';
 import { applyLayer } from './apply-layer.js';
 import { diffCopy, packCopyDiff, type CopyDiff } from './copy-diff.js';
 import { diffUpper, packUpperAsLayer, type Change } from './diff.js';
@@ -35,7 +36,8 @@ export interface ActiveSnapshot {
 
 /**
  * Layers unpacked once into <root>/snapshots/<diffID hex>/fs, shared by every image and
- * container; containers get <root>/snapshots/active/<key>/{upper,work,merged}.
+ * container; containers get <root>/snapshots/active/<key>/{upper,work,merged}. With a lease
+ * manager (a runtime's store), a layer unpacked or found by work in a lease is held by it.
  */
 export class SnapshotStore {
   private readonly dir: string;
@@ -44,8 +46,13 @@ export class SnapshotStore {
   /** Opaque directories per unpacked layer; layers never change once unpacked. */
   private readonly opaque = new Map<string, Promise<Set<string>>>();
 
-  constructor(root: string, private readonly opts: { forceCopy?: boolean } = {}) {
+  constructor(root: string, private readonly opts: { forceCopy?: boolean; leases?: LeaseManager } = {}) {
     this.dir = join(root, 'snapshots');
+  }
+
+  /** Runs `fn` with the layer held by the running lease (see leases.ts). */
+  private held<T>(diffID: string, fn: () => Promise<T>): Promise<T> {
+    return this.opts.leases ? this.opts.leases.hold('layer', diffID, fn) : fn();
   }
 
   layerDir(diffID: string): string {
@@ -57,14 +64,15 @@ export class SnapshotStore {
     return join(this.dir, 'active', key);
   }
 
+  /** Whether the layer is unpacked; inside a lease, the lease now holds it. */
   async hasLayer(diffID: string): Promise<boolean> {
-    return pathExists(this.layerDir(diffID));
+    return this.held(diffID, () => pathExists(this.layerDir(diffID)));
   }
 
   /** Unpacks a layer blob (plain or gzip tar) unless already present; verifies the uncompressed digest. */
   async ensureLayer(diffID: string, blobPath: string): Promise<string> {
     const target = this.layerDir(diffID);
-    if (await pathExists(target)) return target;
+    if (await this.hasLayer(diffID)) return target;
     let p = this.inflight.get(diffID);
     if (!p) {
       p = this.unpack(diffID, blobPath).finally(() => this.inflight.delete(diffID));
@@ -83,7 +91,8 @@ export class SnapshotStore {
   async unpackStream(diffID: string, body: AsyncIterable<Buffer>, opts: { bytesDigest: string; commit: () => Promise<void> }): Promise<string> {
     const target = this.layerDir(diffID);
     const other = this.inflight.get(diffID);
-    if (other || (await pathExists(target))) {
+    // held either way: the layer being unpacked by someone else is this work's too once it is there
+    if ((await this.hasLayer(diffID)) || other) {
       // unpacked already (or by someone else right now): only the blob is wanted; should the
       // other unpack fail, the image's ensureLayer unpacks this blob
       for await (const _ of body);
@@ -109,8 +118,9 @@ export class SnapshotStore {
       const actual = await unpackLayerStream(body, join(tmp, 'fs'), opts);
       if (actual !== diffID) throw invalid(`layer diffID mismatch: config says ${diffID}, content is ${actual}`);
       await opts.commit?.();
-      if (await pathExists(this.layerDir(diffID))) return;
-      await rename(tmp, join(this.dir, digestHex(diffID)));
+      await this.held(diffID, async () => {
+        if (!(await pathExists(this.layerDir(diffID)))) await rename(tmp, join(this.dir, digestHex(diffID)));
+      });
     } finally {
       await rm(tmp, { recursive: true, force: true });
     }
@@ -264,14 +274,47 @@ export class SnapshotStore {
     return diffCopy(join(dir, 'rootfs'), view, { ...(done ? { touchedSince: done.ctimeMs } : {}), ...(o.ignoreAdded ? { ignoreAdded: o.ignoreAdded } : {}) });
   }
 
-  /** Removes unpacked layers no image or container references. */
+  /** Removes unpacked layers not in `referenced` (the runtime's collector also keeps what leases hold). */
   async gc(referenced: ReadonlySet<string>): Promise<string[]> {
     const removed: string[] = [];
     for (const d of await this.listLayers()) {
       if (referenced.has(d)) continue;
-      await this.removeLayer(d);
+      await this.discardLayer(d);
       removed.push(d);
     }
+    await this.emptyTrash();
     return removed;
+  }
+
+  /** Layers of the writable snapshots (containers, build steps, a create in progress): they are mounted or will be. */
+  async activeLayers(): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const key of await this.listActive()) {
+      const layers = await readJsonIfExists(join(this.dir, 'active', key, 'layers.json')).catch(() => undefined);
+      if (Array.isArray(layers)) for (const d of layers) if (typeof d === 'string') out.add(d);
+    }
+    return out;
+  }
+
+  /** Takes an unpacked layer out of use at once (a rename into <root>/snapshots/trash); emptyTrash deletes it. */
+  async discardLayer(diffID: string): Promise<void> {
+    this.opaque.delete(this.layerDir(diffID));
+    await mkdir(join(this.dir, 'trash')).catch((e: unknown) => {
+      if (!isNodeError(e, 'EEXIST')) throw e;
+    });
+    await rename(join(this.dir, digestHex(diffID)), join(this.dir, 'trash', `${digestHex(diffID)}-${randomHexId().slice(0, 8)}`)).catch((e: unknown) => {
+      if (!isNodeError(e, 'ENOENT')) throw e;
+    });
+  }
+
+  /** Deletes discarded layers; the bytes they took. */
+  async emptyTrash(): Promise<number> {
+    let bytes = 0;
+    for (const name of await readDirOrEmpty(join(this.dir, 'trash'))) {
+      const p = join(this.dir, 'trash', name);
+      bytes += await treeSize(p).catch(() => 0);
+      await rm(p, { recursive: true, force: true });
+    }
+    return bytes;
   }
 }

@@ -115,10 +115,10 @@ describe.skipIf(skip !== undefined)('berth build / commit / history (CLI)', () =
     const hist = await berth(['history', 'app:committed']);
     expect(hist.stdout.split('\n')[1]).toMatch(/from cli\s*$/);
     const c2 = await rt.containers.create({ image: 'app:committed' });
-    await rt.containers.start(c2.id);
-    expect(await rt.containers.wait(c2.id)).toBe(0);
+    await rt.tasks.start(c2.id);
+    expect(await rt.tasks.wait(c2.id)).toBe(0);
     const out: string[] = [];
-    for await (const l of rt.containers.logs(c2.id)) out.push(l.line);
+    for await (const l of rt.tasks.logs(c2.id)) out.push(l.line);
     expect(out).toEqual(['committed']);
     const bad = await berth(['commit', '--change', 'RUN rm -rf /', c.name, 'app:x']);
     expect(bad.stderr).toBe('error: --change[0]:1: RUN: RUN is not a valid change command (use one of CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, USER, VOLUME, WORKDIR, STOPSIGNAL)\n');

@@ -58,10 +58,10 @@ export async function setupBuildEnv(name: string): Promise<BuildEnv> {
     async run(image, opts = {}) {
       const c = await rt.containers.create({ image, ...(opts.command ? { command: opts.command } : {}) });
       try {
-        await rt.containers.start(c.id);
-        const exitCode = await rt.containers.wait(c.id);
+        await rt.tasks.start(c.id);
+        const exitCode = await rt.tasks.wait(c.id);
         const stdout: string[] = [];
-        for await (const l of rt.containers.logs(c.id, { stderr: false })) stdout.push(l.line);
+        for await (const l of rt.tasks.logs(c.id, { stderr: false })) stdout.push(l.line);
         return { exitCode, stdout, argv: [c.path, ...c.args] };
       } finally {
         await rt.containers.remove(c.id, { force: true, volumes: true });

@@ -31,10 +31,10 @@ describe.skipIf(skip !== undefined)('berth import / commit --change (CLI)', () =
   const output = async (image: string, command?: string[]): Promise<string[]> => {
     const c = await rt.containers.create({ image, ...(command ? { command } : {}) });
     try {
-      await rt.containers.start(c.id);
-      expect(await rt.containers.wait(c.id)).toBe(0);
+      await rt.tasks.start(c.id);
+      expect(await rt.tasks.wait(c.id)).toBe(0);
       const out: string[] = [];
-      for await (const l of rt.containers.logs(c.id)) out.push(l.line);
+      for await (const l of rt.tasks.logs(c.id)) out.push(l.line);
       return out;
     } finally {
       await rt.containers.remove(c.id, { force: true, volumes: true });

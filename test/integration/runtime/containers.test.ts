@@ -39,59 +39,59 @@ describe.skipIf(skip !== undefined)('containers on conmon + runc', () => {
 
   it('runs a container to completion with its exit code and separate log streams', async () => {
     const c = await rt.containers.create({ image: 'test/busybox', command: ['sh', '-c', 'echo to-out; echo to-err >&2; echo "$FROM_IMAGE $EXTRA"; exit 3'], env: ['EXTRA=1'] });
-    expect((await rt.containers.state(c.id)).status).toBe('created');
-    await rt.containers.start(c.id);
-    expect(await rt.containers.wait(c.id)).toBe(3);
-    const st = await rt.containers.state(c.id);
+    expect((await rt.tasks.state(c.id)).status).toBe('created');
+    await rt.tasks.start(c.id);
+    expect(await rt.tasks.wait(c.id)).toBe(3);
+    const st = await rt.tasks.state(c.id);
     expect(st).toMatchObject({ status: 'exited', exitCode: 3, oomKilled: false });
-    const lines = await collect(rt.containers.logs(c.id));
+    const lines = await collect(rt.tasks.logs(c.id));
     expect(lines.filter((l) => l.stream === 'stdout').map((l) => l.line)).toEqual(['to-out', 'yes 1']);
     expect(lines.filter((l) => l.stream === 'stderr').map((l) => l.line)).toEqual(['to-err']);
     expect(lines[0]?.time).toMatch(/^\d{4}-\d\d-\d\dT/);
-    expect((await collect(rt.containers.logs(c.id, { tail: 1, stderr: false }))).map((l) => l.line)).toEqual(['yes 1']);
+    expect((await collect(rt.tasks.logs(c.id, { tail: 1, stderr: false }))).map((l) => l.line)).toEqual(['yes 1']);
     await rt.containers.remove(c.id);
-    await expect(rt.containers.state(c.id)).rejects.toThrow(/not found/);
+    await expect(rt.tasks.state(c.id)).rejects.toThrow(/not found/);
   });
 
   it('uses the image CMD by default and Docker entrypoint/cmd rules', async () => {
     const c = await rt.containers.create({ image: 'test/busybox' });
-    await rt.containers.start(c.id);
-    expect(await rt.containers.wait(c.id)).toBe(0);
-    expect((await collect(rt.containers.logs(c.id))).map((l) => l.line)).toEqual(['default-cmd']);
+    await rt.tasks.start(c.id);
+    expect(await rt.tasks.wait(c.id)).toBe(0);
+    expect((await collect(rt.tasks.logs(c.id))).map((l) => l.line)).toEqual(['default-cmd']);
     await rt.containers.remove(c.id);
   });
 
   it('stops, restarts, execs, pauses (really frozen) and refuses to remove a running container', async () => {
     const c = await rt.containers.create({ image: 'test/busybox', command: ['sleep', '1000'], user: 'app', hostname: 'box1', stopTimeoutSeconds: 1 });
-    const started = await rt.containers.start(c.id);
+    const started = await rt.tasks.start(c.id);
     expect(started.status).toBe('running');
-    const ex = await rt.containers.exec(c.id, { cmd: ['sh', '-c', 'id -u; hostname; echo oops >&2; exit 5'] });
+    const ex = await rt.tasks.exec(c.id, { cmd: ['sh', '-c', 'id -u; hostname; echo oops >&2; exit 5'] });
     expect(ex).toEqual({ exitCode: 5, stdout: '1000\nbox1\n', stderr: 'oops\n' });
-    const top = await rt.containers.top(c.id);
+    const top = await rt.tasks.top(c.id);
     expect(top.map((p) => p.command)).toContain('sleep 1000');
-    const stats = await rt.containers.stats(c.id);
+    const stats = await rt.tasks.stats(c.id);
     expect(stats.pids).toBeGreaterThanOrEqual(1);
     expect(stats.memoryUsageBytes).toBeGreaterThan(0);
 
-    await rt.containers.pause(c.id);
-    expect((await rt.containers.state(c.id)).status).toBe('paused');
-    expect(await rt.containers.cgroup(c).freezerState()).toBe('FROZEN');
-    const pid = (await rt.containers.state(c.id)).pid;
+    await rt.tasks.pause(c.id);
+    expect((await rt.tasks.state(c.id)).status).toBe('paused');
+    expect(await rt.tasks.cgroup(c).freezerState()).toBe('FROZEN');
+    const pid = (await rt.tasks.state(c.id)).pid;
     // a frozen task is parked in the freezer: the kernel reports it as stopped in "D" (frozen) state
     const frozen = await readFile(`/proc/${pid}/status`, 'utf8');
     expect(frozen).toMatch(/State:\s+D/);
-    await rt.containers.unpause(c.id);
-    expect(await rt.containers.cgroup(c).freezerState()).toBe('THAWED');
+    await rt.tasks.unpause(c.id);
+    expect(await rt.tasks.cgroup(c).freezerState()).toBe('THAWED');
     expect(await readFile(`/proc/${pid}/status`, 'utf8')).toMatch(/State:\s+S/);
 
     await expect(rt.containers.remove(c.id)).rejects.toThrow(/running/);
-    const stopped = await rt.containers.stop(c.id);
+    const stopped = await rt.tasks.stop(c.id);
     expect(stopped.status).toBe('exited');
     expect(stopped.exitCode).toBe(137); // sleep as pid 1 ignores SIGTERM, so the grace period ends in SIGKILL
-    const restarted = await rt.containers.restart(c.id, 1);
+    const restarted = await rt.tasks.restart(c.id, 1);
     expect(restarted).toMatchObject({ status: 'running', restartCount: 1 });
-    await rt.containers.kill(c.id, 'KILL');
-    expect(await rt.containers.wait(c.id)).toBe(137);
+    await rt.tasks.kill(c.id, 'KILL');
+    expect(await rt.tasks.wait(c.id)).toBe(137);
     await rt.containers.remove(c.id);
   });
 
@@ -101,9 +101,9 @@ describe.skipIf(skip !== undefined)('containers on conmon + runc', () => {
       command: ['sh', '-c', 'dd if=/dev/zero of=/dev/shm/fill bs=1M count=200; tail /dev/zero'],
       resources: { memoryBytes: 16 * 1024 * 1024 },
     });
-    await rt.containers.start(c.id);
-    expect(await rt.containers.wait(c.id)).toBe(137);
-    expect(await rt.containers.state(c.id)).toMatchObject({ oomKilled: true, exitCode: 137 });
+    await rt.tasks.start(c.id);
+    expect(await rt.tasks.wait(c.id)).toBe(137);
+    expect(await rt.tasks.state(c.id)).toMatchObject({ oomKilled: true, exitCode: 137 });
     expect((await rt.containers.inspect(c.id)).State).toMatchObject({ OOMKilled: true });
     await rt.containers.remove(c.id);
   });
@@ -117,20 +117,20 @@ describe.skipIf(skip !== undefined)('containers on conmon + runc', () => {
       command: ['sh', '-c', 'cat /seed/from-image.txt; echo kept > /seed/new.txt; cat /ro/host.txt; touch /ro/x 2>/dev/null && echo writable || echo read-only'],
       mounts: [{ type: 'volume', source: 'vol1', target: '/seed' }, { type: 'bind', source: hostDir, target: '/ro', readOnly: true }],
     });
-    await rt.containers.start(a.id);
-    expect(await rt.containers.wait(a.id)).toBe(0);
-    expect((await collect(rt.containers.logs(a.id))).map((l) => l.line)).toEqual(['seeded', 'from-host', 'read-only']);
+    await rt.tasks.start(a.id);
+    expect(await rt.tasks.wait(a.id)).toBe(0);
+    expect((await collect(rt.tasks.logs(a.id))).map((l) => l.line)).toEqual(['seeded', 'from-host', 'read-only']);
     expect(await readdir(hostDir)).toEqual(['host.txt']);
     await expect(rt.volumes.remove('vol1')).rejects.toThrow(/in use/);
     await rt.containers.remove(a.id);
     const b = await rt.containers.create({ image: 'test/busybox', command: ['cat', '/other/new.txt'], mounts: [{ type: 'volume', source: 'vol1', target: '/other' }] });
-    await rt.containers.start(b.id);
-    expect(await rt.containers.wait(b.id)).toBe(0);
-    expect((await collect(rt.containers.logs(b.id))).map((l) => l.line)).toEqual(['kept']);
+    await rt.tasks.start(b.id);
+    expect(await rt.tasks.wait(b.id)).toBe(0);
+    expect((await collect(rt.tasks.logs(b.id))).map((l) => l.line)).toEqual(['kept']);
     // volumes-from, read-only
     const c = await rt.containers.create({ image: 'test/busybox', command: ['sh', '-c', 'cat /other/new.txt; echo x > /other/y || exit 9'], volumesFrom: [{ container: b.id, readOnly: true }] });
-    await rt.containers.start(c.id);
-    expect(await rt.containers.wait(c.id)).toBe(9);
+    await rt.tasks.start(c.id);
+    expect(await rt.tasks.wait(c.id)).toBe(9);
     await rt.containers.remove(b.id);
     await rt.containers.remove(c.id);
     await rt.volumes.remove('vol1');
@@ -139,16 +139,16 @@ describe.skipIf(skip !== undefined)('containers on conmon + runc', () => {
 
   it('read-only rootfs rejects writes; anonymous volumes come from image VOLUME', async () => {
     const c = await rt.containers.create({ image: 'test/busybox', command: ['sh', '-c', 'touch /x || exit 4'], readOnlyRootfs: true });
-    await rt.containers.start(c.id);
-    expect(await rt.containers.wait(c.id)).toBe(4);
+    await rt.tasks.start(c.id);
+    expect(await rt.tasks.wait(c.id)).toBe(4);
     await rt.containers.remove(c.id);
 
     await rt.importImage(tarball, { ref: 'test/withvolume', changes: { Volumes: ['/data'] } });
     const v = await rt.containers.create({ image: 'test/withvolume', command: ['sh', '-c', 'echo x > /data/f'], readOnlyRootfs: true });
     const anon = v.mounts.find((m) => m.target === '/data');
     expect(anon).toMatchObject({ type: 'volume', anonymous: true, readOnly: false });
-    await rt.containers.start(v.id);
-    expect(await rt.containers.wait(v.id)).toBe(0);
+    await rt.tasks.start(v.id);
+    expect(await rt.tasks.wait(v.id)).toBe(0);
     expect(await readFile(join(anon?.source as string, 'f'), 'utf8')).toBe('x\n');
     await rt.containers.remove(v.id, { volumes: true });
     expect(await rt.volumes.find(anon?.name as string)).toBeUndefined();
@@ -175,9 +175,9 @@ describe.skipIf(skip !== undefined)('containers on conmon + runc', () => {
 
   it('diffs, commits, exports, copies files in and out, and reports sizes', async () => {
     const c = await rt.containers.create({ image: 'test/busybox', command: ['sh', '-c', 'echo hello > /tmp/new.txt; rm /etc/group; echo changed >> /etc/passwd; mkdir -p /home/app/d'] });
-    await rt.containers.start(c.id);
-    expect(await rt.containers.wait(c.id)).toBe(0);
-    const diff = await rt.containers.diff(c.id);
+    await rt.tasks.start(c.id);
+    expect(await rt.tasks.wait(c.id)).toBe(0);
+    const diff = await rt.changes.diff(c.id);
     expect(diff).toEqual(expect.arrayContaining([
       { kind: 'A', path: '/tmp/new.txt' }, { kind: 'C', path: '/tmp' }, { kind: 'D', path: '/etc/group' }, { kind: 'C', path: '/etc/passwd' }, { kind: 'A', path: '/home/app/d' },
     ]));
@@ -187,18 +187,18 @@ describe.skipIf(skip !== undefined)('containers on conmon + runc', () => {
     const ps = await rt.containers.list({ all: true, size: true });
     expect(ps.find((p) => p.id === c.id)).toMatchObject({ status: 'exited', exitCode: 0, sizeRw: size.sizeRw });
 
-    const id = await rt.containers.commit(c.id, { ref: 'test/committed:v1', author: 'tester', message: 'added new.txt', changes: { Cmd: ['cat', '/tmp/new.txt'] } });
+    const id = await rt.changes.commit(c.id, { ref: 'test/committed:v1', author: 'tester', message: 'added new.txt', changes: { Cmd: ['cat', '/tmp/new.txt'] } });
     const hist = await rt.images.history(id);
     expect(hist[0]).toMatchObject({ id, author: 'tester', comment: 'added new.txt' });
     expect(hist).toHaveLength(2);
     const d = await rt.containers.create({ image: 'test/committed:v1', command: ['sh', '-c', 'cat /tmp/new.txt; test -e /etc/group && echo group-present || echo group-gone'] });
-    await rt.containers.start(d.id);
-    expect(await rt.containers.wait(d.id)).toBe(0);
-    expect((await collect(rt.containers.logs(d.id))).map((l) => l.line)).toEqual(['hello', 'group-gone']);
+    await rt.tasks.start(d.id);
+    expect(await rt.tasks.wait(d.id)).toBe(0);
+    expect((await collect(rt.tasks.logs(d.id))).map((l) => l.line)).toEqual(['hello', 'group-gone']);
     await expect(rt.images.remove('test/committed:v1')).rejects.toThrow(/being used/);
 
     const out = join(root, 'export.tar');
-    await rt.containers.export(d.id, out);
+    await rt.changes.export(d.id, out);
     const listing = execFileSync('tar', ['-tf', out]).toString().split('\n');
     expect(listing).toContain('tmp/new.txt');
     expect(listing).toContain('bin/busybox');
@@ -206,13 +206,13 @@ describe.skipIf(skip !== undefined)('containers on conmon + runc', () => {
 
     // cp: a symlink inside the container pointing at / must resolve inside the container root
     await writeFile(join(root, 'cp-in.txt'), 'copied in');
-    await rt.containers.copyTo(d.id, join(root, 'cp-in.txt'), '/tmp');
+    await rt.changes.copyTo(d.id, join(root, 'cp-in.txt'), '/tmp');
     const snapRoot = ((await rt.containers.inspect(d.id)).GraphDriver as { Data: { MergedDir: string } }).Data.MergedDir;
     execFileSync('ln', ['-s', '/', join(snapRoot, 'tmp', 'escape')]);
-    await rt.containers.copyTo(d.id, join(root, 'cp-in.txt'), '/tmp/escape/etc/');
+    await rt.changes.copyTo(d.id, join(root, 'cp-in.txt'), '/tmp/escape/etc/');
     expect(await readFile(join(snapRoot, 'etc', 'cp-in.txt'), 'utf8')).toBe('copied in');
     expect(existsSync('/etc/cp-in.txt')).toBe(false);
-    await rt.containers.copyFrom(d.id, '/tmp/escape/tmp/new.txt', join(root, 'out.txt'));
+    await rt.changes.copyFrom(d.id, '/tmp/escape/tmp/new.txt', join(root, 'out.txt'));
     expect(await readFile(join(root, 'out.txt'), 'utf8')).toBe('hello\n');
 
     const df = await rt.systemDf();
@@ -228,8 +228,8 @@ describe.skipIf(skip !== undefined)('containers on conmon + runc', () => {
 
   it('follows logs until the container exits', async () => {
     const c = await rt.containers.create({ image: 'test/busybox', command: ['sh', '-c', 'for i in 1 2 3; do echo line$i; sleep 0.2; done'] });
-    await rt.containers.start(c.id);
-    const lines = await collect(rt.containers.logs(c.id, { follow: true }));
+    await rt.tasks.start(c.id);
+    const lines = await collect(rt.tasks.logs(c.id, { follow: true }));
     expect(lines.map((l) => l.line)).toEqual(['line1', 'line2', 'line3']);
     await rt.containers.remove(c.id);
   });
@@ -240,8 +240,8 @@ describe.skipIf(skip !== undefined)('containers on conmon + runc', () => {
     await expect(rt.containers.create({ image: 'test/busybox', name: 'named', command: ['true'] })).rejects.toThrow(/name "named" is already in use/);
     expect((await rt.containers.resolve('named')).id).toBe(a.id);
     expect((await rt.containers.resolve('/named')).id).toBe(a.id);
-    await rt.containers.start('named');
-    expect((await rt.containers.state('named')).status).toBe('running');
+    await rt.tasks.start('named');
+    expect((await rt.tasks.state('named')).status).toBe('running');
     await rt.containers.remove('named', { force: true });
     await expect(rt.containers.resolve('named')).rejects.toThrow(/not found/);
     const b = await rt.containers.create({ image: 'test/busybox', name: 'named', command: ['true'] });
@@ -257,11 +257,11 @@ describe.skipIf(skip !== undefined)('containers on conmon + runc', () => {
     expect(await readdir(join(root, 'containers'))).toEqual(before);
     expect(await rt.snapshots.listActive()).toEqual(activeBefore);
     const c = await rt.containers.create({ image: 'test/busybox', command: ['/no/such/binary'] });
-    await expect(rt.containers.start(c.id)).rejects.toThrow();
-    expect(await rt.containers.runc.state(c.id)).toBeUndefined();
+    await expect(rt.tasks.start(c.id)).rejects.toThrow();
+    expect(await rt.tasks.runc.state(c.id)).toBeUndefined();
     expect(await cgroupsUnder(CGROUP_PARENT)).toEqual([]);
     expect(execFileSync('ps', ['-eo', 'args']).toString()).not.toContain(`-c ${c.id}`);
-    const st = await rt.containers.state(c.id);
+    const st = await rt.tasks.state(c.id);
     expect(st.status).toBe('created');
     expect(st.error).toMatch(/no such file|not found/i);
     await rt.containers.remove(c.id);

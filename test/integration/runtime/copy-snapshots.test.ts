@@ -113,10 +113,10 @@ describe.skipIf(skip !== undefined)('diff and commit on the copy snapshotter', (
   };
   const run = async (image: string, script: string): Promise<{ id: string; out: string[] }> => {
     const c = await rt.containers.create({ image, command: ['sh', '-c', script] });
-    await rt.containers.start(c.id);
-    expect(await rt.containers.wait(c.id)).toBe(0);
+    await rt.tasks.start(c.id);
+    expect(await rt.tasks.wait(c.id)).toBe(0);
     const out: string[] = [];
-    for await (const l of rt.containers.logs(c.id)) out.push(l.line);
+    for await (const l of rt.tasks.logs(c.id)) out.push(l.line);
     return { id: c.id, out };
   };
 
@@ -132,7 +132,7 @@ describe.skipIf(skip !== undefined)('diff and commit on the copy snapshotter', (
 
   it('copies the image faithfully: a new container has no changes, owners, modes, fifos and hardlinks kept', async () => {
     const c = await rt.containers.create({ image: 'copy/base', command: ['true'] });
-    expect(await rt.containers.diff(c.id)).toEqual([]);
+    expect(await rt.changes.diff(c.id)).toEqual([]);
     const rootfs = await rootfsOf(c.id);
     expect(await lstat(join(rootfs, 'owned'))).toMatchObject({ uid: 1000, gid: 1000, mode: 0o40750 });
     expect(await lstat(join(rootfs, 'owned/mine'))).toMatchObject({ uid: 1000, mode: 0o100600 });
@@ -145,7 +145,7 @@ describe.skipIf(skip !== undefined)('diff and commit on the copy snapshotter', (
 
   it('diffs A/C/D like docker diff, commits only the changes, and the new image shows the same filesystem', async () => {
     const c = await run('copy/base', `${CHANGES}\n${LISTING}`);
-    expect(await rt.containers.diff(c.id)).toEqual([
+    expect(await rt.changes.diff(c.id)).toEqual([
       { kind: 'C', path: '/data' },
       { kind: 'C', path: '/data/chmod.txt' },
       { kind: 'C', path: '/data/chown.txt' },
@@ -175,7 +175,7 @@ describe.skipIf(skip !== undefined)('diff and commit on the copy snapshotter', (
     expect(size.sizeRw).toBeGreaterThan(0);
     expect(size.sizeRw).toBeLessThan(200);
 
-    const id = await rt.containers.commit(c.id, { ref: 'copy/committed', message: 'changes on the copy snapshotter' });
+    const id = await rt.changes.commit(c.id, { ref: 'copy/committed', message: 'changes on the copy snapshotter' });
     const manifest = await rt.images.manifest(id);
     expect(manifest.layers).toHaveLength(2);
     const layer = rt.content.path(manifest.layers[1]!.digest);
@@ -188,7 +188,7 @@ describe.skipIf(skip !== undefined)('diff and commit on the copy snapshotter', (
 
     // unpacked on top of the base, the committed layer gives the container's filesystem back
     const fresh = await rt.containers.create({ image: 'copy/committed', command: ['true'] });
-    expect(await rt.containers.diff(fresh.id)).toEqual([]);
+    expect(await rt.changes.diff(fresh.id)).toEqual([]);
     expect(await hostListing(await rootfsOf(fresh.id))).toEqual(await hostListing(await rootfsOf(c.id)));
     await rt.containers.remove(fresh.id);
     const again = await run('copy/committed', LISTING);
@@ -204,14 +204,14 @@ describe.skipIf(skip !== undefined)('diff and commit on the copy snapshotter', (
     // copy/committed: its top layer deleted gone.txt and replaced replaced-dir
     const c = await run('copy/committed', 'echo back > /data/gone.txt; echo again > /data/replaced-dir/z; rm /data/keep.txt; ls /data/replaced-dir');
     expect(c.out).toEqual(['z']);
-    expect(await rt.containers.diff(c.id)).toEqual([
+    expect(await rt.changes.diff(c.id)).toEqual([
       { kind: 'C', path: '/data' },
       { kind: 'A', path: '/data/gone.txt' },
       { kind: 'D', path: '/data/keep.txt' },
       { kind: 'C', path: '/data/replaced-dir' },
       { kind: 'C', path: '/data/replaced-dir/z' },
     ]);
-    const id = await rt.containers.commit(c.id, { ref: 'copy/third' });
+    const id = await rt.changes.commit(c.id, { ref: 'copy/third' });
     const d = await run(id, 'cat /data/gone.txt /data/replaced-dir/z; test -e /data/keep.txt || echo keep-gone');
     expect(d.out).toEqual(['back', 'again', 'keep-gone']);
     await rt.containers.remove(d.id);
@@ -229,11 +229,11 @@ describe.skipIf(skip !== undefined)('diff and commit on the copy snapshotter', (
 
   it('commits a running container (paused meanwhile)', async () => {
     const c = await rt.containers.create({ image: 'copy/base', command: ['sh', '-c', 'echo live > /live.txt; exec sleep 1000'] });
-    await rt.containers.start(c.id);
-    for (let i = 0; i < 100 && !(await rt.containers.diff(c.id)).length; i++) await new Promise((r) => setTimeout(r, 50));
-    expect(await rt.containers.diff(c.id)).toEqual([{ kind: 'A', path: '/live.txt' }]);
-    const id = await rt.containers.commit(c.id);
-    expect((await rt.containers.state(c.id)).status).toBe('running');
+    await rt.tasks.start(c.id);
+    for (let i = 0; i < 100 && !(await rt.changes.diff(c.id)).length; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await rt.changes.diff(c.id)).toEqual([{ kind: 'A', path: '/live.txt' }]);
+    const id = await rt.changes.commit(c.id);
+    expect((await rt.tasks.state(c.id)).status).toBe('running');
     const d = await run(id, 'cat /live.txt');
     expect(d.out).toEqual(['live']);
     await rt.containers.remove(d.id);

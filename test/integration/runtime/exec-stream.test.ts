@@ -37,7 +37,7 @@ describe.skipIf(skip !== undefined)('streaming exec on runc', () => {
     });
     await rt.importImage(tarball, { ref: 'test/busybox' });
     id = (await rt.containers.create({ image: 'test/busybox', command: ['sleep', '1000'], stopTimeoutSeconds: 1 })).id;
-    await rt.containers.start(id);
+    await rt.tasks.start(id);
   });
 
   afterAll(async () => {
@@ -50,7 +50,7 @@ describe.skipIf(skip !== undefined)('streaming exec on runc', () => {
   const execFiles = () => readdir(rt.containers.records.paths(id).execDir);
 
   it('pipes stdin in and stdout and stderr out separately, with the exit code', async () => {
-    const s = await rt.containers.execStream(id, { cmd: ['sh', '-c', 'cat; echo err >&2; exit 3'] });
+    const s = await rt.tasks.execStream(id, { cmd: ['sh', '-c', 'cat; echo err >&2; exit 3'] });
     const out = collect(s.stdout);
     const err = collect(s.stderr);
     s.stdin.write('hello ');
@@ -63,7 +63,7 @@ describe.skipIf(skip !== undefined)('streaming exec on runc', () => {
   });
 
   it('gives the process a terminal that follows resizes', async () => {
-    const s = await rt.containers.execStream(id, { cmd: ['sh', '-c', 'tty; while read line; do stty size; done'], tty: { cols: 80, rows: 24 } });
+    const s = await rt.tasks.execStream(id, { cmd: ['sh', '-c', 'tty; while read line; do stty size; done'], tty: { cols: 80, rows: 24 } });
     expect(s.stderr).toBeUndefined();
     const out = collect(s.stdout);
     await expect.poll(() => out.text(), { timeout: 10_000 }).toMatch(/^\/dev\/pts\/\d+\r\n/);
@@ -87,8 +87,8 @@ describe.skipIf(skip !== undefined)('streaming exec on runc', () => {
     ['without a tty', undefined],
     ['with a tty', { cols: 80, rows: 24 }],
   ])('kill() %s ends the process, its children and runc', async (_name, tty) => {
-    const s = await rt.containers.execStream(id, { cmd: ['sh', '-c', 'sleep 1001 & sleep 1002; wait'], ...(tty ? { tty } : {}) });
-    const top = async () => (await rt.containers.top(id)).map((p) => p.command);
+    const s = await rt.tasks.execStream(id, { cmd: ['sh', '-c', 'sleep 1001 & sleep 1002; wait'], ...(tty ? { tty } : {}) });
+    const top = async () => (await rt.tasks.top(id)).map((p) => p.command);
     await expect.poll(top, { timeout: 10_000 }).toContain('sleep 1002');
     expect(runcExecsOf(id)).toHaveLength(1);
     s.kill();
@@ -100,7 +100,7 @@ describe.skipIf(skip !== undefined)('streaming exec on runc', () => {
 
   it("reports a process that cannot start as runc's error, not as the process's output and exit code", async () => {
     for (const tty of [undefined, { cols: 80, rows: 24 }]) {
-      const s = await rt.containers.execStream(id, { cmd: ['no-such-command'], ...(tty ? { tty } : {}) });
+      const s = await rt.tasks.execStream(id, { cmd: ['no-such-command'], ...(tty ? { tty } : {}) });
       const out = collect(s.stdout);
       const err = collect(s.stderr);
       await expect(s.exited).rejects.toMatchObject({ code: 'Failed', message: expect.stringMatching(/^exec failed: .*"no-such-command": executable file not found/) });
@@ -108,14 +108,14 @@ describe.skipIf(skip !== undefined)('streaming exec on runc', () => {
       expect([out.text(), err.text()]).toEqual(['', '']);
     }
     // a process that starts and exits 255 is just that
-    expect(await rt.containers.exec(id, { cmd: ['sh', '-c', 'exit 255'] })).toEqual({ exitCode: 255, stdout: '', stderr: '' });
+    expect(await rt.tasks.exec(id, { cmd: ['sh', '-c', 'exit 255'] })).toEqual({ exitCode: 255, stdout: '', stderr: '' });
     expect(await execFiles()).toEqual([]);
   });
 
   it('refuses a container that is not running, and an empty command', async () => {
-    await expect(rt.containers.execStream(id, { cmd: [] })).rejects.toThrow(/needs a command/);
+    await expect(rt.tasks.execStream(id, { cmd: [] })).rejects.toThrow(/needs a command/);
     const stopped = (await rt.containers.create({ image: 'test/busybox', command: ['true'] })).id;
-    await expect(rt.containers.execStream(stopped, { cmd: ['true'] })).rejects.toMatchObject({ code: 'Conflict' });
+    await expect(rt.tasks.execStream(stopped, { cmd: ['true'] })).rejects.toMatchObject({ code: 'Conflict' });
     await rt.containers.remove(stopped);
   });
 });

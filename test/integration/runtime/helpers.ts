@@ -78,6 +78,7 @@ export async function cgroupsUnder(parent: string): Promise<string[]> {
  */
 export async function removeRuntimeTestRoot(rt: Runtime, root: string, cgroupParent: string): Promise<void> {
   for (const c of await rt.containers.list({ all: true })) await rt.containers.remove(c.id, { force: true, volumes: true });
+  await rt.close(); // no garbage collection in the root while it is removed
   const leftMounts = mountsUnder(root);
   const leftCgroups = await cgroupsUnder(cgroupParent);
   await removeCgroupParent(cgroupParent);

@@ -55,12 +55,12 @@ describe.skipIf(skip !== undefined)('restart safety', () => {
     while (!existsSync(exitFile)) await new Promise((r) => setTimeout(r, 50));
 
     const rt = new Runtime({ root, cgroupParent: CGROUP_PARENT });
-    expect((await rt.containers.state('survivor')).status).toBe('running');
-    const ex = await rt.containers.exec(survivor, { cmd: ['echo', 'still here'] });
+    expect((await rt.tasks.state('survivor')).status).toBe('running');
+    const ex = await rt.tasks.exec(survivor, { cmd: ['echo', 'still here'] });
     expect(ex).toMatchObject({ exitCode: 0, stdout: 'still here\n' });
-    expect(await rt.containers.state('dies-later')).toMatchObject({ status: 'exited', exitCode: 137 });
+    expect(await rt.tasks.state('dies-later')).toMatchObject({ status: 'exited', exitCode: 137 });
     expect((await rt.containers.list()).map((c) => c.name)).toEqual(['survivor']);
-    await rt.containers.stop(survivor, 1);
-    expect((await rt.containers.state(survivor)).status).toBe('exited');
+    await rt.tasks.stop(survivor, 1);
+    expect((await rt.tasks.state(survivor)).status).toBe('exited');
   });
 });

@@ -2,26 +2,16 @@
  * The import-boundary rule of the lint step (eslint.config.js, README "Development"): each snippet is
  * linted as if it were a file in a room, through ESLint's Node API with the repository's own config.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { ESLint } from 'eslint';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = join(import.meta.dirname, '../../..');
 const RULES = new Set(['@typescript-eslint/no-restricted-imports', 'no-restricted-syntax']);
 
-/** What eslint.config.js (plain JavaScript, no types) exports besides the config. */
-interface RoomsConfig {
-  ALLOWED_VIOLATIONS: Record<string, Record<string, string>>;
-  specifierFor(file: string, target: string): string;
-}
-
 let eslint: ESLint;
-let config: RoomsConfig;
 beforeAll(async () => {
   eslint = new ESLint({ cwd: ROOT });
-  config = (await import(pathToFileURL(join(ROOT, 'eslint.config.js')).href)) as RoomsConfig;
 });
 
 /** The boundary messages for `code` linted as `file`; other rules' findings (unused names...) do not count. */
@@ -37,7 +27,7 @@ describe('rooms and arrows', () => {
     expect(wrong).toEqual([expect.stringContaining('src/controllers may not import src/apiserver')]);
     const right = await boundaryErrors(
       'src/controllers/new-controller.ts',
-      `import { KubeClient } from '../client/kube.js';\nimport { Runtime } from '../runtime/index.js';\nimport { kinds } from '../api/registry.js';\nexport const x = [KubeClient, Runtime, kinds];\n`,
+      `import { ApiClient } from '../client/api-client.js';\nimport { Runtime } from '../runtime/index.js';\nimport { kinds } from '../api/registry.js';\nexport const x = [ApiClient, Runtime, kinds];\n`,
     );
     expect(right).toEqual([]);
   });
@@ -73,28 +63,9 @@ describe('rooms and arrows', () => {
     expect(await boundaryErrors('src/cmd/berth.ts', cmd)).toEqual([]);
   });
 
-  it('lets an allow-listed file keep its listed import, and refuses a new one in the same file', async () => {
-    const file = 'src/agent/node-info.ts';
-    expect(await boundaryErrors(file, `import { cgroupRoot } from '../runtime/containers/cgroups.js';\nexport const r = cgroupRoot;\n`)).toEqual([]);
-    expect(await boundaryErrors(file, `import { ImageStore } from '../runtime/images/store.js';\nexport const r = ImageStore;\n`)).toEqual([
-      expect.stringContaining('src/agent may import only src/runtime/index.ts of src/runtime'),
-    ]);
-  });
-
-  it('lints the repository clean with the allow-list as it is', async () => {
+  it('lints the repository clean: no room imports against the arrows', async () => {
     const results = await eslint.lintFiles(['src']);
     const found = results.flatMap((r) => r.messages.filter((m) => m.ruleId !== null && RULES.has(m.ruleId)).map((m) => `${r.filePath}:${m.line} ${m.message}`));
     expect(found).toEqual([]);
-  });
-
-  it('lists only violations that still exist (delete an entry once its import is gone)', () => {
-    const stale: string[] = [];
-    for (const [file, targets] of Object.entries(config.ALLOWED_VIOLATIONS)) {
-      const text = existsSync(join(ROOT, file)) ? readFileSync(join(ROOT, file), 'utf8') : '';
-      for (const target of Object.keys(targets)) {
-        if (!text.includes(`'${config.specifierFor(file, target)}'`)) stale.push(`${file} → ${target}`);
-      }
-    }
-    expect(stale).toEqual([]);
   });
 });

@@ -1,4 +1,5 @@
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -50,6 +51,55 @@ describe('NameIndex', () => {
     const results = await Promise.allSettled(ids.map((id) => n.reserve('same', id)));
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
   });
+
+  it('100 rounds of 8 concurrent reservations of one name (two indexes on one directory, every fourth name stale): exactly one winner each', async () => {
+    const a = index();
+    const b = index();
+    await a.names(); // the directory exists: stale names can be laid in it
+    for (let r = 0; r < 100; r += 4) await writeFile(join(root, 'names', `r${r}`), `dead-${r}`);
+    for (let r = 0; r < 100; r++) {
+      const ids = Array.from({ length: 8 }, (_, k) => `id-${r}-${k}`);
+      for (const id of ids) live.add(id);
+      const results = await Promise.allSettled(ids.map((id, k) => (k % 2 ? a : b).reserve(`r${r}`, id)));
+      const winners = ids.filter((_, k) => results[k]?.status === 'fulfilled');
+      expect(winners, `round ${r}`).toHaveLength(1);
+      for (const res of results) if (res.status === 'rejected') expect(String(res.reason)).toMatch(/already in use/);
+      expect(await a.lookup(`r${r}`)).toBe(winners[0]);
+    }
+    expect((await readdir(join(root, 'names'))).filter((n) => n.startsWith('.'))).toEqual([]);
+  });
+
+  it('100 rounds of 8 concurrent reservations in each of 4 processes on one directory (every fourth name stale): exactly one winner each', async () => {
+    const dir = join(root, 'names');
+    await mkdir(dir, { recursive: true });
+    for (let r = 0; r < 100; r += 4) await writeFile(join(dir, `r${r}`), `dead-${r}`);
+    const script = join(import.meta.dirname, 'fixtures', 'reserve-names.ts');
+    const children = Array.from({ length: 4 }, (_, i) => spawn(process.execPath, ['--import', 'tsx', script, dir, `p${i}`, '100'], { stdio: ['pipe', 'pipe', 'inherit'] }));
+    let ready = 0;
+    let allReady!: () => void;
+    const readies = new Promise<void>((r) => (allReady = r));
+    const outputs = children.map(
+      (c) =>
+        new Promise<Array<{ round: number; id: string }>>((resolve, reject) => {
+          let out = '';
+          c.stdout.on('data', (d: Buffer) => {
+            const before = out;
+            out += d.toString();
+            if (!before.startsWith('ready\n') && out.startsWith('ready\n') && ++ready === children.length) allReady();
+          });
+          c.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.slice(6)) as Array<{ round: number; id: string }>) : reject(new Error(`child exited ${code}`))));
+        }),
+    );
+    // every child has loaded before any starts, so that the rounds overlap across processes
+    await readies;
+    for (const c of children) c.stdin.end('go\n');
+    const won = (await Promise.all(outputs)).flat();
+    for (let r = 0; r < 100; r++) {
+      const winners = won.filter((w) => w.round === r);
+      expect(winners, `round ${r}`).toHaveLength(1);
+      expect((await readFile(join(dir, `r${r}`), 'utf8')).trim()).toBe(winners[0]?.id);
+    }
+  }, 60_000);
 
   it('is built from the records of a root that predates it', async () => {
     live.add('x').add('y');
