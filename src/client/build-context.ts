@@ -4,38 +4,11 @@
  * entries sorted by name, hardlinks kept, device files included, sockets skipped as tar(1) does.
  * A Dockerfile read from stdin goes in as one more file, as the docker CLI adds it.
  */
-import type { Stats } from 'node:fs';
-import { lstat, readdir, readlink } from 'node:fs/promises';
+import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { IgnoreMatcher, parseIgnoreFile } from './dockerignore.js';
-import { TarWriter } from './tar-writer.js';
-
-/** Adds one entry (not its children); `inodes` turns a second name of a multi-link file into a hardlink entry. */
-async function packEntry(tar: TarWriter, root: string, rel: string, st: Stats, inodes: Map<string, string>): Promise<void> {
-  const p = join(root, rel);
-  const base = { name: rel, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: Math.floor(st.mtimeMs / 1000) };
-  if (st.isDirectory()) {
-    await tar.addEntry({ ...base, type: 'dir' });
-  } else if (st.isSymbolicLink()) {
-    await tar.addEntry({ ...base, type: 'symlink', linkname: await readlink(p) });
-  } else if (st.isFile()) {
-    const key = `${st.dev}:${st.ino}`;
-    const first = st.nlink > 1 ? inodes.get(key) : undefined;
-    if (first !== undefined) {
-      await tar.addEntry({ ...base, type: 'hardlink', linkname: first });
-    } else {
-      if (st.nlink > 1) inodes.set(key, rel);
-      await tar.addFile(base, p, st.size);
-    }
-  } else if (st.isCharacterDevice() || st.isBlockDevice()) {
-    const rdev = Number(st.rdev);
-    const devmajor = ((rdev >>> 8) & 0xfff) | (Math.floor(rdev / 2 ** 32) & 0xfffff000);
-    const devminor = (rdev & 0xff) | ((rdev >>> 12) & 0xfff00);
-    await tar.addEntry({ ...base, type: st.isCharacterDevice() ? 'char' : 'block', devmajor, devminor });
-  } else if (st.isFIFO()) {
-    await tar.addEntry({ ...base, type: 'fifo' });
-  }
-}
+import { IgnoreMatcher, parseIgnoreFile } from '../util/dockerignore.js';
+import { packEntry } from '../util/tar/pack-dir.js';
+import { TarWriter } from '../util/tar/writer.js';
 
 export interface PackContextOptions {
   /** The Dockerfile's path inside the context (always sent). */

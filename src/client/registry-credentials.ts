@@ -7,20 +7,14 @@
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { z } from 'zod';
 import { parseImageRef } from '../api/imageref.js';
 import { encodeRegistryAuth, type RegistryLogin } from '../api/node-api.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { authsKeyFor, DOCKER_HUB, dockerConfigSchema, loginFromAuths, type DockerConfig } from '../util/docker-config.js';
 
-export const DOCKER_HUB = 'docker.io';
-/** Docker Hub's key in config.json is the v1 index URL, as the docker CLI writes it. */
-const HUB_KEY = 'https://index.docker.io/v1/';
-const keyFor = (registry: string): string => (registry === DOCKER_HUB ? HUB_KEY : registry);
-
-const ConfigFileSchema = z.looseObject({
-  auths: z.record(z.string(), z.looseObject({ auth: z.string().optional(), username: z.string().optional(), password: z.string().optional() })).optional(),
-});
-type ConfigFile = z.infer<typeof ConfigFileSchema>;
+export { DOCKER_HUB };
+const ConfigFileSchema = dockerConfigSchema;
+type ConfigFile = DockerConfig;
 
 export class CredentialsFileError extends Error {}
 
@@ -67,27 +61,19 @@ export class CredentialsFile {
 
   async get(registry: string): Promise<RegistryLogin | undefined> {
     const auths = (await this.load()).auths ?? {};
-    const e = auths[keyFor(registry)] ?? auths[registry] ?? auths[`https://${registry}`] ?? auths[`http://${registry}`];
-    if (!e) return undefined;
-    if (e.auth) {
-      const raw = Buffer.from(e.auth, 'base64').toString('utf8');
-      const i = raw.indexOf(':');
-      if (i > 0) return { username: raw.slice(0, i), password: raw.slice(i + 1) };
-    }
-    if (e.username && e.password) return { username: e.username, password: e.password };
-    return undefined;
+    return loginFromAuths(auths, registry);
   }
 
   async set(registry: string, login: RegistryLogin): Promise<void> {
     const cfg = await this.load();
-    cfg.auths = { ...(cfg.auths ?? {}), [keyFor(registry)]: { auth: Buffer.from(`${login.username}:${login.password}`).toString('base64') } };
+    cfg.auths = { ...(cfg.auths ?? {}), [authsKeyFor(registry)]: { auth: Buffer.from(`${login.username}:${login.password}`).toString('base64') } };
     await writeFileAtomic(this.path, `${JSON.stringify(cfg, null, 2)}\n`, 0o600);
   }
 
   async remove(registry: string): Promise<boolean> {
     const cfg = await this.load();
-    if (!cfg.auths?.[keyFor(registry)]) return false;
-    delete cfg.auths[keyFor(registry)];
+    if (!cfg.auths?.[authsKeyFor(registry)]) return false;
+    delete cfg.auths[authsKeyFor(registry)];
     await writeFileAtomic(this.path, `${JSON.stringify(cfg, null, 2)}\n`, 0o600);
     return true;
   }

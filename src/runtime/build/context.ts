@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Stats } from 'node:fs';
 import { isNodeError } from '../util/errors.js';
 import type { ContextHashCache } from './hash-cache.js';
-import { globToRegex, IgnoreMatcher, parseIgnoreFile } from './ignore.js';
+import { globToRegex, IgnoreMatcher, parseIgnoreFile } from '../../util/dockerignore.js';
 
 export interface ContextEntry {
   rel: string;

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { ImageStore, LayerInput } from '../images/store.js';
 import { MEDIA } from '../images/schema.js';
 import { packUpperAsLayer } from '../snapshots/diff.js';
-import { TarWriter } from '../tar/writer.js';
+import { TarWriter } from '../../util/tar/writer.js';
 import { randomHexId, sha256OfFile } from '../util/digest.js';
 
 export interface BuiltLayer extends LayerInput {

@@ -2,7 +2,7 @@ import { readdir, stat, utimes, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { resolveInRoot } from '../snapshots/safe-path.js';
 import { pathExists } from '../util/fs.js';
-import { globToRegex } from './ignore.js';
+import { globToRegex } from '../../util/dockerignore.js';
 import { InstructionError } from './instructions.js';
 import { expandWord } from './words.js';
 

@@ -8,8 +8,8 @@ import { MEDIA, applyConfigChanges, type ConfigChanges, type ImageConfig } from 
 import type { ImageStore } from '../images/store.js';
 import type { Change } from '../snapshots/diff.js';
 import type { SnapshotStore } from '../snapshots/store.js';
-import { packDirectory } from '../tar/pack-dir.js';
-import { TarWriter } from '../tar/writer.js';
+import { packDirectory } from '../../util/tar/pack-dir.js';
+import { TarWriter } from '../../util/tar/writer.js';
 import { randomHexId, sha256OfFile } from '../util/digest.js';
 import { conflict } from '../util/errors.js';
 import { copyIn, copyOut, hostBase } from './copy.js';

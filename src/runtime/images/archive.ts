@@ -3,7 +3,7 @@ import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { decompressTo, detectCompression } from '../snapshots/decompress.js';
 import { readEntryData, readTarEntries, type TarReadEntry } from '../tar/reader.js';
-import { TarWriter } from '../tar/writer.js';
+import { TarWriter } from '../../util/tar/writer.js';
 import { digestHex, randomHexId, sha256Of } from '../util/digest.js';
 import { invalid } from '../util/errors.js';
 import { normaliseTaggedName, parseReference } from './reference.js';

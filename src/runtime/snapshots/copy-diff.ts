@@ -1,8 +1,8 @@
 import type { Stats } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { packEntry } from '../tar/pack-dir.js';
-import type { TarWriter } from '../tar/writer.js';
+import { packEntry } from '../../util/tar/pack-dir.js';
+import type { TarWriter } from '../../util/tar/writer.js';
 import { sameFileContent } from '../util/fs.js';
 import { OPAQUE_MARKER } from './apply-layer.js';
 import { whiteoutEntryName, type Change } from './diff.js';

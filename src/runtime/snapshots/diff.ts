@@ -1,10 +1,10 @@
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { TarWriter } from '../tar/writer.js';
+import type { TarWriter } from '../../util/tar/writer.js';
 import { isNodeError } from '../util/errors.js';
 import { OPAQUE_MARKER, WHITEOUT_PREFIX } from './apply-layer.js';
 import { isOpaqueDir, isWhiteoutDevice } from './merge.js';
-import { packDirectory } from '../tar/pack-dir.js';
+import { packDirectory } from '../../util/tar/pack-dir.js';
 
 export type ChangeKind = 'A' | 'C' | 'D';
 export interface Change {

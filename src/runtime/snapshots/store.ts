@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { lstat, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { TarWriter } from '../tar/writer.js';
+import type { TarWriter } from '../../util/tar/writer.js';
 import { digestHex, randomHexId } from '../util/digest.js';
 import { invalid, isNodeError, notFound } from '../util/errors.js';
 import { pathExists, readDirOrEmpty, readJsonIfExists, replaceJson, treeSize } from '../util/fs.js';

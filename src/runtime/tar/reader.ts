@@ -1,6 +1,6 @@
 import type { FileHandle } from 'node:fs/promises';
 import { invalid } from '../util/errors.js';
-import { normaliseTarName, type TarEntry, type TarEntryType } from './entry.js';
+import { normaliseTarName, type TarEntry, type TarEntryType } from '../../util/tar/entry.js';
 
 const BLOCK = 512;
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRegistry, type RunningRegistry } from '../../../src/registry/server.js';
 import { Distribution, Runtime, type GcResult } from '../../../src/runtime/index.js';
-import { TarWriter } from '../../../src/runtime/tar/writer.js';
+import { TarWriter } from '../../../src/util/tar/writer.js';
 import { busyboxTarball, makeTempRoot, removeRuntimeTestRoot, runtimeSkipReason } from './helpers.js';
 
 const skip = runtimeSkipReason();

@@ -5,8 +5,8 @@ import { ContentStore } from '../../../src/runtime/content/store.js';
 import { importRootfsTarball } from '../../../src/runtime/images/import.js';
 import { ImageStore } from '../../../src/runtime/images/store.js';
 import { SnapshotStore } from '../../../src/runtime/snapshots/store.js';
-import type { TarEntry } from '../../../src/runtime/tar/entry.js';
-import { TarWriter } from '../../../src/runtime/tar/writer.js';
+import type { TarEntry } from '../../../src/util/tar/entry.js';
+import { TarWriter } from '../../../src/util/tar/writer.js';
 import { makeTempRoot, mountsUnder, runtimeSkipReason } from './helpers.js';
 
 const skip = runtimeSkipReason();

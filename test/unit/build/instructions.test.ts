@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { IgnoreMatcher, parseIgnoreFile } from '../../../src/runtime/build/ignore.js';
+import { IgnoreMatcher, parseIgnoreFile } from '../../../src/util/dockerignore.js';
 import { parseDuration, parseHealthcheck, parseKeyValues, parsePorts, validateSignal } from '../../../src/runtime/build/instructions.js';
 import { parseDockerfile, type Instruction } from '../../../src/runtime/build/parser.js';
 import { neededStages, planStages } from '../../../src/runtime/build/stages.js';

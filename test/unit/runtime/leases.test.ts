@@ -48,13 +48,18 @@ describe('leases and the garbage collector', () => {
     let collectorStopped!: () => void;
     const stopped = new Promise<void>((r) => (collectorStopped = r));
     const written: string[] = [];
+    let heldOld!: () => void;
+    const oldHeld = new Promise<void>((r) => (heldOld = r));
     const work = leases.withLease('test', async () => {
       expect(await content.has(old)).toBe(true); // found: held from now on
+      heldOld();
       for (let i = 0; i < 40; i++) written.push(await content.putBuffer(randomBytes(64 * 1024)));
       writing = false;
       await stopped; // the lease outlives every collection below
       for (const d of [old, ...written]) expect(await content.has(d)).toBe(true);
     });
+    // `old` is garbage until the work finds it: a collection before that may rightly sweep it
+    await oldHeld;
     let passes = 0;
     while (writing) {
       expect((await gc.collect()).blobs).toEqual([]);

@@ -3,9 +3,9 @@ import { mkdtemp, open, rm, writeFile, mkdir, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { packDirectory } from '../../../src/runtime/tar/pack-dir.js';
+import { packDirectory } from '../../../src/util/tar/pack-dir.js';
 import { readEntryData, readTarEntries } from '../../../src/runtime/tar/reader.js';
-import { TarWriter } from '../../../src/runtime/tar/writer.js';
+import { TarWriter } from '../../../src/util/tar/writer.js';
 import { ContentStore } from '../../../src/runtime/content/store.js';
 import { sha256Of } from '../../../src/runtime/util/digest.js';
 
