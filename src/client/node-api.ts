@@ -6,6 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import { imagePath, JsonMessageSchema, nodeProxyPath, REGISTRY_AUTH_HEADER, type JsonMessage } from '../api/node-api.js';
+import { readBody } from './api-client.js';
 import { rawRequest, readAll, type RawConnection } from './raw-request.js';
 
 /** A line of a progress stream longer than this is refused (a broken or hostile server). */
@@ -164,15 +165,9 @@ export async function* boundedLines(input: AsyncIterable<Buffer | string> | Iter
 }
 
 async function readBounded(res: IncomingMessage, limit: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const c of res) {
-    n += (c as Buffer).length;
-    if (n > limit) {
-      res.destroy();
-      throw new NodeApiError(`answer larger than ${limit} bytes`);
-    }
-    chunks.push(c as Buffer);
+  try {
+    return await readBody(res, limit);
+  } catch (e) {
+    throw new NodeApiError(`answer larger than ${limit} bytes: ${(e as Error).message}`);
   }
-  return Buffer.concat(chunks).toString('utf8');
 }
