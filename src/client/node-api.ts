@@ -168,6 +168,7 @@ async function readBounded(res: IncomingMessage, limit: number): Promise<string>
   try {
     return await readBody(res, limit);
   } catch (e) {
-    throw new NodeApiError(`answer larger than ${limit} bytes: ${(e as Error).message}`);
+    if ((e as Error).message.startsWith('response larger than')) throw new NodeApiError(`answer larger than ${limit} bytes`);
+    throw e;
   }
 }
