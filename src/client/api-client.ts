@@ -9,132 +9,27 @@
  */
 import http, { type IncomingMessage } from 'node:http';
 import https, { type RequestOptions } from 'node:https';
+import {
+  ApiStatusError,
+  isNotFound,
+  type DeleteOptions,
+  type KObject,
+  type ListOptions,
+  type ObjectList,
+  type PatchType,
+  type ResourceType,
+  type StatusBody,
+  type WatchEventType,
+  type WatchHandle,
+  type WatchOptions,
+  type WriteOptions,
+} from './api-types.js';
 import type { PooledKubeConfig } from './kubeconfig.js';
 import { kubeConfigFromFile } from './kubeconfig.js';
+import { decodeWatch } from './watch-stream.js';
 
-/** What the client needs to know of a kind to reach it (KindInfo from src/api fits). */
-export interface ResourceType {
-  group: string;
-  version: string;
-  kind: string;
-  plural: string;
-  namespaced: boolean;
-}
+export * from './api-types.js';
 
-/** The shape of every object as clients see it; kinds narrow spec and status. */
-export interface KObject {
-  apiVersion?: string;
-  kind?: string;
-  metadata: {
-    name: string;
-    generateName?: string;
-    namespace?: string;
-    uid?: string;
-    resourceVersion?: string;
-    generation?: number;
-    creationTimestamp?: string;
-    deletionTimestamp?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    finalizers?: string[];
-    ownerReferences?: OwnerReference[];
-    managedFields?: unknown[];
-  };
-  spec?: Record<string, unknown>;
-  status?: Record<string, unknown>;
-  [extra: string]: unknown;
-}
-
-export interface OwnerReference {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  uid: string;
-  controller?: boolean;
-  blockOwnerDeletion?: boolean;
-}
-
-export interface ListOptions {
-  namespace?: string;
-  labelSelector?: string;
-  fieldSelector?: string;
-  limit?: number;
-  continue?: string;
-  resourceVersion?: string;
-}
-
-export interface ObjectList<T> {
-  items: T[];
-  metadata: { resourceVersion?: string; continue?: string; remainingItemCount?: number };
-}
-
-export type PatchType = 'merge' | 'json' | 'strategic' | 'apply';
-
-export interface WriteOptions {
-  fieldManager?: string;
-  dryRun?: boolean;
-  /** Server-side apply: take fields other managers own. */
-  force?: boolean;
-  fieldValidation?: 'Strict' | 'Warn' | 'Ignore';
-}
-
-export interface DeleteOptions {
-  propagationPolicy?: 'Background' | 'Foreground' | 'Orphan';
-  preconditions?: { uid?: string; resourceVersion?: string };
-  dryRun?: boolean;
-}
-
-export interface WatchOptions {
-  namespace?: string;
-  labelSelector?: string;
-  fieldSelector?: string;
-  resourceVersion?: string;
-  allowWatchBookmarks?: boolean;
-  timeoutSeconds?: number;
-}
-
-export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
-
-export interface WatchHandle {
-  /** Stops the watch; onDone is then called with no error. */
-  stop(): void;
-}
-
-/** The API server's Status for a failed request. */
-export interface StatusBody {
-  kind?: string;
-  status?: string;
-  message?: string;
-  reason?: string;
-  code?: number;
-  details?: { name?: string; kind?: string; causes?: { reason?: string; message?: string; field?: string }[] };
-}
-
-export class ApiStatusError extends Error {
-  constructor(
-    readonly code: number,
-    readonly status: StatusBody,
-    readonly verb: string,
-  ) {
-    super(status.message ?? `${verb}: HTTP ${code}`);
-  }
-
-  get reason(): string | undefined {
-    return this.status.reason;
-  }
-}
-
-export function statusCodeOf(err: unknown): number | undefined {
-  const c = (err as { code?: unknown; statusCode?: unknown } | undefined)?.code ?? (err as { statusCode?: unknown } | undefined)?.statusCode;
-  return typeof c === 'number' ? c : undefined;
-}
-
-export const isNotFound = (err: unknown): boolean => statusCodeOf(err) === 404;
-export const isConflict = (err: unknown): boolean => statusCodeOf(err) === 409;
-export const isGone = (err: unknown): boolean => statusCodeOf(err) === 410;
-
-/** Longest watch line (one object) accepted: a bound on what one event may make the client hold. */
-const MAX_WATCH_LINE = 16 << 20;
 /** Longest response body read into memory. */
 const MAX_BODY = 256 << 20;
 
@@ -245,51 +140,7 @@ export class ApiClient {
       }
       throw new ApiStatusError(code, status, `WATCH ${type.plural}`);
     }
-    let stopped = false;
-    let finished = false;
-    const finish = (err?: unknown) => {
-      if (finished) return;
-      finished = true;
-      onDone(stopped ? undefined : err);
-    };
-    let buffered = '';
-    res.setEncoding('utf8');
-    res.on('data', (chunk: string) => {
-      buffered += chunk;
-      if (buffered.length > MAX_WATCH_LINE) {
-        res.destroy(new Error(`watch ${type.plural}: an event is larger than ${MAX_WATCH_LINE} bytes`));
-        return;
-      }
-      let nl: number;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, nl).trim();
-        buffered = buffered.slice(nl + 1);
-        if (!line || finished) continue;
-        let ev: { type: WatchEventType; object: KObject };
-        try {
-          ev = JSON.parse(line) as { type: WatchEventType; object: KObject };
-        } catch {
-          res.destroy(new Error(`watch ${type.plural}: the server sent a line that is not JSON`));
-          return;
-        }
-        if (ev.type === 'ERROR') {
-          const st = ev.object as unknown as StatusBody;
-          res.destroy();
-          finish(new ApiStatusError(st.code ?? 500, st, `WATCH ${type.plural}`));
-          return;
-        }
-        onEvent(ev.type, ev.object);
-      }
-    });
-    res.on('end', () => finish());
-    res.on('error', (err) => finish(err));
-    res.on('close', () => finish(stopped ? undefined : new Error(`watch ${type.plural}: connection closed`)));
-    return {
-      stop() {
-        stopped = true;
-        res.destroy();
-      },
-    };
+    return decodeWatch(res, type.plural, onEvent, onDone);
   }
 }
 
