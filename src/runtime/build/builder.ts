@@ -1,31 +1,30 @@
 import { createHash } from 'node:crypto';
-import { mkdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { Runtime } from '../index.js';
-import { resolveUser } from '../containers/user.js';
-import { goArch, ImageConfigSchema, type ImageConfig } from '../images/schema.js';
-import type { LayerInput } from '../images/store.js';
+import { ImageConfigSchema, type ImageConfig } from '../images/schema.js';
 import { applyLayer } from '../snapshots/apply-layer.js';
 import { decompressTo } from '../snapshots/decompress.js';
 import { resolveInRoot } from '../snapshots/safe-path.js';
-import { randomHexId, sha256OfFile } from '../util/digest.js';
+import { randomHexId } from '../util/digest.js';
 import { pathExists } from '../util/fs.js';
 import { archiveKind } from './archive.js';
 import { BuildCache, chainKey, type CacheEntry } from './cache.js';
 import { BuildContext } from './context.js';
 import { ContextHashCache } from './hash-cache.js';
-import { expandHeredoc, fetchUrl, isDirInRoot, matchInRoot } from './sources.js';
-import { contextTree, copySources, mkdirInRoot, rootfsTree, type Owner, type SourceTree } from './copy.js';
+import { isDirInRoot } from './sources.js';
+import { copySources as copyInto, mkdirInRoot } from './copy.js';
+import { copySources } from './copy-sources.js';
+import { applyMetadata, METADATA_INSTRUCTIONS, type ArgScope } from './metadata.js';
+import { argEnv, baseState, resolveOwner, runArgv, SCRIPT_PATH } from './step-parts.js';
 import { atLocation, buildError, BuildError, type SourceLocation } from './errors.js';
-import {
-  ALLOWED_FLAGS, flagValue, InstructionError, listArgs, onbuildTrigger, parseHealthcheck, parseKeyValues, parsePorts, validateSignal,
-} from './instructions.js';
+import { ALLOWED_FLAGS, flagValue, InstructionError, listArgs, parseKeyValues } from './instructions.js';
 import { commitUpper, type BuiltLayer } from './layer.js';
 import { runInContainer } from './run-container.js';
 import { parseDockerfile, type Dockerfile, type Instruction } from './parser.js';
-import { findStage, neededStages, planStages, type StagePlan } from './stages.js';
-import { cloneState, DEFAULT_SHELL, envMap, PREDEFINED_ARGS, setEnv, substitutionVars, type StageState } from './state.js';
-import { expandWord, expandWords, WordError } from './words.js';
+import { neededStages, planStages, type StagePlan } from './stages.js';
+import { PREDEFINED_ARGS, substitutionVars, type StageState } from './state.js';
+import { expandWord, WordError } from './words.js';
 
 /** What a build needs; plain data, so it can be sent to a remote node's builder as is. */
 export interface BuildInput {
@@ -67,18 +66,16 @@ export interface BuildOptions {
 }
 
 const nowIso = (): string => new Date().toISOString();
-/** Where a RUN heredoc script with a #! line is mounted: on the /dev tmpfs, so it never lands in the layer. */
-const SCRIPT_PATH = '/dev/berth-run-script';
 const nop = (text: string): string => `/bin/sh -c #(nop)  ${text}`;
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
 
 /** One build: parses, plans the stages and runs the steps with Docker's layer cache. */
-class BuildRun {
+class BuildRun implements ArgScope {
   private readonly df: Dockerfile;
-  private readonly buildArgs: Map<string, string>;
-  private readonly consumed = new Set<string>();
+  readonly buildArgs: Map<string, string>;
+  readonly consumed = new Set<string>();
   private readonly metaVars = new Map<string, string>();
-  private readonly metaDeclared = new Map<string, string | undefined>();
+  readonly metaDeclared = new Map<string, string | undefined>();
   private readonly results = new Map<number, StageState>();
   private readonly tmp: string;
   private step = 0;
@@ -172,7 +169,7 @@ class BuildRun {
     const at = this.loc(plan.from);
     let st: StageState;
     try {
-      st = await this.baseState(stages, plan);
+      st = await baseState(this.rt, stages, plan, this.results);
     } catch (e) {
       throw atLocation(e, at);
     }
@@ -199,51 +196,6 @@ class BuildRun {
     return st;
   }
 
-  private async baseState(stages: readonly StagePlan[], plan: StagePlan): Promise<StageState> {
-    for (const f of plan.from.flags) if (!ALLOWED_FLAGS.FROM?.includes(f.name)) throw new InstructionError(`unknown flag: --${f.name}`);
-    const platform = flagValue(plan.from, 'platform');
-    if (platform !== undefined && platform !== '' && !platform.startsWith('linux')) throw new InstructionError(`--platform=${platform}: only linux images can be built here`);
-    const fromStage = findStage(stages, plan.base, plan.index);
-    if (fromStage) {
-      const prev = this.results.get(fromStage.index);
-      if (!prev) throw new InstructionError(`stage "${plan.base}" was not built`);
-      const st = cloneState(prev);
-      return { ...st, index: plan.index, name: plan.name, args: new Map(), cmdSet: false };
-    }
-    const base: StageState = {
-      index: plan.index,
-      name: plan.name,
-      config: {},
-      layers: [],
-      history: [],
-      chain: 'scratch',
-      args: new Map(),
-      cmdSet: false,
-      architecture: goArch(),
-      os: 'linux',
-    };
-    if (plan.base.toLowerCase() === 'scratch') return base;
-    let rec;
-    try {
-      rec = await this.rt.images.resolve(plan.base);
-    } catch {
-      throw buildError(`image "${plan.base}" not found in the local image store (load, import or pull it first)`, undefined, 'NotFound');
-    }
-    const cfg = await this.rt.images.config(rec.id);
-    const manifest = await this.rt.images.manifest(rec.id);
-    return {
-      ...base,
-      config: structuredClone(cfg.config ?? {}),
-      layers: manifest.layers.map((d, i) => ({ descriptor: d, diffID: cfg.rootfs.diff_ids[i] as string })),
-      history: structuredClone(cfg.history ?? []),
-      chain: `image:${rec.id}`,
-      architecture: cfg.architecture,
-      os: cfg.os,
-      ...(cfg.author ? { author: cfg.author } : {}),
-      baseImageId: rec.id,
-    };
-  }
-
   // ---------- steps ----------
 
   private async dispatch(st: StageState, ins: Instruction, at: SourceLocation): Promise<void> {
@@ -258,87 +210,9 @@ class BuildRun {
   }
 
   private async execute(st: StageState, ins: Instruction): Promise<void> {
-    const esc = this.df.escape;
     const vars = substitutionVars(st);
-    const c = st.config;
+    if (METADATA_INSTRUCTIONS.has(ins.keyword)) return this.meta(st, applyMetadata(st, ins, vars, this.df.escape, this, this.df.file));
     switch (ins.keyword) {
-      case 'ENV': {
-        const pairs = parseKeyValues(ins, vars, esc, { expand: true });
-        for (const [k, v] of pairs) setEnv(st, k, v ?? '');
-        return this.meta(st, `ENV ${pairs.map(([k, v]) => `${k}=${v ?? ''}`).join(' ')}`);
-      }
-      case 'ARG': {
-        const pairs = parseKeyValues(ins, vars, esc, { expand: true, allowNoValue: true });
-        for (const [k, def] of pairs) {
-          let v = def;
-          if (this.buildArgs.has(k)) {
-            v = this.buildArgs.get(k);
-            this.consumed.add(k);
-          } else if (v === undefined && this.metaDeclared.has(k)) v = this.metaDeclared.get(k);
-          st.args.set(k, v);
-        }
-        return this.meta(st, `ARG ${pairs.map(([k, v]) => (v === undefined ? k : `${k}=${v}`)).join(' ')}`);
-      }
-      case 'LABEL': {
-        const pairs = parseKeyValues(ins, vars, esc, { expand: true });
-        c.Labels = { ...(c.Labels ?? {}) };
-        for (const [k, v] of pairs) c.Labels[k] = v ?? '';
-        return this.meta(st, `LABEL ${pairs.map(([k, v]) => `${k}=${v ?? ''}`).join(' ')}`);
-      }
-      case 'MAINTAINER': {
-        st.author = expandWord(ins.args.trim(), new Map(), esc);
-        return this.meta(st, `MAINTAINER ${st.author}`);
-      }
-      case 'EXPOSE': {
-        const ports = parsePorts(expandWords(ins.args, vars, esc));
-        if (ports.length === 0) throw new InstructionError('EXPOSE requires at least one argument');
-        c.ExposedPorts = { ...(c.ExposedPorts ?? {}) };
-        for (const p of ports) c.ExposedPorts[p] = {};
-        return this.meta(st, `EXPOSE ${ports.join(' ')}`);
-      }
-      case 'VOLUME': {
-        const vols = listArgs(ins, vars, esc).filter((v) => v !== '');
-        if (vols.length === 0) throw new InstructionError('VOLUME requires at least one argument');
-        c.Volumes = { ...(c.Volumes ?? {}) };
-        for (const v of vols) c.Volumes[v] = {};
-        return this.meta(st, `VOLUME [${vols.join(' ')}]`);
-      }
-      case 'USER': {
-        const user = expandWord(ins.args.trim(), vars, esc);
-        if (user === '') throw new InstructionError('USER requires an argument');
-        c.User = user;
-        return this.meta(st, `USER ${user}`);
-      }
-      case 'STOPSIGNAL': {
-        const sig = validateSignal(expandWord(ins.args.trim(), vars, esc));
-        c.StopSignal = sig;
-        return this.meta(st, `STOPSIGNAL ${sig}`);
-      }
-      case 'SHELL': {
-        if (!ins.json || ins.json.length === 0) throw new InstructionError('SHELL requires the arguments to be in JSON form, e.g. SHELL ["/bin/sh", "-c"]');
-        c.Shell = ins.json;
-        return this.meta(st, `SHELL ${JSON.stringify(ins.json)}`);
-      }
-      case 'CMD': {
-        c.Cmd = this.commandArgs(st, ins);
-        st.cmdSet = true;
-        return this.meta(st, `CMD ${JSON.stringify(c.Cmd)}`);
-      }
-      case 'ENTRYPOINT': {
-        c.Entrypoint = ins.args.trim() === '' && !ins.json ? null : this.commandArgs(st, ins);
-        if (!st.cmdSet) c.Cmd = null; // Docker: ENTRYPOINT resets a CMD inherited from the base image
-        return this.meta(st, `ENTRYPOINT ${JSON.stringify(c.Entrypoint)}`);
-      }
-      case 'HEALTHCHECK': {
-        const hc = parseHealthcheck(ins, c.Shell ?? DEFAULT_SHELL);
-        c.Healthcheck = hc;
-        return this.meta(st, `HEALTHCHECK ${JSON.stringify(hc)}`);
-      }
-      case 'ONBUILD': {
-        const trigger = onbuildTrigger(ins.args, this.df.file);
-        c.OnBuild = [...(c.OnBuild ?? []), trigger];
-        return this.meta(st, `ONBUILD ${trigger}`);
-      }
       case 'WORKDIR':
         return this.workdir(st, ins, vars);
       case 'RUN':
@@ -346,15 +220,9 @@ class BuildRun {
       case 'COPY':
       case 'ADD':
         return this.copyStep(st, ins, vars);
-      case 'FROM':
-        throw new InstructionError('FROM inside a stage'); // planStages splits on FROM; never reached
+      default:
+        throw new InstructionError(`${ins.keyword} inside a stage`); // planStages splits on FROM; never reached
     }
-  }
-
-  /** CMD / ENTRYPOINT / RUN argv: exec form as is, shell form through the stage's SHELL. */
-  private commandArgs(st: StageState, ins: Instruction): string[] {
-    if (ins.json) return ins.json;
-    return [...(st.config.Shell ?? DEFAULT_SHELL), ins.args.trim()];
   }
 
   /** A metadata step: no layer, an empty_layer history entry; the creation time is cached for stable image IDs. */
@@ -431,37 +299,6 @@ class BuildRun {
 
   // ---------- RUN ----------
 
-  /** RUN's argv; a lone heredoc starting with #! is run as a script file (BuildKit), mounted at SCRIPT_PATH. */
-  private runArgv(st: StageState, ins: Instruction): { argv: string[]; script?: string } {
-    if (ins.heredocs.length === 0) return { argv: this.commandArgs(st, ins) };
-    const shell = st.config.Shell ?? DEFAULT_SHELL;
-    const only = /^\d*<<-?(["']?)[a-zA-Z][a-zA-Z0-9_]*\1$/.test(ins.args.trim());
-    if (only && ins.heredocs.length === 1) {
-      const content = (ins.heredocs[0] as { content: string }).content;
-      if (content.startsWith('#!')) return { argv: [SCRIPT_PATH], script: content };
-      return { argv: [...shell, content] };
-    }
-    // the shell reads the heredocs itself
-    return { argv: [...shell, `${ins.args.trim()}\n${ins.heredocs.map((h) => `${h.content}${h.name}\n`).join('')}`] };
-  }
-
-  /** ARG values a RUN sees as environment variables (ENV of the same name wins). */
-  private argEnv(st: StageState): { env: string[]; keyed: string[] } {
-    const envKeys = envMap(st.config.Env);
-    const env: string[] = [];
-    const keyed: string[] = [];
-    for (const [k, v] of st.args) {
-      if (v === undefined || envKeys.has(k)) continue;
-      env.push(`${k}=${v}`);
-      if (!PREDEFINED_ARGS.includes(k)) keyed.push(`${k}=${v}`);
-    }
-    for (const k of PREDEFINED_ARGS) {
-      const v = this.buildArgs.get(k);
-      if (v !== undefined && !st.args.has(k) && !envKeys.has(k)) env.push(`${k}=${v}`);
-    }
-    return { env, keyed: keyed.sort() };
-  }
-
   private async runStep(st: StageState, ins: Instruction): Promise<void> {
     if (flagValue(ins, 'mount') !== undefined) throw new InstructionError('RUN --mount is not supported by berth build');
     const security = flagValue(ins, 'security');
@@ -470,8 +307,8 @@ class BuildRun {
     if (!['default', 'none', 'host'].includes(networkFlag)) throw new InstructionError(`--network=${networkFlag}: want default, none or host`);
     const network = networkFlag === 'host' ? 'host' : 'none';
     if (ins.args.trim() === '' && !ins.json) throw new InstructionError('RUN requires a command');
-    const { argv, script } = this.runArgv(st, ins);
-    const { env, keyed } = this.argEnv(st);
+    const { argv, script } = runArgv(st, ins);
+    const { env, keyed } = argEnv(st, this.buildArgs);
     const key = `RUN ${JSON.stringify({ argv, script, args: keyed, network })}`;
     const createdBy = `${keyed.length ? `|${keyed.length} ${keyed.join(' ')} ` : ''}${script ? `${SCRIPT_PATH} <<EOF\n${script}EOF` : argv.join(' ')}`;
     await this.layerStep(st, key, createdBy, () => this.runContainer(st, argv, env, network, ins, script));
@@ -506,18 +343,6 @@ class BuildRun {
 
   // ---------- COPY / ADD ----------
 
-  private async resolveOwner(rootfs: string, chown: string): Promise<Owner> {
-    const [u = '', g] = chown.split(':');
-    const user = await resolveUser(rootfs, u).catch((e: unknown) => {
-      throw new InstructionError(`--chown=${chown}: ${e instanceof Error ? e.message.replace(/^user: /, '') : String(e)}`);
-    });
-    if (g === undefined || g === '') return { uid: user.uid, gid: user.uid };
-    const withGroup = await resolveUser(rootfs, `${u}:${g}`).catch((e: unknown) => {
-      throw new InstructionError(`--chown=${chown}: ${e instanceof Error ? e.message.replace(/^user: /, '') : String(e)}`);
-    });
-    return { uid: withGroup.uid, gid: withGroup.gid };
-  }
-
   private async copyStep(st: StageState, ins: Instruction, vars: Map<string, string>): Promise<void> {
     const isAdd = ins.keyword === 'ADD';
     for (const f of ['parents', 'exclude']) if (flagValue(ins, f) !== undefined) throw new InstructionError(`${ins.keyword} --${f} is not supported by berth build`);
@@ -536,115 +361,43 @@ class BuildRun {
     const dest = posix.resolve(workdir, destWord);
     const destEndsSlash = destWord.endsWith('/') || destWord === '.' || destWord.endsWith('/.');
 
-    // sources: heredocs, URLs (ADD), another stage or image (--from), or the context
-    let tree: SourceTree;
-    let sources: string[];
-    let sumParts: string[];
-    let release: (() => Promise<void>) | undefined;
-    let lazy: (() => Promise<void>) | undefined;
-    let createdByText: string | undefined;
-    const heredocs = new Map(ins.heredocs.map((h) => [h.name, h]));
-    const heredocSrc = srcWords.map((w) => /^\d*<<-?["']?([a-zA-Z][a-zA-Z0-9_]*)["']?$/.exec(w)?.[1]).filter((n): n is string => !!n && heredocs.has(n));
-    const urls = srcWords.filter((w) => /^https?:\/\//i.test(w));
-    if (flagValue(ins, 'checksum') !== undefined && urls.length === 0) throw new InstructionError('--checksum is only supported for URL sources');
-    if (heredocSrc.length) {
-      if (heredocSrc.length !== srcWords.length) throw new InstructionError(`${ins.keyword}: heredoc sources cannot be mixed with other sources`);
-      const dir = join(this.tmp, `heredoc-${randomHexId().slice(0, 12)}`);
-      await mkdir(dir, { recursive: true });
-      sumParts = [];
-      for (const name of heredocSrc) {
-        const h = heredocs.get(name) as { content: string; expand: boolean };
-        const content = h.expand ? expandHeredoc(h.content, vars, esc) : h.content;
-        await writeFile(join(dir, name), content, { mode: 0o644 });
-        await utimes(join(dir, name), 0, 0);
-        sumParts.push(`heredoc:${name}:${sha(content)}`);
-      }
-      tree = rootfsTree(dir);
-      sources = heredocSrc;
-    } else if (urls.length) {
-      if (!isAdd) throw new InstructionError(`source can't be a URL for COPY (use ADD): ${urls[0]}`);
-      if (urls.length !== srcWords.length) throw new InstructionError('ADD: URL sources cannot be mixed with local sources');
-      const dir = join(this.tmp, `url-${randomHexId().slice(0, 12)}`);
-      await mkdir(dir, { recursive: true });
-      sumParts = [];
-      sources = [];
-      const checksum = exp(flagValue(ins, 'checksum'));
-      if (checksum !== undefined && (urls.length !== 1 || !/^sha256:[a-f0-9]{64}$/.test(checksum))) {
-        throw new InstructionError('--checksum needs exactly one URL source and a sha256:<64 hex> digest');
-      }
-      for (const url of urls) {
-        const name = await fetchUrl(url, dir);
-        const digest = await sha256OfFile(join(dir, name));
-        if (checksum !== undefined && digest !== checksum) throw new InstructionError(`checksum mismatch for ${url}: expected ${checksum}, got ${digest}`);
-        sources.push(name);
-        sumParts.push(`url:${url}:${digest}`);
-      }
-      tree = rootfsTree(dir);
-    } else if (from !== undefined) {
-      if (isAdd) throw new InstructionError('ADD does not take --from (use COPY --from)');
-      const stage = [...this.results.values()].find((s) => s.name === from.toLowerCase()) ?? (/^\d+$/.test(from) ? this.results.get(Number(from)) : undefined);
-      let layers: LayerInput[];
-      let ident: string;
-      if (stage) {
-        if (stage.index >= st.index) throw new InstructionError(`--from=${from}: a stage can only copy from an earlier stage`);
-        layers = stage.layers;
-        ident = `stage:${stage.layers.map((l) => l.diffID).join(',')}`;
-      } else {
-        const rec = await this.rt.images.resolve(from).catch(() => {
-          throw new InstructionError(`--from=${from}: no build stage or local image of that name`);
-        });
-        const cfg = await this.rt.images.config(rec.id);
-        const m = await this.rt.images.manifest(rec.id);
-        layers = m.layers.map((d, i) => ({ descriptor: d, diffID: cfg.rootfs.diff_ids[i] as string }));
-        ident = `image:${rec.id}`;
-      }
-      // the other root is mounted only when the step really runs: a cache hit needs just its layer IDs
-      tree = rootfsTree('/nonexistent');
-      sources = [];
-      lazy = async () => {
-        const key = `build-from-${randomHexId().slice(0, 20)}`;
-        const snap = await this.rt.snapshots.prepare(key, layers.map((l) => l.diffID));
-        release = () => this.rt.snapshots.remove(key);
-        tree = rootfsTree(snap.rootfs);
-        for (const w of srcWords) sources.push(...(await matchInRoot(snap.rootfs, w)));
-        if (sources.length > 1 && !destEndsSlash) throw new InstructionError(`When using COPY with more than one source file, the destination must be a directory and end with a /`);
-      };
-      sumParts = [ident, ...srcWords];
-      createdByText = `COPY --from=${from} ${srcWords.join(' ')} ${destWord}`;
-    } else {
-      tree = contextTree(this.ctx);
-      sources = [];
-      for (const w of srcWords) {
-        const matched = await this.ctx.match(w).catch((e: unknown) => {
-          throw new InstructionError(e instanceof Error ? e.message : String(e));
-        });
-        sources.push(...matched);
-      }
-      sumParts = [];
-      for (const s of sources) sumParts.push(`${s}:${await this.ctx.checksum(s)}`);
-    }
+    const src = await copySources({
+      rt: this.rt,
+      ins,
+      stage: st,
+      srcWords,
+      destWord,
+      destEndsSlash,
+      from,
+      checksum: exp(flagValue(ins, 'checksum')),
+      vars,
+      escape: esc,
+      stages: this.results,
+      context: this.ctx,
+      tmp: this.tmp,
+    });
     try {
-      if (sources.length > 1 && !destEndsSlash) throw new InstructionError(`When using ${ins.keyword} with more than one source file, the destination must be a directory and end with a /`);
-      const key = `${ins.keyword} ${JSON.stringify({ src: sumParts, dest, destEndsSlash, chown, chmod })}`;
-      const kind = sources.length === 1 && (await tree.stat(sources[0] as string))?.type === 'dir' ? 'dir' : 'file';
-      const createdBy = nop(createdByText ?? `${ins.keyword} ${kind}:${sha(sumParts.join('\n'))} in ${destWord} `);
+      if (src.sources.length > 1 && !destEndsSlash) throw new InstructionError(`When using ${ins.keyword} with more than one source file, the destination must be a directory and end with a /`);
+      const key = `${ins.keyword} ${JSON.stringify({ src: src.sumParts, dest, destEndsSlash, chown, chmod })}`;
+      const kind = src.sources.length === 1 && (await src.tree.stat(src.sources[0] as string))?.type === 'dir' ? 'dir' : 'file';
+      const createdBy = nop(src.createdByText ?? `${ins.keyword} ${kind}:${sha(src.sumParts.join('\n'))} in ${destWord} `);
       await this.layerStep(st, key, createdBy, () =>
         this.withRootfs(st, async (rootfs) => {
-          await lazy?.();
-          const owner = chown ? await this.resolveOwner(rootfs, chown) : undefined;
+          await src.lazy?.();
+          const owner = chown ? await resolveOwner(rootfs, chown) : undefined;
           const existingDir = await isDirInRoot(rootfs, dest);
           const toCopy: string[] = [];
-          for (const s of sources) {
-            if (isAdd && !urls.length && (await tree.stat(s))?.type === 'file' && (await archiveKind(tree.abs(s)))) {
-              await this.extract(tree.abs(s), await mkdirInRoot(rootfs, dest));
+          for (const s of src.sources) {
+            if (isAdd && !src.fromUrls && (await src.tree.stat(s))?.type === 'file' && (await archiveKind(src.tree.abs(s)))) {
+              await this.extract(src.tree.abs(s), await mkdirInRoot(rootfs, dest));
             } else toCopy.push(s);
           }
-          await copySources(rootfs, tree, toCopy, dest, destEndsSlash || existingDir, { owner, chmod });
+          await copyInto(rootfs, src.tree, toCopy, dest, destEndsSlash || existingDir, { owner, chmod });
           return true;
         }),
       );
     } finally {
-      await release?.();
+      await src.release?.();
     }
   }
 
