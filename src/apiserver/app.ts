@@ -3,11 +3,13 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { KindInfo } from '../api/kind.js';
 import { apiRequestDuration, apiRequests } from '../metrics/apiserver.js';
 import { metricsRegistry } from '../metrics/registry.js';
+import { logger } from '../util/log.js';
 import { InvalidContinueError, SelectorError, TooOldError, type Store } from '../store/types.js';
 import { tokenMatches, type Credentials } from './auth.js';
 import { MAX_BODY_BYTES } from './body.js';
 import { apiGroupDoc, apiGroupList, apiResourceList, apiVersions, versionInfo, type SubresourceVerbs } from './discovery.js';
 import { ResourceHandlers, type RequestLabels } from './handlers.js';
+import { pathSegmentProblem } from './meta-validation.js';
 import { resolveTarget } from './resource-path.js';
 import type { Resources } from './resources.js';
 import { ApiError, errors } from './status.js';
@@ -39,10 +41,13 @@ function toApiError(err: unknown): ApiError {
   if (err instanceof SelectorError) return errors.badRequest(err.message);
   if (err instanceof InvalidContinueError) return errors.badRequest(err.message);
   if (err instanceof TooOldError) return errors.gone(err.message);
+  // decodeURIComponent of a path segment with a stray '%'
+  if (err instanceof URIError) return errors.badRequest(`malformed request path: ${err.message}`);
   const e = err as { type?: string; status?: number; message?: string };
   if (e?.type === 'entity.too.large' || e?.status === 413) return errors.tooLarge(MAX_BODY_BYTES);
   if (e?.status === 400) return errors.badRequest(e.message ?? 'bad request');
-  console.error('apiserver: internal error:', err);
+  // Unexpected by definition: the one place a stack is worth its lines.
+  logger('apiserver').error({ err }, 'internal error');
   return errors.internal(err instanceof Error ? err.message : String(err));
 }
 
@@ -131,9 +136,18 @@ export function createApp(deps: AppDeps): express.Express {
 
   const raw = express.raw({ type: () => true, limit: MAX_BODY_BYTES });
   const resource = (group: string, version: string, rest: string, req: Request, res: Response): void => {
-    const segments = rest.split('/').filter((s) => s.length > 0).map(decodeURIComponent);
+    let segments: string[];
+    try {
+      segments = rest.split('/').filter((s) => s.length > 0).map(decodeURIComponent);
+    } catch {
+      return sendError(res, errors.badRequest(`malformed percent-encoding in the request path ${JSON.stringify(req.path)}`));
+    }
     const target = resolveTarget(kinds, group, version, segments);
     if (!target) return sendError(res, errors.pathNotFound(req.path));
+    for (const [what, value] of [['namespace', target.namespace], ['resource name', target.name]] as const) {
+      const problem = value ? pathSegmentProblem(value) : undefined;
+      if (problem) return sendError(res, errors.badRequest(`invalid ${what} ${JSON.stringify(value)}: ${problem}`));
+    }
     handlers.handle(target, req, res, res.locals.labels as RequestLabels).catch((err: unknown) => sendError(res, err));
   };
   app.all(/^\/api\/v1\/(.+)$/, raw, (req, res) => resource('', 'v1', String(req.params[0]), req, res));

@@ -1,16 +1,33 @@
-/** Request bodies: JSON or YAML (one document), at most 3 MiB. */
+/**
+ * Request bodies: JSON or YAML (one document), at most 3 MiB, of a media type the verb takes: an
+ * object (POST, PUT, DELETE options) is application/json, application/yaml or protobuf; a patch is
+ * one of the patch types (patch.ts). Anything else is 415, as Kubernetes answers (a text/plain
+ * body is not read as JSON).
+ */
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { decodeProtobuf } from './protobuf.js';
 import { errors } from './status.js';
 
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
 
-export function parseBody(raw: Buffer | undefined, contentType: string): unknown {
+const OBJECT_TYPES = new Set(['application/json', 'application/yaml', 'text/yaml', 'application/vnd.kubernetes.protobuf']);
+const PATCH_TYPES = new Set(['application/json-patch+json', 'application/merge-patch+json', 'application/strategic-merge-patch+json', 'application/apply-patch+yaml', 'application/apply-patch+json']);
+
+/** The media type of a Content-Type header: 'application/json' of 'application/json; charset=utf-8'. */
+export function mediaType(contentType: string): string {
+  return contentType.split(';')[0]!.trim().toLowerCase();
+}
+
+/**
+ * Parses a body of an object (`patch` false) or a patch (`patch` true). An absent Content-Type is
+ * taken as JSON; an unsupported one is 415 before the body is looked at.
+ */
+export function parseBody(raw: Buffer | undefined, contentType: string, patch = false): unknown {
+  const type = mediaType(contentType || 'application/json');
+  if (!(patch ? PATCH_TYPES : OBJECT_TYPES).has(type)) throw errors.unsupportedMediaType(type);
   if (!raw || raw.length === 0) return undefined;
   const text = raw.toString('utf8');
-  const type = contentType.split(';')[0]!.trim().toLowerCase();
   if (type === 'application/vnd.kubernetes.protobuf') return decodeProtobuf(raw);
-  if (type.includes('cbor')) throw errors.unsupportedMediaType(type);
   const yaml = type === 'application/yaml' || type === 'application/apply-patch+yaml' || type === 'text/yaml';
   if (yaml) {
     try {

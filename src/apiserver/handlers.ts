@@ -81,7 +81,7 @@ export class ResourceHandlers {
         labels.verb = 'PATCH';
         const type = patchTypeOf(req.get('content-type') ?? '');
         if (!type) throw errors.unsupportedMediaType(req.get('content-type') ?? '');
-        const result = await this.resources.patch(kind, namespace, name, type, this.body(req), this.writeOptions(q, req, type === 'apply'), sub);
+        const result = await this.resources.patch(kind, namespace, name, type, this.body(req, true), this.writeOptions(q, req, type === 'apply'), sub);
         return this.sendWrite(res, result.code === 201 ? result : { ...result, code: 200 });
       }
       case 'DELETE': {
@@ -142,9 +142,9 @@ export class ResourceHandlers {
     res.json({ kind: kind.listKind, apiVersion: apiVersionOf(kind), metadata: { resourceVersion: String(await this.store.revision()) }, items });
   }
 
-  private body(req: Request): unknown {
+  private body(req: Request, patch = false): unknown {
     const raw = Buffer.isBuffer(req.body) ? req.body : undefined;
-    const body = parseBody(raw, req.get('content-type') ?? 'application/json');
+    const body = parseBody(raw, req.get('content-type') ?? 'application/json', patch);
     if (body === undefined) throw errors.badRequest('the request needs a body');
     return body;
   }

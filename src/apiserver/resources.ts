@@ -12,6 +12,7 @@ import { admit, type FieldValidation } from './admission.js';
 import { Deletions, type DeleteOptions, type DeleteResult } from './deletion.js';
 import { conflictMessage, recordUpdate, serverSideApply } from './managed-fields.js';
 import { NAMESPACE_FINALIZER, NamespaceLifecycle, namespaceFinalizers } from './namespace-strategy.js';
+import { canonicalizeMeta, immutableMetaProblems, objectMetaCauses } from './meta-validation.js';
 import { generateName } from './names.js';
 import { clone, deepEqual, desiredPart, isObject, nowRfc3339, type JsonObject } from './objects.js';
 import { jsonPatch, mergePatch, strategicMergePatch, type PatchType } from './patch.js';
@@ -99,7 +100,8 @@ export class Resources {
     if (kind.namespaced) await this.lifecycle.checkWritable(candidate.metadata.namespace ?? '');
     strategy.prepareForCreate(candidate);
     const { object, warnings } = admit(kind, candidate, opts.fieldValidation);
-    this.check(kind, object, strategy.validate(object));
+    this.check(kind, object, [...objectMetaCauses(object), ...strategy.validate(object)]);
+    canonicalizeMeta(object);
     strategy.canonicalize(object);
     const m = object.metadata;
     m.uid = randomUUID();
@@ -131,6 +133,7 @@ export class Resources {
     const old = await this.get(kind, namespace, name);
     if (old.metadata.resourceVersion !== rv) throw errors.conflict(kind, name, MODIFIED);
     try {
+      this.checkImmutable(kind, next, old);
       return await this.commit(kind, old, strategy.prepareForUpdate(next, old, sub), opts, sub);
     } catch (err) {
       if (err instanceof ApiConflictRetry) throw errors.conflict(kind, name, MODIFIED);
@@ -152,6 +155,7 @@ export class Resources {
       const asked = isObject(next.metadata) ? next.metadata.resourceVersion : undefined;
       if (asked !== undefined && asked !== old.metadata.resourceVersion) throw errors.conflict(kind, name, MODIFIED);
       const candidate = this.checkBody(kind, namespace, next, name) as ApiObject;
+      this.checkImmutable(kind, candidate, old);
       try {
         return await this.commit(kind, old, strategy.prepareForUpdate(candidate, old, sub), opts, sub);
       } catch (err) {
@@ -194,6 +198,7 @@ export class Resources {
           res.conflicts.map((c) => ({ reason: 'FieldManagerConflict', message: `conflict with "${c.manager}" using ${av}`, field: c.path })),
         );
       }
+      this.checkImmutable(kind, res.object as ApiObject, old);
       const candidate = strategy.prepareForUpdate(res.object as ApiObject, old, sub);
       candidate.metadata.managedFields = (res.object as ApiObject).metadata.managedFields;
       try {
@@ -232,7 +237,8 @@ export class Resources {
       delete m.deletionGracePeriodSeconds;
     }
     const { object, warnings } = admit(kind, next, opts.fieldValidation);
-    this.check(kind, object, strategy.validateUpdate(object, old, sub));
+    this.check(kind, object, [...objectMetaCauses(object), ...strategy.validateUpdate(object, old, sub)]);
+    canonicalizeMeta(object);
     strategy.canonicalize(object);
     const changedDesired = !deepEqual(desiredPart(old as JsonObject), desiredPart(object as JsonObject));
     object.metadata.generation = (om.generation ?? 1) + (changedDesired ? 1 : 0);
@@ -320,10 +326,19 @@ export class Resources {
       delete m.namespace;
     }
     if (name !== undefined) {
-      if (m.name !== undefined && m.name !== name) throw errors.badRequest(`the name of the object (${String(m.name)}) does not match the name on the URL (${name})`);
+      if (m.name !== undefined && m.name !== name) {
+        throw errors.invalid(kind, name, [{ reason: 'FieldValueInvalid', field: 'metadata.name', message: `Invalid value: ${JSON.stringify(String(m.name))}: field is immutable (the name on the URL is "${name}")` }]);
+      }
       m.name = name;
     }
     return obj;
+  }
+
+  /** uid (409, a failed precondition), name and creationTimestamp (422) may not change. */
+  private checkImmutable(kind: KindInfo, next: ApiObject, old: ApiObject): void {
+    const immutable = immutableMetaProblems(next as JsonObject, old);
+    if (immutable.uidConflict) throw errors.conflict(kind, old.metadata.name, immutable.uidConflict);
+    this.check(kind, old, immutable.causes);
   }
 
   private checkName(kind: KindInfo, obj: JsonObject): void {

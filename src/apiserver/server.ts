@@ -15,6 +15,7 @@ import type { Store } from '../store/types.js';
 import { createApp, type AppDeps, type OpenApiSource } from './app.js';
 import { refuseUpgrade } from '../util/refuse-upgrade.js';
 import { socketPair } from '../util/socket-pair.js';
+import { errorText, logger } from '../util/log.js';
 import { loadOrCreateCredentials, tokenMatches, writeKubeconfig, type Credentials } from './auth.js';
 import { InstrumentedStore } from './instrumented-store.js';
 import { ensureServingCerts, servingNames } from './tls.js';
@@ -140,7 +141,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         const mark = marks.shift()!;
         if (mark.revision > (await store.compactedRevision())) await store.compact(mark.revision);
       }
-    })().catch((err: unknown) => console.error('apiserver: housekeeping failed:', err));
+    })().catch((err: unknown) => logger('apiserver').error({ err: errorText(err) }, 'housekeeping failed'));
   }, 10_000);
   housekeeping.unref();
 

@@ -5,12 +5,15 @@ import { resolveDataDir } from '../cli/data-dir.js';
 import { openStore } from '../store/index.js';
 import { startApi } from './compose.js';
 import { loadOrCreateToken, onSignals } from './token-file.js';
+import { applyLogFlags, logFlags } from './logging.js';
+import { logger } from '../util/log.js';
 
 const flags = {
   'data-dir': { type: 'string', valueName: 'DIR', description: 'state directory; the admin kubeconfig is written to DIR/kubeconfig (default: /var/lib/berth as root, else $XDG_DATA_HOME/berth)' },
   listen: { type: 'string', valueName: 'HOST:PORT', default: '127.0.0.1:6443', description: 'address the API listens on (port 0 picks a free one)' },
   store: { type: 'string', valueName: 'SPEC', description: 'store to use: sqlite:PATH or memory: (default: sqlite:DIR/state.db)' },
   'agent-token-file': { type: 'string', valueName: 'FILE', description: "bearer token of the agents' endpoints, given to `berth agent --endpoint-token-file` (default: DIR/agent-token, created when missing)" },
+  ...logFlags,
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 } as const satisfies FlagSpecs;
 
@@ -26,12 +29,14 @@ const spec: CommandSpec<typeof flags> = {
 export async function apiserverCommand(argv: string[]): Promise<void> {
   const parsed = parseCommand(spec, argv);
   if (!parsed) return;
+  applyLogFlags(parsed.values);
+  const log = logger('apiserver');
   const dataDir = resolveDataDir(parsed.values['data-dir']);
   const storeSpec = parsed.values.store ?? `sqlite:${join(dataDir, 'state.db')}`;
   const agentToken = await loadOrCreateToken(parsed.values['agent-token-file'] ?? join(dataDir, 'agent-token'));
   const api = await startApi({ store: await openStore(storeSpec), dataDir, listen: parsed.values.listen ?? '127.0.0.1:6443', agentToken });
-  console.log(`berth apiserver: API listening on ${api.url}`);
-  console.log(`berth apiserver: store ${storeSpec}`);
-  console.log(`berth apiserver: admin kubeconfig at ${api.kubeconfigPath}`);
+  log.info({ url: api.url }, `API listening on ${api.url}`);
+  log.info({ store: storeSpec }, `store ${storeSpec}`);
+  log.info({ kubeconfig: api.kubeconfigPath }, `admin kubeconfig at ${api.kubeconfigPath}`);
   onSignals('apiserver', () => api.close());
 }

@@ -25,6 +25,7 @@ import { Scheduler } from '../controllers/scheduler.js';
 import { nodeDistribution } from '../runtime/distribution/node.js';
 import { Runtime } from '../runtime/index.js';
 import type { Store } from '../store/types.js';
+import { logFn, type LogFn } from '../util/log.js';
 
 export interface ApiRoleOptions {
   store: Store;
@@ -67,12 +68,12 @@ export interface ControllerOptions {
   nodeGraceMs?: number;
   /** Which controllers to run (default all). */
   only?: string[];
-  log?: (msg: string) => void;
+  log?: LogFn;
 }
 
 /** The cluster's controllers on one API client, sharing one set of informers; resolves once they run. */
 export async function startControllers(client: ApiClient, o: ControllerOptions = {}): Promise<ControllerSet> {
-  const log = o.log ?? ((m: string) => console.error(`berth controller: ${m}`));
+  const log = o.log ?? logFn('controller');
   const informers = new InformerFactory(log);
   const ctx: ControllerContext = { client, informers, log };
   const all: RunnableController[] = [new GarbageCollector(ctx), new NamespaceController(ctx), new Scheduler(ctx), new NodeLifecycleController(ctx, o.nodeGraceMs)];
@@ -98,7 +99,7 @@ export interface AgentRoleOptions {
   /** Runtime state directory (default <dataDir>/runtime). */
   runtimeRoot?: string;
   cgroupParent?: string;
-  log?: (msg: string) => void;
+  log?: LogFn;
 }
 
 /** This node's runtime and the agent that alone writes it. */
@@ -131,7 +132,7 @@ export interface AllInOneOptions {
   nodeGraceMs?: number;
   /** Token agent endpoints accept (default: a new random one, given to the in-process agent). */
   agentToken?: string;
-  log?: (msg: string) => void;
+  log?: LogFn;
 }
 
 export interface AllInOne {

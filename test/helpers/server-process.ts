@@ -29,7 +29,7 @@ export async function startServerProcess(dataDir: string, extraArgs: string[] = 
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const url = await new Promise<string>((resolveUrl, reject) => {
     const timer = setInterval(() => {
-      const m = /API listening on (https?:\/\/\S+)/.exec(out);
+      const m = /API listening on (https?:\/\/[^\s"]+)/.exec(out);
       if (m) {
         clearInterval(timer);
         resolveUrl(m[1]!);
