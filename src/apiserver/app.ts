@@ -5,8 +5,11 @@ import { apiRequestDuration, apiRequests } from '../metrics/apiserver.js';
 import { metricsRegistry } from '../metrics/registry.js';
 import { logger } from '../util/log.js';
 import { InvalidContinueError, SelectorError, TooOldError, type Store } from '../store/types.js';
-import { tokenMatches, type Credentials } from './auth.js';
-import { MAX_BODY_BYTES } from './body.js';
+import type { AuthDoor } from './auth/door.js';
+import type { UserInfo } from './auth/authn.js';
+import { AUTHZ_GROUP, authorizationResourceList, serveReview } from './auth/reviews.js';
+import { MAX_BODY_BYTES, parseBody } from './body.js';
+import { isObject } from './objects.js';
 import { apiGroupDoc, apiGroupList, apiResourceList, apiVersions, versionInfo, type SubresourceVerbs } from './discovery.js';
 import { ResourceHandlers, type RequestLabels } from './handlers.js';
 import { pathSegmentProblem } from './meta-validation.js';
@@ -24,7 +27,8 @@ export interface AppDeps {
   store: Store;
   resources: Resources;
   kinds: KindInfo[];
-  credentials: Credentials;
+  /** Authentication and authorisation of every request. */
+  door: AuthDoor;
   openapi: OpenApiSource;
   /** Extra subresources to advertise per kind (log, exec when an agent proxy is present). */
   subresources?: (k: KindInfo) => SubresourceVerbs;
@@ -95,9 +99,28 @@ export function createApp(deps: AppDeps): express.Express {
     res.json(versionInfo());
   });
 
+  // The one door: nothing below runs for a request that is not authenticated and authorised.
+  const nameFromBody = (req: Request, res: Response) => (): Promise<string | undefined> =>
+    new Promise((resolve) => {
+      express.raw({ type: () => true, limit: MAX_BODY_BYTES })(req, res, () => {
+        try {
+          const body = Buffer.isBuffer(req.body) ? parseBody(req.body, req.get('content-type') ?? 'application/json') : undefined;
+          const name = isObject(body) && isObject(body.metadata) ? body.metadata.name : undefined;
+          resolve(typeof name === 'string' ? name : undefined);
+        } catch {
+          resolve(undefined);
+        }
+      });
+    });
   app.use((req: Request, res: Response, next: NextFunction) => {
-    if (ANONYMOUS_PATHS.has(req.path) || tokenMatches(req.get('authorization'), deps.credentials)) return next();
-    sendError(res, errors.unauthorized());
+    if (ANONYMOUS_PATHS.has(req.path)) return next();
+    deps.door.admit(req, nameFromBody(req, res)).then(
+      ({ user }) => {
+        res.locals.user = user;
+        next();
+      },
+      (err: unknown) => sendError(res, err),
+    );
   });
 
   app.get('/metrics', async (_req, res) => {
@@ -108,7 +131,18 @@ export function createApp(deps: AppDeps): express.Express {
     res.json(apiVersions());
   });
   app.get('/apis', (_req, res) => {
-    res.json(apiGroupList(kinds));
+    res.json(apiGroupList(kinds, [{ group: AUTHZ_GROUP, version: 'v1' }]));
+  });
+  app.get(`/apis/${AUTHZ_GROUP}`, (_req, res) => {
+    res.json(apiGroupDoc([], AUTHZ_GROUP, ['v1']));
+  });
+  app.get(`/apis/${AUTHZ_GROUP}/v1`, (_req, res) => {
+    res.json(authorizationResourceList());
+  });
+  const reviews = express.raw({ type: () => true, limit: MAX_BODY_BYTES });
+  app.all(new RegExp(`^/apis/${AUTHZ_GROUP.replace(/\./g, '\\.')}/v1/(.+)$`), reviews, (req, res) => {
+    const rest = String(req.params[0]).split('/').filter((s) => s !== '');
+    serveReview(deps.door.authorizer, res.locals.user as UserInfo, rest, req, res).catch((err: unknown) => sendError(res, err));
   });
   app.get('/api/v1', (_req, res) => {
     res.json(apiResourceList(kinds, '', 'v1', subresources));

@@ -4,6 +4,7 @@ import type { KindInfo } from '../api/kind.js';
 import type { ApiObject } from '../api/meta.js';
 import { apiVersionOf } from '../api/kind.js';
 import type { Store } from '../store/types.js';
+import type { UserInfo } from './auth/authn.js';
 import { parseBody } from './body.js';
 import { isObject } from './objects.js';
 import { patchTypeOf } from './patch.js';
@@ -152,7 +153,8 @@ export class ResourceHandlers {
   private writeOptions(q: ResourceQuery, req: Request, apply = false): WriteOptions {
     const manager = q.fieldManager ?? (apply ? '' : managerFromUserAgent(req.get('user-agent')));
     if (manager.length > 128) throw errors.badRequest('fieldManager must be at most 128 characters');
-    return { fieldManager: manager, dryRun: q.dryRun, fieldValidation: q.fieldValidation, force: q.force };
+    const user = req.res?.locals.user as UserInfo | undefined;
+    return { fieldManager: manager, dryRun: q.dryRun, fieldValidation: q.fieldValidation, force: q.force, ...(user ? { user } : {}) };
   }
 
   private deleteOptions(req: Request, q: ResourceQuery): { dryRun: boolean; propagationPolicy?: PropagationPolicy; preconditions?: { uid?: string; resourceVersion?: string } } {

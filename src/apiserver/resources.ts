@@ -9,6 +9,8 @@ import { apiVersionOf, type KindInfo } from '../api/kind.js';
 import type { ApiObject } from '../api/meta.js';
 import { AlreadyExistsError, ConflictError, NotFoundError, type ListOptions, type ListResult, type ObjectKey, type Store } from '../store/types.js';
 import { admit, type FieldValidation } from './admission.js';
+import type { AdmissionPlugin, AdmissionRequest } from './admission-plugins.js';
+import type { UserInfo } from './auth/authn.js';
 import { Deletions, type DeleteOptions, type DeleteResult } from './deletion.js';
 import { conflictMessage, recordUpdate, serverSideApply } from './managed-fields.js';
 import { NAMESPACE_FINALIZER, NamespaceLifecycle, namespaceFinalizers } from './namespace-strategy.js';
@@ -31,6 +33,8 @@ export interface WriteOptions {
   dryRun: boolean;
   fieldValidation: FieldValidation;
   force?: boolean;
+  /** Who asks (for admission plugins); undefined for the server's own writes. */
+  user?: UserInfo;
 }
 
 export interface WriteResult {
@@ -57,6 +61,7 @@ function withoutVolatile(obj: ApiObject): JsonObject {
 export class Resources {
   private readonly deletions: Deletions;
   private readonly lifecycle: NamespaceLifecycle;
+  private readonly plugins: AdmissionPlugin[] = [];
 
   constructor(
     private readonly store: Store,
@@ -66,6 +71,15 @@ export class Resources {
   ) {
     this.deletions = new Deletions(store, strategies);
     this.lifecycle = new NamespaceLifecycle(store, kinds);
+  }
+
+  /** Adds an admission plugin, run on every create and update after validation. */
+  use(plugin: AdmissionPlugin): void {
+    this.plugins.push(plugin);
+  }
+
+  private async admission(r: AdmissionRequest): Promise<void> {
+    for (const p of this.plugins) await p(r);
   }
 
   key(kind: KindInfo, namespace: string, name: string): ObjectKey {
@@ -103,6 +117,7 @@ export class Resources {
     this.check(kind, object, [...objectMetaCauses(object), ...strategy.validate(object)]);
     canonicalizeMeta(object);
     strategy.canonicalize(object);
+    await this.admission({ kind, operation: 'CREATE', object, sub: undefined, ...(opts.user ? { user: opts.user } : {}) });
     const m = object.metadata;
     m.uid = randomUUID();
     m.creationTimestamp = nowRfc3339();
@@ -240,6 +255,7 @@ export class Resources {
     this.check(kind, object, [...objectMetaCauses(object), ...strategy.validateUpdate(object, old, sub)]);
     canonicalizeMeta(object);
     strategy.canonicalize(object);
+    await this.admission({ kind, operation: 'UPDATE', object, old, sub, ...(opts.user ? { user: opts.user } : {}) });
     const changedDesired = !deepEqual(desiredPart(old as JsonObject), desiredPart(object as JsonObject));
     object.metadata.generation = (om.generation ?? 1) + (changedDesired ? 1 : 0);
     if (!managedDone) {

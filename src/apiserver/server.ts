@@ -16,7 +16,14 @@ import { createApp, type AppDeps, type OpenApiSource } from './app.js';
 import { refuseUpgrade } from '../util/refuse-upgrade.js';
 import { socketPair } from '../util/socket-pair.js';
 import { errorText, logger } from '../util/log.js';
-import { loadOrCreateCredentials, tokenMatches, writeKubeconfig, type Credentials } from './auth.js';
+import { randomBytes } from 'node:crypto';
+import { loadOrCreateCredentials, writeKubeconfig, type Credentials } from './auth.js';
+import { Authenticator, type UserInfo } from './auth/authn.js';
+import { ensureBootstrapPolicy } from './auth/bootstrap.js';
+import { AuthDoor } from './auth/door.js';
+import { rbacEscalationCheck } from './auth/escalation.js';
+import { RbacAuthorizer } from './auth/rbac.js';
+import { ApiError } from './status.js';
 import { InstrumentedStore } from './instrumented-store.js';
 import { ensureServingCerts, servingNames } from './tls.js';
 import { Resources } from './resources.js';
@@ -41,15 +48,20 @@ export interface ApiServerOptions {
   upgrade?: (resources: Resources) => UpgradeHandler;
 }
 
-/** Takes an upgrade request whose token checked out; answers on the socket, or takes it over. */
+/** Takes an upgrade request that was authenticated and authorised; answers on the socket, or takes it over. */
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
 export interface ApiServer {
   url: string;
   kubeconfigPath: string;
   credentials: Credentials;
-  /** PEM of the CA that signed the serving certificate. */
+  /** PEM of the CA that signed the serving certificate (and signs client certificates). */
   caPem: string;
+  /**
+   * A new bearer token for `user`, valid while this process runs and known only to it: the identity
+   * of a role composed into the process (controllers, the node agent).
+   */
+  issueProcessToken(user: UserInfo): string;
   store: Store;
   resources: Resources;
   /**
@@ -85,14 +97,20 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const credentials = await loadOrCreateCredentials(opts.dataDir);
   const store = new InstrumentedStore(opts.store);
   const resources = new Resources(store, opts.kinds);
+  const authorizer = new RbacAuthorizer(store);
+  await authorizer.start();
+  const authenticator = new Authenticator(store, credentials.adminToken);
+  const door = new AuthDoor(authenticator, authorizer);
+  resources.use(rbacEscalationCheck(authorizer));
   await ensureDefaultNamespaces(resources, opts.kinds);
+  await ensureBootstrapPolicy(resources, opts.kinds);
 
   const extraRoutes = opts.extraRoutes?.(resources);
   const app = createApp({
     store,
     resources,
     kinds: opts.kinds,
-    credentials,
+    door,
     openapi: opts.openapi,
     ...(opts.watch ? { watch: opts.watch } : {}),
     ...(opts.subresources ? { subresources: opts.subresources } : {}),
@@ -100,7 +118,9 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   });
   const { host, port } = parseListen(opts.listen);
   const tls = await ensureServingCerts(opts.dataDir, servingNames(host));
-  const server: Server = createServer({ cert: tls.certPem, key: tls.keyPem }, app);
+  // Client certificates are asked for, not required (tokens are the other way in); the
+  // authenticator takes only those that Berth's CA signed.
+  const server: Server = createServer({ cert: tls.certPem, key: tls.keyPem, ca: tls.caPem, requestCert: true, rejectUnauthorized: false }, app);
   server.keepAliveTimeout = 65_000;
   // The in-process door: the same app on a server that never listens; connections are socket pairs.
   const inProcess = createHttpServer(app);
@@ -114,8 +134,13 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       upgraded.add(socket);
       socket.once('close', () => upgraded.delete(socket));
       socket.on('error', () => undefined);
-      if (!tokenMatches(req.headers.authorization, credentials)) return refuseUpgrade(socket, 401, errors.unauthorized().toStatus());
-      upgrade(req, socket, head);
+      door.admit(req).then(
+        () => upgrade(req, socket, head),
+        (err: unknown) => {
+          const e = err instanceof ApiError ? err : errors.internal(String(err));
+          refuseUpgrade(socket, e.code, e.toStatus());
+        },
+      );
     };
     server.on('upgrade', onUpgrade);
     inProcess.on('upgrade', onUpgrade);
@@ -152,6 +177,11 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     caPem: tls.caPem,
     store,
     resources,
+    issueProcessToken(user) {
+      const token = randomBytes(32).toString('base64url');
+      authenticator.addProcessToken(token, user);
+      return token;
+    },
     connectInProcess() {
       const [client, serverEnd] = socketPair();
       inProcessSockets.add(serverEnd);
@@ -161,6 +191,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     },
     async close() {
       clearInterval(housekeeping);
+      authorizer.stop();
       for (const socket of inProcessSockets) socket.destroy();
       for (const socket of upgraded) socket.destroy();
       server.closeAllConnections();

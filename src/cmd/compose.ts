@@ -13,6 +13,8 @@ import { openapiV3GroupVersion, openapiV3Index } from '../api/openapi.js';
 import { agentProxyRoutes, agentSubresources } from '../apiserver/agent-proxy.js';
 import { execProxyUpgrade } from '../apiserver/exec-proxy.js';
 import { startApiServer, type ApiServer } from '../apiserver/server.js';
+import type { UserInfo } from '../apiserver/auth/authn.js';
+import { CONTROLLER_USER, NODES_GROUP, nodeUser } from '../apiserver/auth/bootstrap.js';
 import type { WatchSettings } from '../apiserver/watch.js';
 import { ApiClient } from '../client/api-client.js';
 import { InformerFactory } from '../client/informer.js';
@@ -53,9 +55,22 @@ export function startApi(o: ApiRoleOptions): Promise<ApiServer> {
   });
 }
 
-/** An API client of the server in this process, authenticated as the admin. */
-export function inProcessClient(api: ApiServer): ApiClient {
-  return new ApiClient(inProcessKubeConfig(() => api.connectInProcess(), api.credentials.adminToken, 'berth-in-process'));
+/**
+ * An API client of the server in this process, authenticated as the admin or, given `user`, as
+ * that identity (a token only this process knows). Either way its requests pass authentication,
+ * authorisation and admission like any other.
+ */
+export function inProcessClient(api: ApiServer, user?: UserInfo): ApiClient {
+  const token = user ? api.issueProcessToken(user) : api.credentials.adminToken;
+  return new ApiClient(inProcessKubeConfig(() => api.connectInProcess(), token, user ? user.name : 'berth-in-process'));
+}
+
+/** The identity of the controllers composed into a server: system:berth-controller. */
+export const controllerIdentity: UserInfo = { name: CONTROLLER_USER, groups: [] };
+
+/** The identity of a node's agent: system:node:NAME in system:nodes (ClusterRole system:node). */
+export function nodeIdentity(nodeName: string): UserInfo {
+  return { name: nodeUser(nodeName), groups: [NODES_GROUP] };
 }
 
 export interface ControllerSet {
@@ -148,13 +163,14 @@ export interface AllInOne {
 export async function startAllInOne(o: AllInOneOptions): Promise<AllInOne> {
   const agentToken = o.agentToken ?? randomBytes(32).toString('hex');
   const api = await startApi({ store: o.store, dataDir: o.dataDir, listen: o.listen, agentToken });
-  const client = inProcessClient(api);
+  const client = inProcessClient(api, controllerIdentity);
   const controllers = await startControllers(client, { ...(o.nodeGraceMs ? { nodeGraceMs: o.nodeGraceMs } : {}), ...(o.log ? { log: o.log } : {}) });
+  const nodeClient = o.agent !== false ? inProcessClient(api, nodeIdentity(o.nodeName)) : undefined;
   let agent: Agent | undefined;
   let runtime: Runtime | undefined;
   if (o.agent !== false) {
     ({ agent, runtime } = await startAgent({
-      client,
+      client: nodeClient!,
       dataDir: o.dataDir,
       nodeName: o.nodeName,
       endpointToken: agentToken,
@@ -172,6 +188,7 @@ export async function startAllInOne(o: AllInOneOptions): Promise<AllInOne> {
       await agent?.stop();
       await controllers.stop();
       client.close();
+      nodeClient?.close();
       await api.close();
     },
   };
