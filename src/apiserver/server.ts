@@ -24,6 +24,7 @@ import { AuthDoor } from './auth/door.js';
 import { rbacEscalationCheck } from './auth/escalation.js';
 import { RbacAuthorizer } from './auth/rbac.js';
 import { ApiError } from './status.js';
+import { podSecurityAdmission, type PodSecurityOptions } from './pod-security.js';
 import { InstrumentedStore } from './instrumented-store.js';
 import { ensureServingCerts, servingNames } from './tls.js';
 import { Resources } from './resources.js';
@@ -44,6 +45,8 @@ export interface ApiServerOptions {
   subresources?: AppDeps['subresources'];
   /** Extra routes behind authentication; gets the server's Resources (the agent proxy uses it). */
   extraRoutes?: (resources: Resources) => AppDeps['extraRoutes'];
+  /** Container admission per namespace (default level baseline, no host paths allowed). */
+  podSecurity?: PodSecurityOptions;
   /** Serves authenticated HTTP upgrade requests (exec over WebSocket); without it, upgrades are plain requests. */
   upgrade?: (resources: Resources) => UpgradeHandler;
 }
@@ -102,6 +105,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const authenticator = new Authenticator(store, credentials.adminToken);
   const door = new AuthDoor(authenticator, authorizer);
   resources.use(rbacEscalationCheck(authorizer));
+  resources.use(podSecurityAdmission(store, opts.podSecurity));
   await ensureDefaultNamespaces(resources, opts.kinds);
   await ensureBootstrapPolicy(resources, opts.kinds);
 

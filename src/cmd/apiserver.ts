@@ -6,6 +6,7 @@ import { openStore } from '../store/index.js';
 import { startApi } from './compose.js';
 import { loadOrCreateToken, onSignals } from './token-file.js';
 import { applyLogFlags, logFlags } from './logging.js';
+import { podSecurityFrom, securityFlags } from './security-flags.js';
 import { logger } from '../util/log.js';
 
 const flags = {
@@ -13,6 +14,7 @@ const flags = {
   listen: { type: 'string', valueName: 'HOST:PORT', default: '127.0.0.1:6443', description: 'address the API listens on (port 0 picks a free one)' },
   store: { type: 'string', valueName: 'SPEC', description: 'store to use: sqlite:PATH or memory: (default: sqlite:DIR/state.db)' },
   'agent-token-file': { type: 'string', valueName: 'FILE', description: "bearer token of the agents' endpoints, given to `berth agent --endpoint-token-file` (default: DIR/agent-token, created when missing)" },
+  ...securityFlags,
   ...logFlags,
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 } as const satisfies FlagSpecs;
@@ -34,7 +36,7 @@ export async function apiserverCommand(argv: string[]): Promise<void> {
   const dataDir = resolveDataDir(parsed.values['data-dir']);
   const storeSpec = parsed.values.store ?? `sqlite:${join(dataDir, 'state.db')}`;
   const agentToken = await loadOrCreateToken(parsed.values['agent-token-file'] ?? join(dataDir, 'agent-token'));
-  const api = await startApi({ store: await openStore(storeSpec), dataDir, listen: parsed.values.listen ?? '127.0.0.1:6443', agentToken });
+  const api = await startApi({ store: await openStore(storeSpec), dataDir, listen: parsed.values.listen ?? '127.0.0.1:6443', agentToken, podSecurity: podSecurityFrom(parsed.values) });
   log.info({ url: api.url }, `API listening on ${api.url}`);
   log.info({ store: storeSpec }, `store ${storeSpec}`);
   log.info({ kubeconfig: api.kubeconfigPath }, `admin kubeconfig at ${api.kubeconfigPath}`);

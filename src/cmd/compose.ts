@@ -16,6 +16,7 @@ import { startApiServer, type ApiServer } from '../apiserver/server.js';
 import type { UserInfo } from '../apiserver/auth/authn.js';
 import { CONTROLLER_USER, NODES_GROUP, nodeUser } from '../apiserver/auth/bootstrap.js';
 import type { WatchSettings } from '../apiserver/watch.js';
+import type { PodSecurityOptions } from '../apiserver/pod-security.js';
 import { ApiClient } from '../client/api-client.js';
 import { InformerFactory } from '../client/informer.js';
 import { inProcessKubeConfig } from '../client/kubeconfig.js';
@@ -37,6 +38,7 @@ export interface ApiRoleOptions {
   agentToken: string;
   watch?: WatchSettings;
   compactAfterMs?: number;
+  podSecurity?: PodSecurityOptions;
 }
 
 /** The API server with the agent proxies (logs, exec, builds, node image API). */
@@ -49,6 +51,7 @@ export function startApi(o: ApiRoleOptions): Promise<ApiServer> {
     listen: o.listen,
     ...(o.watch ? { watch: o.watch } : {}),
     ...(o.compactAfterMs !== undefined ? { compactAfterMs: o.compactAfterMs } : {}),
+    ...(o.podSecurity ? { podSecurity: o.podSecurity } : {}),
     subresources: agentSubresources,
     extraRoutes: (resources) => agentProxyRoutes({ resources, kinds, agentToken: o.agentToken }),
     upgrade: (resources) => execProxyUpgrade({ resources, kinds, agentToken: o.agentToken }),
@@ -147,6 +150,7 @@ export interface AllInOneOptions {
   nodeGraceMs?: number;
   /** Token agent endpoints accept (default: a new random one, given to the in-process agent). */
   agentToken?: string;
+  podSecurity?: PodSecurityOptions;
   log?: LogFn;
 }
 
@@ -162,7 +166,7 @@ export interface AllInOne {
 /** What `berth server` runs: API server, controllers and this node's agent in one process. */
 export async function startAllInOne(o: AllInOneOptions): Promise<AllInOne> {
   const agentToken = o.agentToken ?? randomBytes(32).toString('hex');
-  const api = await startApi({ store: o.store, dataDir: o.dataDir, listen: o.listen, agentToken });
+  const api = await startApi({ store: o.store, dataDir: o.dataDir, listen: o.listen, agentToken, ...(o.podSecurity ? { podSecurity: o.podSecurity } : {}) });
   const client = inProcessClient(api, controllerIdentity);
   const controllers = await startControllers(client, { ...(o.nodeGraceMs ? { nodeGraceMs: o.nodeGraceMs } : {}), ...(o.log ? { log: o.log } : {}) });
   const nodeClient = o.agent !== false ? inProcessClient(api, nodeIdentity(o.nodeName)) : undefined;

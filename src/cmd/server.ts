@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { startAllInOne } from './compose.js';
 import { onSignals } from './token-file.js';
 import { applyLogFlags, logFlags } from './logging.js';
+import { podSecurityFrom, securityFlags } from './security-flags.js';
 import { logger } from '../util/log.js';
 import { openStore } from '../store/index.js';
 import { parseCommand, type CommandSpec, type FlagSpecs } from '../cli/args.js';
@@ -22,6 +23,7 @@ const flags = {
   'registry-anonymous-pull': { type: 'boolean', description: 'the registry serves pulls without credentials (as `berth registry --anonymous-pull`)' },
   'node-name': { type: 'string', valueName: 'NAME', description: "this node's name (default: the hostname)" },
   'cgroup-parent': { type: 'string', valueName: 'NAME', description: 'parent cgroup of the containers (default "berth")' },
+  ...securityFlags,
   ...logFlags,
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 } as const satisfies FlagSpecs;
@@ -54,6 +56,7 @@ export async function serverCommand(argv: string[]): Promise<void> {
     listen: parsed.values.listen ?? '127.0.0.1:6443',
     nodeName,
     agent: runAgent,
+    podSecurity: podSecurityFrom(parsed.values),
     ...(parsed.values['cgroup-parent'] ? { cgroupParent: parsed.values['cgroup-parent'] } : {}),
   });
   const server = node.api;
@@ -72,7 +75,10 @@ export async function serverCommand(argv: string[]): Promise<void> {
       log.error({ listen, err: (e as Error).message }, 'registry not started (use --registry-listen or --no-registry)');
     }
   }
-  log.info({ kubeconfig: server.kubeconfigPath }, `admin kubeconfig at ${server.kubeconfigPath} (kubectl --kubeconfig ${server.kubeconfigPath} get containers)`);
+  log.info(
+    { kubeconfig: server.kubeconfigPath },
+    `admin kubeconfig at ${server.kubeconfigPath} (kubectl --kubeconfig ${server.kubeconfigPath} get containers); narrower identities: berth token create NAME --role view|edit|admin [--namespace NS]`,
+  );
 
   for (const path of parsed.values.apply ?? []) {
     const { applyPaths } = await import('../cli/commands/apply.js');

@@ -8,7 +8,7 @@
 import type { IncomingMessage } from 'node:http';
 import { ApiError, errors } from '../status.js';
 import { requestAttributes, type Attributes } from './attributes.js';
-import type { Authenticator, UserInfo } from './authn.js';
+import { AUTHENTICATED_GROUP, type Authenticator, type UserInfo } from './authn.js';
 import type { RbacAuthorizer } from './rbac.js';
 
 /** Kubernetes' forbiddenMessage: what the user cannot do, where. */
@@ -35,11 +35,28 @@ export class AuthDoor {
     readonly authorizer: RbacAuthorizer,
   ) {}
 
-  /** Who sent `req`; 401 when nobody valid did. */
+  /**
+   * Who `req` acts as; 401 when nobody valid sent it. With Impersonate-User (and Impersonate-Group)
+   * headers, as `kubectl --as` sends them, the sender must be allowed to `impersonate` that user and
+   * those groups (cluster-admin is); the request then acts as them.
+   */
   async authenticate(req: IncomingMessage): Promise<UserInfo> {
     const user = await this.authenticator.authenticate(req);
     if (!user) throw errors.unauthorized();
-    return user;
+    const as = req.headers['impersonate-user'];
+    const asGroups = ([] as string[]).concat(req.headers['impersonate-group'] ?? []);
+    if (as === undefined) {
+      if (asGroups.length > 0) throw errors.badRequest('Impersonate-Group needs Impersonate-User');
+      return user;
+    }
+    const name = String(as);
+    const check = async (resource: string, value: string): Promise<void> => {
+      const a: Attributes = { user, verb: 'impersonate', resourceRequest: true, path: '', apiGroup: '', apiVersion: 'v1', resource, subresource: '', namespace: '', name: value };
+      if (!(await this.authorizer.authorize(a)).allowed) throw forbidden(a);
+    };
+    await check('users', name);
+    for (const g of asGroups) await check('groups', g);
+    return { name, groups: [...asGroups.filter((g) => g !== AUTHENTICATED_GROUP), AUTHENTICATED_GROUP] };
   }
 
   /**
