@@ -6,9 +6,17 @@
  */
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { decodeProtobuf } from './protobuf.js';
+import { jsonDepth } from './objects.js';
 import { errors } from './status.js';
 
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
+/** Deepest nesting of objects and arrays a body may have (Kubernetes' decoder stops at 10000; no Berth object comes near 64). */
+export const MAX_BODY_DEPTH = 256;
+
+function checkDepth(v: unknown): unknown {
+  if (jsonDepth(v, MAX_BODY_DEPTH) > MAX_BODY_DEPTH) throw errors.badRequest(`the request body nests deeper than ${MAX_BODY_DEPTH} levels`);
+  return v;
+}
 
 const OBJECT_TYPES = new Set(['application/json', 'application/yaml', 'text/yaml', 'application/vnd.kubernetes.protobuf']);
 const PATCH_TYPES = new Set(['application/json-patch+json', 'application/merge-patch+json', 'application/strategic-merge-patch+json', 'application/apply-patch+yaml', 'application/apply-patch+json']);
@@ -31,7 +39,7 @@ export function parseBody(raw: Buffer | undefined, contentType: string, patch = 
   const yaml = type === 'application/yaml' || type === 'application/apply-patch+yaml' || type === 'text/yaml';
   if (yaml) {
     try {
-      return parseYaml(text, { maxAliasCount: 100, uniqueKeys: true });
+      return checkDepth(parseYaml(text, { maxAliasCount: 100, uniqueKeys: true }));
     } catch (err) {
       if (err instanceof YAMLParseError) {
         const where = err.linePos?.[0] ? ` at line ${err.linePos[0].line}, column ${err.linePos[0].col}` : '';
@@ -41,7 +49,7 @@ export function parseBody(raw: Buffer | undefined, contentType: string, patch = 
     }
   }
   try {
-    return JSON.parse(text) as unknown;
+    return checkDepth(JSON.parse(text) as unknown);
   } catch (err) {
     throw errors.badRequest(`error decoding JSON body: ${err instanceof Error ? err.message : String(err)}`);
   }

@@ -14,7 +14,7 @@ import type { PropagationPolicy, Resources, Subresource, WriteOptions, WriteResu
 import { errors } from './status.js';
 import { subresourceVerbs, type SubresourceVerb } from './strategy.js';
 import { toTable, wantsTable } from './table.js';
-import { serveWatch, defaultWatchSettings, type WatchSettings } from './watch.js';
+import { serveWatch, defaultWatchSettings, WatchLimiter, type WatchSettings } from './watch.js';
 
 const VERB_OF_METHOD: Record<string, SubresourceVerb | undefined> = { GET: 'get', PUT: 'update', PATCH: 'patch' };
 
@@ -26,11 +26,23 @@ export interface RequestLabels {
 }
 
 export class ResourceHandlers {
+  private readonly watches: WatchLimiter;
+
   constructor(
     private readonly store: Store,
     private readonly resources: Resources,
     private readonly watchSettings: WatchSettings = defaultWatchSettings,
-  ) {}
+  ) {
+    this.watches = new WatchLimiter(watchSettings.maxWatchesPerUser);
+  }
+
+  /** Serves a watch, counted against its identity's limit until the response closes. */
+  private watch(target: { kind: KindInfo; namespace: string }, q: ResourceQuery, asTable: boolean, req: Request, res: Response): Promise<void> {
+    const user = (res.locals.user as UserInfo | undefined)?.name ?? '';
+    this.watches.acquire(user);
+    res.once('close', () => this.watches.release(user));
+    return serveWatch(this.store, target, q, asTable, req, res, this.watchSettings);
+  }
 
   async handle(target: ResourceTarget, req: Request, res: Response, labels: RequestLabels): Promise<void> {
     const { kind, namespace, name, subresource } = target;
@@ -45,7 +57,7 @@ export class ResourceHandlers {
     if (name === undefined) {
       if (method === 'GET' && q.watch) {
         labels.verb = 'WATCH';
-        return serveWatch(this.store, { kind, namespace }, q, asTable, req, res, this.watchSettings);
+        return this.watch({ kind, namespace }, q, asTable, req, res);
       }
       if (method === 'GET') {
         labels.verb = 'LIST';
@@ -68,7 +80,7 @@ export class ResourceHandlers {
       case 'GET': {
         labels.verb = q.watch ? 'WATCH' : 'GET';
         if (q.watch) {
-          return serveWatch(this.store, { kind, namespace }, { ...q, fieldSelector: [`metadata.name=${name}`, q.fieldSelector].filter(Boolean).join(',') }, asTable, req, res, this.watchSettings);
+          return this.watch({ kind, namespace }, { ...q, fieldSelector: [`metadata.name=${name}`, q.fieldSelector].filter(Boolean).join(',') }, asTable, req, res);
         }
         const obj = await this.resources.get(kind, namespace, name);
         res.json(asTable ? toTable(kind, [obj], { include: q.includeObject, withColumns: true, metadata: { resourceVersion: obj.metadata.resourceVersion ?? '' } }) : obj);

@@ -51,11 +51,10 @@ function meta(obj: JsonObject): JsonObject {
 
 /** Compare for no-op detection: the times in managedFields don't count as a change. */
 function withoutVolatile(obj: ApiObject): JsonObject {
-  const c = clone(obj) as JsonObject;
-  const m = meta(c);
+  const m: JsonObject = { ...obj.metadata };
   delete m.resourceVersion;
   if (Array.isArray(m.managedFields)) m.managedFields = m.managedFields.map((e: JsonObject) => ({ ...e, time: undefined }));
-  return c;
+  return { ...obj, metadata: m };
 }
 
 export class Resources {

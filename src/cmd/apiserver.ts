@@ -3,10 +3,10 @@ import { join } from 'node:path';
 import { parseCommand, type CommandSpec, type FlagSpecs } from '../cli/args.js';
 import { resolveDataDir } from '../cli/data-dir.js';
 import { openStore } from '../store/index.js';
-import { startApi } from './compose.js';
+import { startApi } from './api-role.js';
 import { loadOrCreateToken, onSignals } from './token-file.js';
 import { applyLogFlags, logFlags } from './logging.js';
-import { podSecurityFrom, securityFlags } from './security-flags.js';
+import { podSecurityFrom, securityFlags, watchSettingsFrom } from './security-flags.js';
 import { logger } from '../util/log.js';
 
 const flags = {
@@ -36,7 +36,7 @@ export async function apiserverCommand(argv: string[]): Promise<void> {
   const dataDir = resolveDataDir(parsed.values['data-dir']);
   const storeSpec = parsed.values.store ?? `sqlite:${join(dataDir, 'state.db')}`;
   const agentToken = await loadOrCreateToken(parsed.values['agent-token-file'] ?? join(dataDir, 'agent-token'));
-  const api = await startApi({ store: await openStore(storeSpec), dataDir, listen: parsed.values.listen ?? '127.0.0.1:6443', agentToken, podSecurity: podSecurityFrom(parsed.values) });
+  const api = await startApi({ store: await openStore(storeSpec), dataDir, listen: parsed.values.listen ?? '127.0.0.1:6443', agentToken, podSecurity: podSecurityFrom(parsed.values), watch: watchSettingsFrom(parsed.values) });
   log.info({ url: api.url }, `API listening on ${api.url}`);
   log.info({ store: storeSpec }, `store ${storeSpec}`);
   log.info({ kubeconfig: api.kubeconfigPath }, `admin kubeconfig at ${api.kubeconfigPath}`);

@@ -8,11 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Agent } from '../agent/agent.js';
-import { kinds } from '../api/registry.js';
-import { openapiV3GroupVersion, openapiV3Index } from '../api/openapi.js';
-import { agentProxyRoutes, agentSubresources } from '../apiserver/agent-proxy.js';
-import { execProxyUpgrade } from '../apiserver/exec-proxy.js';
-import { startApiServer, type ApiServer } from '../apiserver/server.js';
+import type { ApiServer } from '../apiserver/server.js';
+import { startApi } from './api-role.js';
 import type { UserInfo } from '../apiserver/auth/authn.js';
 import { CONTROLLER_USER, NODES_GROUP, nodeUser } from '../apiserver/auth/bootstrap.js';
 import type { WatchSettings } from '../apiserver/watch.js';
@@ -30,33 +27,7 @@ import { Runtime } from '../runtime/index.js';
 import type { Store } from '../store/types.js';
 import { logFn, type LogFn } from '../util/log.js';
 
-export interface ApiRoleOptions {
-  store: Store;
-  dataDir: string;
-  listen: string;
-  /** Token the agents' endpoints accept (the API server's proxy sends it). */
-  agentToken: string;
-  watch?: WatchSettings;
-  compactAfterMs?: number;
-  podSecurity?: PodSecurityOptions;
-}
-
-/** The API server with the agent proxies (logs, exec, builds, node image API). */
-export function startApi(o: ApiRoleOptions): Promise<ApiServer> {
-  return startApiServer({
-    store: o.store,
-    kinds,
-    openapi: { index: openapiV3Index, groupVersion: openapiV3GroupVersion },
-    dataDir: o.dataDir,
-    listen: o.listen,
-    ...(o.watch ? { watch: o.watch } : {}),
-    ...(o.compactAfterMs !== undefined ? { compactAfterMs: o.compactAfterMs } : {}),
-    ...(o.podSecurity ? { podSecurity: o.podSecurity } : {}),
-    subresources: agentSubresources,
-    extraRoutes: (resources) => agentProxyRoutes({ resources, kinds, agentToken: o.agentToken }),
-    upgrade: (resources) => execProxyUpgrade({ resources, kinds, agentToken: o.agentToken }),
-  });
-}
+export { startApi, type ApiRoleOptions } from './api-role.js';
 
 /**
  * An API client of the server in this process, authenticated as the admin or, given `user`, as
@@ -151,6 +122,7 @@ export interface AllInOneOptions {
   /** Token agent endpoints accept (default: a new random one, given to the in-process agent). */
   agentToken?: string;
   podSecurity?: PodSecurityOptions;
+  watch?: WatchSettings;
   log?: LogFn;
 }
 
@@ -166,7 +138,7 @@ export interface AllInOne {
 /** What `berth server` runs: API server, controllers and this node's agent in one process. */
 export async function startAllInOne(o: AllInOneOptions): Promise<AllInOne> {
   const agentToken = o.agentToken ?? randomBytes(32).toString('hex');
-  const api = await startApi({ store: o.store, dataDir: o.dataDir, listen: o.listen, agentToken, ...(o.podSecurity ? { podSecurity: o.podSecurity } : {}) });
+  const api = await startApi({ store: o.store, dataDir: o.dataDir, listen: o.listen, agentToken, ...(o.podSecurity ? { podSecurity: o.podSecurity } : {}), ...(o.watch ? { watch: o.watch } : {}) });
   const client = inProcessClient(api, controllerIdentity);
   const controllers = await startControllers(client, { ...(o.nodeGraceMs ? { nodeGraceMs: o.nodeGraceMs } : {}), ...(o.log ? { log: o.log } : {}) });
   const nodeClient = o.agent !== false ? inProcessClient(api, nodeIdentity(o.nodeName)) : undefined;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { startAllInOne } from './compose.js';
 import { onSignals } from './token-file.js';
 import { applyLogFlags, logFlags } from './logging.js';
-import { podSecurityFrom, securityFlags } from './security-flags.js';
+import { podSecurityFrom, securityFlags, watchSettingsFrom } from './security-flags.js';
 import { logger } from '../util/log.js';
 import { openStore } from '../store/index.js';
 import { parseCommand, type CommandSpec, type FlagSpecs } from '../cli/args.js';
@@ -57,6 +57,7 @@ export async function serverCommand(argv: string[]): Promise<void> {
     nodeName,
     agent: runAgent,
     podSecurity: podSecurityFrom(parsed.values),
+    watch: watchSettingsFrom(parsed.values),
     ...(parsed.values['cgroup-parent'] ? { cgroupParent: parsed.values['cgroup-parent'] } : {}),
   });
   const server = node.api;

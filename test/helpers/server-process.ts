@@ -17,8 +17,9 @@ export interface ServerProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export async function startServerProcess(dataDir: string, extraArgs: string[] = []): Promise<ServerProcess> {
-  const child = spawn(...berthArgv(['server', '--data-dir', dataDir, '--listen', '127.0.0.1:0', ...extraArgs]), {
+/** `berth ROLE` (server, or apiserver: the API alone) as a child process, once it listens. */
+export async function startServerProcess(dataDir: string, extraArgs: string[] = [], role: 'server' | 'apiserver' = 'server'): Promise<ServerProcess> {
+  const child = spawn(...berthArgv([role, '--data-dir', dataDir, '--listen', '127.0.0.1:0', ...extraArgs]), {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NODE_NO_WARNINGS: '1' },
