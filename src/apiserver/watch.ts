@@ -219,5 +219,6 @@ export async function serveWatch(
     timers.push(setTimeout(() => void bookmark(), settings.bookmarkIntervalMs).unref());
   }
   const timeout = q.timeoutSeconds ?? Math.floor(MIN_TIMEOUT_S * (1 + Math.random()));
-  timers.push(setTimeout(close, timeout * 1000).unref());
+  // at most a day: past 2^31 ms setTimeout would fire at once
+  timers.push(setTimeout(close, Math.min(timeout, 86_400) * 1000).unref());
 }

@@ -168,6 +168,27 @@ describe('immutable metadata', () => {
   });
 });
 
+describe('what the fuzz test found (500s before)', () => {
+  it('a JSON patch whose first operation removes the root is 400, not 500', async () => {
+    await create('root-patch');
+    const ops = [{ op: 'remove', path: '' }, { op: 'replace', path: '/spec', value: {} }];
+    const res = await t.api(`${GV}/containers/root-patch`, { method: 'PATCH', headers: { 'content-type': 'application/json-patch+json' }, body: JSON.stringify(ops) });
+    expect(res.status).toBe(400);
+    expect((await json(res)).kind).toBe('Status');
+  });
+
+  it('a limit past the largest safe integer is 400, not 500', async () => {
+    const res = await t.api(`${GV}/containers?limit=99999999999999999999`);
+    expect(res.status).toBe(400);
+  });
+
+  it('a body nested deeper than 256 levels is 400', async () => {
+    const deep = JSON.stringify(container('deep')).replace('"spec":{', `"spec":{"x":${'['.repeat(5000)}${']'.repeat(5000)},`);
+    const res = await t.api(`${GV}/containers`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: deep });
+    expect(res.status).toBe(400);
+  });
+});
+
 describe('canonical metadata', () => {
   it('empty annotations, labels and finalizers are not stored, on create and on patch (kubectl diff sends annotations: {})', async () => {
     const obj = await create('canon', { annotations: {}, labels: {} });
