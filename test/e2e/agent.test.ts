@@ -128,7 +128,7 @@ describe.skipIf(!!skip)('berth server with kubectl: examples become running cont
         return Number(body.data.result[0]?.value[1] ?? -1);
       };
       await expect.poll(() => query('berth_containers{phase="Running"}'), { timeout: 60_000, interval: 500 }).toBe(2);
-      await expect.poll(() => query('count(container_cpu_usage_seconds_total{namespace="default"})'), { timeout: 30_000, interval: 500 }).toBe(2);
+      await expect.poll(() => query('count(container_cpu_usage_seconds_total{namespace=~"default|web"})'), { timeout: 30_000, interval: 500 }).toBe(2);
     } finally {
       const exited = new Promise((r) => prom.once('exit', r));
       prom.kill('SIGTERM');
