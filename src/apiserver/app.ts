@@ -36,6 +36,11 @@ export interface AppDeps {
   extraRoutes?: (app: express.Express) => void;
   ready?: () => boolean;
   watch?: WatchSettings;
+  /**
+   * Paths served without a credential besides the health endpoints: routes that authenticate
+   * their callers themselves (a webhook checking its HMAC signature). Nothing else is.
+   */
+  unauthenticatedPaths?: RegExp[];
 }
 
 const ANONYMOUS_PATHS = new Set(['/healthz', '/livez', '/readyz', '/version']);
@@ -113,7 +118,7 @@ export function createApp(deps: AppDeps): express.Express {
       });
     });
   app.use((req: Request, res: Response, next: NextFunction) => {
-    if (ANONYMOUS_PATHS.has(req.path)) return next();
+    if (ANONYMOUS_PATHS.has(req.path) || deps.unauthenticatedPaths?.some((p) => p.test(req.path))) return next();
     deps.door.admit(req, nameFromBody(req, res)).then(
       ({ user }) => {
         res.locals.user = user;

@@ -45,6 +45,8 @@ export interface ApiServerOptions {
   subresources?: AppDeps['subresources'];
   /** Extra routes behind authentication; gets the server's Resources (the agent proxy uses it). */
   extraRoutes?: (resources: Resources) => AppDeps['extraRoutes'];
+  /** Paths of extraRoutes that authenticate their callers themselves (webhooks); see AppDeps. */
+  unauthenticatedPaths?: RegExp[];
   /** Container admission per namespace (default level baseline, no host paths allowed). */
   podSecurity?: PodSecurityOptions;
   /** Serves authenticated HTTP upgrade requests (exec over WebSocket); without it, upgrades are plain requests. */
@@ -115,6 +117,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     resources,
     kinds: opts.kinds,
     door,
+    ...(opts.unauthenticatedPaths ? { unauthenticatedPaths: opts.unauthenticatedPaths } : {}),
     openapi: opts.openapi,
     ...(opts.watch ? { watch: opts.watch } : {}),
     ...(opts.subresources ? { subresources: opts.subresources } : {}),
