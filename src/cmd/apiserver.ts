@@ -8,6 +8,8 @@ import { loadOrCreateToken, onSignals } from './token-file.js';
 import { applyLogFlags, logFlags } from './logging.js';
 import { podSecurityFrom, securityFlags, watchSettingsFrom } from './security-flags.js';
 import { logger } from '../util/log.js';
+import { CONTROLLER_USER } from '../apiserver/auth/bootstrap.js';
+import { writeRoleKubeconfig } from './role-identity.js';
 
 const flags = {
   'data-dir': { type: 'string', valueName: 'DIR', description: 'state directory; the admin kubeconfig is written to DIR/kubeconfig (default: /var/lib/berth as root, else $XDG_DATA_HOME/berth)' },
@@ -25,7 +27,7 @@ const spec: CommandSpec<typeof flags> = {
   summary: 'Run the Kubernetes-style API server alone (no controllers, no agent): run `berth controller` and `berth agent` against its kubeconfig.',
   flags,
   positionals: { min: 0, max: 0 },
-  examples: ['berth apiserver --data-dir /srv/berth --listen 0.0.0.0:6443', 'berth controller --kubeconfig /srv/berth/kubeconfig'],
+  examples: ['berth apiserver --data-dir /srv/berth --listen 0.0.0.0:6443', 'berth controller --kubeconfig /srv/berth/controller.kubeconfig'],
 };
 
 export async function apiserverCommand(argv: string[]): Promise<void> {
@@ -40,5 +42,8 @@ export async function apiserverCommand(argv: string[]): Promise<void> {
   log.info({ url: api.url }, `API listening on ${api.url}`);
   log.info({ store: storeSpec }, `store ${storeSpec}`);
   log.info({ kubeconfig: api.kubeconfigPath }, `admin kubeconfig at ${api.kubeconfigPath}`);
+  // `berth controller` runs as system:berth-controller, not as the admin
+  const controllerKubeconfig = await writeRoleKubeconfig(api, dataDir, 'controller', CONTROLLER_USER, []);
+  log.info({ kubeconfig: controllerKubeconfig }, `controller kubeconfig (user ${CONTROLLER_USER}) at ${controllerKubeconfig}`);
   onSignals('apiserver', () => api.close());
 }
