@@ -19,6 +19,7 @@ import { agentMetrics, type AgentMetrics, type ContainerSample } from './metrics
 import { LABEL_NAME, LABEL_NAMESPACE, LABEL_UID, objectKey } from './names.js';
 import { NodeRegistration } from './node-registration.js';
 import { VolumeReconciler } from './volume-reconciler.js';
+import { logFn, type LogFn } from '../util/log.js';
 
 export interface AgentOptions {
   client: ApiClient;
@@ -34,7 +35,7 @@ export interface AgentOptions {
   resyncMs?: number;
   /** Workers for the container queue. */
   concurrency?: number;
-  log?: (msg: string) => void;
+  log?: LogFn;
 }
 
 const BACKOFF = { baseMs: 500, maxMs: 300_000 };
@@ -54,20 +55,20 @@ export class Agent {
   private readonly volumesR: VolumeReconciler;
   private readonly imagesR: ImageReconciler;
   private orphanScan: NodeJS.Timeout | undefined;
-  private readonly log: (msg: string) => void;
+  private readonly log: LogFn;
   private readonly events: EventRecorder;
 
   constructor(private readonly o: AgentOptions) {
-    this.log = o.log ?? ((m) => console.error(`agent: ${m}`));
+    this.log = o.log ?? logFn('agent');
     const { runtime, nodeName } = o;
     const api = (this.api = berthResources(o.client));
     const fieldSelector = `spec.nodeName=${nodeName}`;
-    this.informers = new InformerFactory((m) => this.log(m));
+    this.informers = new InformerFactory(this.log);
     this.containerInformer = this.informers.for(api.containers, { fieldSelector }) as unknown as Informer;
     this.volumeInformer = this.informers.for(api.volumes, { fieldSelector }) as unknown as Informer;
     this.imageInformer = this.informers.for(api.images, { fieldSelector }) as unknown as Informer;
     const resyncMs = o.resyncMs ?? 30_000;
-    const log = (m: string) => this.log(m);
+    const log = this.log;
     this.controllers = {
       containers: new Controller({ name: 'agent_containers', reconcile: (k) => this.containersR.reconcile(k), concurrency: o.concurrency ?? 4, backoff: BACKOFF, resyncMs, log }),
       volumes: new Controller({ name: 'agent_volumes', reconcile: (k) => this.volumesR.reconcile(k), concurrency: 2, backoff: BACKOFF, resyncMs, log }),

@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import type { KObject } from '../client/api-client.js';
 import type { BerthResources } from '../client/kinds.js';
+import { errorText, logger } from '../util/log.js';
 
 export type EventType = 'Normal' | 'Warning';
 
@@ -28,7 +29,7 @@ export class EventRecorder {
 
   record(obj: KObject, type: EventType, reason: string, message: string): void {
     if (this.queued >= MAX_QUEUED) {
-      console.error(`${this.component}: event queue full, dropped ${reason} for ${obj.metadata.namespace ?? 'default'}/${obj.metadata.name}`);
+      logger(this.component).warn({ reason, object: `${obj.metadata.namespace ?? 'default'}/${obj.metadata.name}` }, 'event queue full, event dropped');
       return;
     }
     this.queued++;
@@ -81,7 +82,7 @@ export class EventRecorder {
       this.seen.set(key, { name, count: 1, first: now });
       if (this.seen.size > 5000) this.seen.delete(this.seen.keys().next().value as string);
     } catch (err) {
-      console.error(`${this.component}: could not record event ${reason} for ${ns}/${obj.metadata.name}: ${(err as Error).message}`);
+      logger(this.component).warn({ reason, object: `${ns}/${obj.metadata.name}`, err: errorText(err) }, 'could not record event');
     }
   }
 }

@@ -3,6 +3,7 @@ import { isNotFound, type KObject } from '../client/api-client.js';
 import type { BerthResources } from '../client/kinds.js';
 import { nodeFacts, type NodeFacts } from './node-info.js';
 import { condition } from './status.js';
+import { errorText, logger } from '../util/log.js';
 
 
 export class NodeRegistration {
@@ -64,7 +65,7 @@ export class NodeRegistration {
 
   start(): void {
     this.timer = setInterval(() => {
-      this.renew().catch((e: unknown) => console.error(`agent: heartbeat failed: ${(e as Error).message}`));
+      this.renew().catch((e: unknown) => logger('agent').warn({ node: this.nodeName, err: errorText(e) }, 'heartbeat failed'));
     }, this.intervalMs);
     this.timer.unref();
   }

@@ -113,6 +113,18 @@ export const containerSpec = z.strictObject({
   readOnlyRootFilesystem: z.boolean().optional().describe("Mount the container's root filesystem read-only (docker run --read-only)."),
   capAdd: z.array(capability).optional().describe("Capabilities added to Docker's default set (docker run --cap-add)."),
   capDrop: z.array(capability).optional().describe("Capabilities removed from Docker's default set; ALL drops every one (docker run --cap-drop)."),
+  privileged: z
+    .boolean()
+    .optional()
+    .describe('Run with every capability, no seccomp profile and all devices, as root on the node (docker run --privileged). Refused unless the namespace enforces the privileged level. Defaults to false.'),
+  seccompProfile: z
+    .enum(['RuntimeDefault', 'Unconfined'])
+    .optional()
+    .describe("Seccomp profile: RuntimeDefault (Docker's default profile) or Unconfined (no filter, docker run --security-opt seccomp=unconfined; refused below the privileged level). Defaults to RuntimeDefault."),
+  runAsNonRoot: z
+    .boolean()
+    .optional()
+    .describe('Refuse to run the process as user 0: the user (or the image\'s USER) must be a non-root user. Required by the restricted level.'),
   restartPolicy: z
     .enum(['Always', 'OnFailure', 'Never'])
     .default('Always')

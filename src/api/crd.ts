@@ -18,9 +18,9 @@ export function crdName(k: Pick<KindInfo, 'plural' | 'group'>): string {
   return `${k.plural}.${k.group}`;
 }
 
-/** Kinds that get a CRD: everything outside the core group. */
+/** Kinds that get a CRD: Berth's own group (core and RBAC kinds are built into Kubernetes). */
 export function crdKinds(): KindInfo[] {
-  return kinds.filter((k) => k.group !== '');
+  return kinds.filter((k) => k.group === 'berth.dev');
 }
 
 function openAPIV3Schema(k: KindInfo): JsonSchema {

@@ -30,6 +30,8 @@ const ref = (name: string): JsonSchema => ({ $ref: `#/components/schemas/${name}
 /** Component name: 'dev.berth.v1alpha1.Container'; core kinds: 'io.k8s.api.core.v1.Namespace'. */
 export function schemaNameOf(k: Pick<KindInfo, 'group' | 'version'>, kind: string): string {
   if (!k.group) return `io.k8s.api.core.${k.version}.${kind}`;
+  // Kubernetes' own groups (rbac.authorization.k8s.io): io.k8s.api.rbac.v1.Role, as kube-apiserver names them
+  if (k.group.endsWith('.k8s.io')) return `io.k8s.api.${k.group.split('.')[0]}.${k.version}.${kind}`;
   return `${k.group.split('.').reverse().join('.')}.${k.version}.${kind}`;
 }
 

@@ -5,11 +5,12 @@ import { gitSyncKind } from './gitsync.js';
 import { imageKind } from './image.js';
 import { namespaceKind } from './namespace.js';
 import { nodeKind } from './node.js';
+import { rbacKinds } from './rbac.js';
 import { secretKind } from './secret.js';
 import { volumeKind } from './volume.js';
 
-/** Every kind the API serves: the berth.dev group first, then the core ones. */
-export const kinds: KindInfo[] = [imageKind, containerKind, volumeKind, nodeKind, gitSyncKind, namespaceKind, eventKind, secretKind];
+/** Every kind the API serves: the berth.dev group first, then the core ones, then RBAC's. */
+export const kinds: KindInfo[] = [imageKind, containerKind, volumeKind, nodeKind, gitSyncKind, namespaceKind, eventKind, secretKind, ...rbacKinds];
 
 /** Kinds of one API group ('' for core). */
 export function kindsInGroup(group: string): KindInfo[] {

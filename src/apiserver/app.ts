@@ -3,11 +3,16 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { KindInfo } from '../api/kind.js';
 import { apiRequestDuration, apiRequests } from '../metrics/apiserver.js';
 import { metricsRegistry } from '../metrics/registry.js';
+import { logger } from '../util/log.js';
 import { InvalidContinueError, SelectorError, TooOldError, type Store } from '../store/types.js';
-import { tokenMatches, type Credentials } from './auth.js';
-import { MAX_BODY_BYTES } from './body.js';
+import type { AuthDoor } from './auth/door.js';
+import type { UserInfo } from './auth/authn.js';
+import { AUTHZ_GROUP, authorizationResourceList, serveReview } from './auth/reviews.js';
+import { MAX_BODY_BYTES, parseBody } from './body.js';
+import { isObject } from './objects.js';
 import { apiGroupDoc, apiGroupList, apiResourceList, apiVersions, versionInfo, type SubresourceVerbs } from './discovery.js';
 import { ResourceHandlers, type RequestLabels } from './handlers.js';
+import { pathSegmentProblem } from './meta-validation.js';
 import { resolveTarget } from './resource-path.js';
 import type { Resources } from './resources.js';
 import { ApiError, errors } from './status.js';
@@ -22,7 +27,8 @@ export interface AppDeps {
   store: Store;
   resources: Resources;
   kinds: KindInfo[];
-  credentials: Credentials;
+  /** Authentication and authorisation of every request. */
+  door: AuthDoor;
   openapi: OpenApiSource;
   /** Extra subresources to advertise per kind (log, exec when an agent proxy is present). */
   subresources?: (k: KindInfo) => SubresourceVerbs;
@@ -30,6 +36,11 @@ export interface AppDeps {
   extraRoutes?: (app: express.Express) => void;
   ready?: () => boolean;
   watch?: WatchSettings;
+  /**
+   * Paths served without a credential besides the health endpoints: routes that authenticate
+   * their callers themselves (a webhook checking its HMAC signature). Nothing else is.
+   */
+  unauthenticatedPaths?: RegExp[];
 }
 
 const ANONYMOUS_PATHS = new Set(['/healthz', '/livez', '/readyz', '/version']);
@@ -39,10 +50,13 @@ function toApiError(err: unknown): ApiError {
   if (err instanceof SelectorError) return errors.badRequest(err.message);
   if (err instanceof InvalidContinueError) return errors.badRequest(err.message);
   if (err instanceof TooOldError) return errors.gone(err.message);
+  // decodeURIComponent of a path segment with a stray '%'
+  if (err instanceof URIError) return errors.badRequest(`malformed request path: ${err.message}`);
   const e = err as { type?: string; status?: number; message?: string };
   if (e?.type === 'entity.too.large' || e?.status === 413) return errors.tooLarge(MAX_BODY_BYTES);
   if (e?.status === 400) return errors.badRequest(e.message ?? 'bad request');
-  console.error('apiserver: internal error:', err);
+  // Unexpected by definition: the one place a stack is worth its lines.
+  logger('apiserver').error({ err }, 'internal error');
   return errors.internal(err instanceof Error ? err.message : String(err));
 }
 
@@ -90,9 +104,28 @@ export function createApp(deps: AppDeps): express.Express {
     res.json(versionInfo());
   });
 
+  // The one door: nothing below runs for a request that is not authenticated and authorised.
+  const nameFromBody = (req: Request, res: Response) => (): Promise<string | undefined> =>
+    new Promise((resolve) => {
+      express.raw({ type: () => true, limit: MAX_BODY_BYTES })(req, res, () => {
+        try {
+          const body = Buffer.isBuffer(req.body) ? parseBody(req.body, req.get('content-type') ?? 'application/json') : undefined;
+          const name = isObject(body) && isObject(body.metadata) ? body.metadata.name : undefined;
+          resolve(typeof name === 'string' ? name : undefined);
+        } catch {
+          resolve(undefined);
+        }
+      });
+    });
   app.use((req: Request, res: Response, next: NextFunction) => {
-    if (ANONYMOUS_PATHS.has(req.path) || tokenMatches(req.get('authorization'), deps.credentials)) return next();
-    sendError(res, errors.unauthorized());
+    if (ANONYMOUS_PATHS.has(req.path) || deps.unauthenticatedPaths?.some((p) => p.test(req.path))) return next();
+    deps.door.admit(req, nameFromBody(req, res)).then(
+      ({ user }) => {
+        res.locals.user = user;
+        next();
+      },
+      (err: unknown) => sendError(res, err),
+    );
   });
 
   app.get('/metrics', async (_req, res) => {
@@ -103,7 +136,18 @@ export function createApp(deps: AppDeps): express.Express {
     res.json(apiVersions());
   });
   app.get('/apis', (_req, res) => {
-    res.json(apiGroupList(kinds));
+    res.json(apiGroupList(kinds, [{ group: AUTHZ_GROUP, version: 'v1' }]));
+  });
+  app.get(`/apis/${AUTHZ_GROUP}`, (_req, res) => {
+    res.json(apiGroupDoc([], AUTHZ_GROUP, ['v1']));
+  });
+  app.get(`/apis/${AUTHZ_GROUP}/v1`, (_req, res) => {
+    res.json(authorizationResourceList());
+  });
+  const reviews = express.raw({ type: () => true, limit: MAX_BODY_BYTES });
+  app.all(new RegExp(`^/apis/${AUTHZ_GROUP.replace(/\./g, '\\.')}/v1/(.+)$`), reviews, (req, res) => {
+    const rest = String(req.params[0]).split('/').filter((s) => s !== '');
+    serveReview(deps.door.authorizer, res.locals.user as UserInfo, rest, req, res).catch((err: unknown) => sendError(res, err));
   });
   app.get('/api/v1', (_req, res) => {
     res.json(apiResourceList(kinds, '', 'v1', subresources));
@@ -131,9 +175,18 @@ export function createApp(deps: AppDeps): express.Express {
 
   const raw = express.raw({ type: () => true, limit: MAX_BODY_BYTES });
   const resource = (group: string, version: string, rest: string, req: Request, res: Response): void => {
-    const segments = rest.split('/').filter((s) => s.length > 0).map(decodeURIComponent);
+    let segments: string[];
+    try {
+      segments = rest.split('/').filter((s) => s.length > 0).map(decodeURIComponent);
+    } catch {
+      return sendError(res, errors.badRequest(`malformed percent-encoding in the request path ${JSON.stringify(req.path)}`));
+    }
     const target = resolveTarget(kinds, group, version, segments);
     if (!target) return sendError(res, errors.pathNotFound(req.path));
+    for (const [what, value] of [['namespace', target.namespace], ['resource name', target.name]] as const) {
+      const problem = value ? pathSegmentProblem(value) : undefined;
+      if (problem) return sendError(res, errors.badRequest(`invalid ${what} ${JSON.stringify(value)}: ${problem}`));
+    }
     handlers.handle(target, req, res, res.locals.labels as RequestLabels).catch((err: unknown) => sendError(res, err));
   };
   app.all(/^\/api\/v1\/(.+)$/, raw, (req, res) => resource('', 'v1', String(req.params[0]), req, res));

@@ -35,19 +35,23 @@ function apiGroup(group: string, versions: string[]): object {
   return { kind: 'APIGroup', apiVersion: 'v1', name: group, versions: gvs, preferredVersion: gvs[0] };
 }
 
-export function apiGroupList(kinds: KindInfo[]): object {
+/** `extra`: group-versions served without stored kinds (authorization.k8s.io/v1). */
+export function apiGroupList(kinds: KindInfo[], extra: { group: string; version: string }[] = []): object {
   const byGroup = new Map<string, string[]>();
-  for (const gv of groupVersions(kinds)) {
+  for (const gv of [...groupVersions(kinds), ...extra]) {
     if (gv.group === '') continue;
     byGroup.set(gv.group, [...(byGroup.get(gv.group) ?? []), gv.version]);
   }
   return { kind: 'APIGroupList', apiVersion: 'v1', groups: [...byGroup].map(([g, vs]) => apiGroup(g, vs)) };
 }
 
-export function apiGroupDoc(kinds: KindInfo[], group: string): object | undefined {
-  const versions = groupVersions(kinds)
-    .filter((gv) => gv.group === group)
-    .map((gv) => gv.version);
+export function apiGroupDoc(kinds: KindInfo[], group: string, extraVersions: string[] = []): object | undefined {
+  const versions = [
+    ...groupVersions(kinds)
+      .filter((gv) => gv.group === group)
+      .map((gv) => gv.version),
+    ...extraVersions,
+  ];
   return versions.length > 0 ? apiGroup(group, versions) : undefined;
 }
 

@@ -4,6 +4,7 @@ import type { KindInfo } from '../api/kind.js';
 import type { ApiObject } from '../api/meta.js';
 import { apiVersionOf } from '../api/kind.js';
 import type { Store } from '../store/types.js';
+import type { UserInfo } from './auth/authn.js';
 import { parseBody } from './body.js';
 import { isObject } from './objects.js';
 import { patchTypeOf } from './patch.js';
@@ -13,7 +14,7 @@ import type { PropagationPolicy, Resources, Subresource, WriteOptions, WriteResu
 import { errors } from './status.js';
 import { subresourceVerbs, type SubresourceVerb } from './strategy.js';
 import { toTable, wantsTable } from './table.js';
-import { serveWatch, defaultWatchSettings, type WatchSettings } from './watch.js';
+import { serveWatch, defaultWatchSettings, WatchLimiter, type WatchSettings } from './watch.js';
 
 const VERB_OF_METHOD: Record<string, SubresourceVerb | undefined> = { GET: 'get', PUT: 'update', PATCH: 'patch' };
 
@@ -25,11 +26,23 @@ export interface RequestLabels {
 }
 
 export class ResourceHandlers {
+  private readonly watches: WatchLimiter;
+
   constructor(
     private readonly store: Store,
     private readonly resources: Resources,
     private readonly watchSettings: WatchSettings = defaultWatchSettings,
-  ) {}
+  ) {
+    this.watches = new WatchLimiter(watchSettings.maxWatchesPerUser);
+  }
+
+  /** Serves a watch, counted against its identity's limit until the response closes. */
+  private watch(target: { kind: KindInfo; namespace: string }, q: ResourceQuery, asTable: boolean, req: Request, res: Response): Promise<void> {
+    const user = (res.locals.user as UserInfo | undefined)?.name ?? '';
+    this.watches.acquire(user);
+    res.once('close', () => this.watches.release(user));
+    return serveWatch(this.store, target, q, asTable, req, res, this.watchSettings);
+  }
 
   async handle(target: ResourceTarget, req: Request, res: Response, labels: RequestLabels): Promise<void> {
     const { kind, namespace, name, subresource } = target;
@@ -44,7 +57,7 @@ export class ResourceHandlers {
     if (name === undefined) {
       if (method === 'GET' && q.watch) {
         labels.verb = 'WATCH';
-        return serveWatch(this.store, { kind, namespace }, q, asTable, req, res, this.watchSettings);
+        return this.watch({ kind, namespace }, q, asTable, req, res);
       }
       if (method === 'GET') {
         labels.verb = 'LIST';
@@ -67,7 +80,7 @@ export class ResourceHandlers {
       case 'GET': {
         labels.verb = q.watch ? 'WATCH' : 'GET';
         if (q.watch) {
-          return serveWatch(this.store, { kind, namespace }, { ...q, fieldSelector: [`metadata.name=${name}`, q.fieldSelector].filter(Boolean).join(',') }, asTable, req, res, this.watchSettings);
+          return this.watch({ kind, namespace }, { ...q, fieldSelector: [`metadata.name=${name}`, q.fieldSelector].filter(Boolean).join(',') }, asTable, req, res);
         }
         const obj = await this.resources.get(kind, namespace, name);
         res.json(asTable ? toTable(kind, [obj], { include: q.includeObject, withColumns: true, metadata: { resourceVersion: obj.metadata.resourceVersion ?? '' } }) : obj);
@@ -81,7 +94,7 @@ export class ResourceHandlers {
         labels.verb = 'PATCH';
         const type = patchTypeOf(req.get('content-type') ?? '');
         if (!type) throw errors.unsupportedMediaType(req.get('content-type') ?? '');
-        const result = await this.resources.patch(kind, namespace, name, type, this.body(req), this.writeOptions(q, req, type === 'apply'), sub);
+        const result = await this.resources.patch(kind, namespace, name, type, this.body(req, true), this.writeOptions(q, req, type === 'apply'), sub);
         return this.sendWrite(res, result.code === 201 ? result : { ...result, code: 200 });
       }
       case 'DELETE': {
@@ -142,9 +155,9 @@ export class ResourceHandlers {
     res.json({ kind: kind.listKind, apiVersion: apiVersionOf(kind), metadata: { resourceVersion: String(await this.store.revision()) }, items });
   }
 
-  private body(req: Request): unknown {
+  private body(req: Request, patch = false): unknown {
     const raw = Buffer.isBuffer(req.body) ? req.body : undefined;
-    const body = parseBody(raw, req.get('content-type') ?? 'application/json');
+    const body = parseBody(raw, req.get('content-type') ?? 'application/json', patch);
     if (body === undefined) throw errors.badRequest('the request needs a body');
     return body;
   }
@@ -152,7 +165,8 @@ export class ResourceHandlers {
   private writeOptions(q: ResourceQuery, req: Request, apply = false): WriteOptions {
     const manager = q.fieldManager ?? (apply ? '' : managerFromUserAgent(req.get('user-agent')));
     if (manager.length > 128) throw errors.badRequest('fieldManager must be at most 128 characters');
-    return { fieldManager: manager, dryRun: q.dryRun, fieldValidation: q.fieldValidation, force: q.force };
+    const user = req.res?.locals.user as UserInfo | undefined;
+    return { fieldManager: manager, dryRun: q.dryRun, fieldValidation: q.fieldValidation, force: q.force, ...(user ? { user } : {}) };
   }
 
   private deleteOptions(req: Request, q: ResourceQuery): { dryRun: boolean; propagationPolicy?: PropagationPolicy; preconditions?: { uid?: string; resourceVersion?: string } } {

@@ -38,7 +38,13 @@ export function mergePatch(target: unknown, patch: unknown): unknown {
 export function jsonPatch(target: JsonObject, ops: unknown): JsonObject {
   if (!Array.isArray(ops)) throw errors.badRequest('json patch must be an array of operations');
   const doc = clone(target);
-  const problem = validate(ops as fastJsonPatch.Operation[], doc);
+  let problem: ReturnType<typeof validate>;
+  try {
+    problem = validate(ops as fastJsonPatch.Operation[], doc);
+  } catch (err) {
+    // fast-json-patch's validation itself fails on some sequences (an operation after one that removed the root)
+    throw errors.badRequest(`invalid json patch: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+  }
   if (problem) throw errors.badRequest(`invalid json patch: ${problem.message.split('\n')[0]} (operation ${problem.index})`);
   try {
     return applyPatch(doc, ops as fastJsonPatch.Operation[], false, true).newDocument as JsonObject;

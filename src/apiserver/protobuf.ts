@@ -1,6 +1,7 @@
 /**
  * Just enough of Kubernetes' protobuf encoding to read what kubectl sends for built-in kinds
- * (`kubectl create namespace` / `create secret` post protobuf, `kubectl delete` protobuf DeleteOptions).
+ * (`kubectl create namespace` / `create secret` / `create role[binding]` post protobuf, `kubectl
+ * delete` protobuf DeleteOptions, `kubectl auth can-i` protobuf access reviews).
  * Bodies are a "k8s\0" magic, then a runtime.Unknown {typeMeta, raw}; raw is the object message.
  * Replies stay JSON, which every client accepts.
  */
@@ -129,9 +130,95 @@ function deleteOptions(raw: Buffer): Record<string, unknown> {
   return obj;
 }
 
+function strings(fs: Field[], no: number): string[] | undefined {
+  const out = fs.filter((f) => f.no === no).map(str);
+  return out.length ? out : undefined;
+}
+
+/** Fields of `raw` by number into an object of strings: { 1: 'name', 2: 'kind' }. */
+function stringFields(raw: Buffer, names: Record<number, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of fields(raw)) if (names[f.no]) out[names[f.no]!] = str(f);
+  return out;
+}
+
+function policyRule(raw: Buffer): Record<string, unknown> {
+  const fs = fields(raw);
+  const rule: Record<string, unknown> = { verbs: strings(fs, 1) ?? [] };
+  for (const [no, key] of [[2, 'apiGroups'], [3, 'resources'], [4, 'resourceNames'], [5, 'nonResourceURLs']] as const) {
+    const v = fs.filter((f) => f.no === no).map(str);
+    // apiGroups [""] is one empty string: keep it
+    if (v.length) rule[key] = v;
+  }
+  return rule;
+}
+
+function role(kind: 'Role' | 'ClusterRole') {
+  return (raw: Buffer): Record<string, unknown> => {
+    const obj: Record<string, unknown> = { apiVersion: 'rbac.authorization.k8s.io/v1', kind };
+    const rules: Record<string, unknown>[] = [];
+    for (const f of fields(raw)) {
+      if (f.no === 1) obj.metadata = objectMeta(bytes(f));
+      if (f.no === 2) rules.push(policyRule(bytes(f)));
+    }
+    obj.rules = rules;
+    return obj;
+  };
+}
+
+function binding(kind: 'RoleBinding' | 'ClusterRoleBinding') {
+  return (raw: Buffer): Record<string, unknown> => {
+    const obj: Record<string, unknown> = { apiVersion: 'rbac.authorization.k8s.io/v1', kind };
+    const subjects: Record<string, string>[] = [];
+    for (const f of fields(raw)) {
+      if (f.no === 1) obj.metadata = objectMeta(bytes(f));
+      if (f.no === 2) subjects.push(stringFields(bytes(f), { 1: 'kind', 2: 'apiGroup', 3: 'name', 4: 'namespace' }));
+      if (f.no === 3) obj.roleRef = stringFields(bytes(f), { 1: 'apiGroup', 2: 'kind', 3: 'name' });
+    }
+    if (subjects.length) obj.subjects = subjects;
+    return obj;
+  };
+}
+
+const RESOURCE_ATTRIBUTES = { 1: 'namespace', 2: 'verb', 3: 'group', 4: 'version', 5: 'resource', 6: 'subresource', 7: 'name' };
+
+function accessReview(kind: string) {
+  return (raw: Buffer): Record<string, unknown> => {
+    const obj: Record<string, unknown> = { apiVersion: 'authorization.k8s.io/v1', kind };
+    for (const f of fields(raw)) {
+      if (f.no === 1) obj.metadata = objectMeta(bytes(f));
+      if (f.no !== 2) continue;
+      const spec: Record<string, unknown> = {};
+      const sfs = fields(bytes(f));
+      if (kind === 'SelfSubjectRulesReview') {
+        Object.assign(spec, stringFields(bytes(f), { 1: 'namespace' }));
+      } else {
+        for (const s of sfs) {
+          if (s.no === 1) spec.resourceAttributes = stringFields(bytes(s), RESOURCE_ATTRIBUTES);
+          if (s.no === 2) spec.nonResourceAttributes = stringFields(bytes(s), { 1: 'path', 2: 'verb' });
+          if (s.no === 3) spec.user = str(s);
+          if (s.no === 6) spec.uid = str(s);
+        }
+        const groups = strings(sfs, 4);
+        if (groups) spec.groups = groups;
+      }
+      obj.spec = spec;
+    }
+    return obj;
+  };
+}
+
 const DECODERS: Record<string, (raw: Buffer) => Record<string, unknown>> = {
   'v1/Namespace': namespace,
   'v1/Secret': secret,
+  'rbac.authorization.k8s.io/v1/Role': role('Role'),
+  'rbac.authorization.k8s.io/v1/ClusterRole': role('ClusterRole'),
+  'rbac.authorization.k8s.io/v1/RoleBinding': binding('RoleBinding'),
+  'rbac.authorization.k8s.io/v1/ClusterRoleBinding': binding('ClusterRoleBinding'),
+  'authorization.k8s.io/v1/SelfSubjectAccessReview': accessReview('SelfSubjectAccessReview'),
+  'authorization.k8s.io/v1/SubjectAccessReview': accessReview('SubjectAccessReview'),
+  'authorization.k8s.io/v1/LocalSubjectAccessReview': accessReview('LocalSubjectAccessReview'),
+  'authorization.k8s.io/v1/SelfSubjectRulesReview': accessReview('SelfSubjectRulesReview'),
   'v1/DeleteOptions': deleteOptions,
   'meta.k8s.io/v1/DeleteOptions': deleteOptions,
 };

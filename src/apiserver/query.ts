@@ -35,7 +35,7 @@ function bool(v: string | undefined): boolean {
 
 function nonNegativeInt(name: string, v: string | undefined): number | undefined {
   if (v === undefined || v === '') return undefined;
-  if (!/^\d+$/.test(v)) throw errors.badRequest(`query parameter ${name} must be a non-negative integer, got "${v}"`);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v))) throw errors.badRequest(`query parameter ${name} must be a non-negative integer, got "${v}"`);
   return Number(v);
 }
 

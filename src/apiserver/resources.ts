@@ -9,9 +9,12 @@ import { apiVersionOf, type KindInfo } from '../api/kind.js';
 import type { ApiObject } from '../api/meta.js';
 import { AlreadyExistsError, ConflictError, NotFoundError, type ListOptions, type ListResult, type ObjectKey, type Store } from '../store/types.js';
 import { admit, type FieldValidation } from './admission.js';
+import type { AdmissionPlugin, AdmissionRequest } from './admission-plugins.js';
+import type { UserInfo } from './auth/authn.js';
 import { Deletions, type DeleteOptions, type DeleteResult } from './deletion.js';
 import { conflictMessage, recordUpdate, serverSideApply } from './managed-fields.js';
 import { NAMESPACE_FINALIZER, NamespaceLifecycle, namespaceFinalizers } from './namespace-strategy.js';
+import { canonicalizeMeta, immutableMetaProblems, objectMetaCauses } from './meta-validation.js';
 import { generateName } from './names.js';
 import { clone, deepEqual, desiredPart, isObject, nowRfc3339, type JsonObject } from './objects.js';
 import { jsonPatch, mergePatch, strategicMergePatch, type PatchType } from './patch.js';
@@ -30,6 +33,8 @@ export interface WriteOptions {
   dryRun: boolean;
   fieldValidation: FieldValidation;
   force?: boolean;
+  /** Who asks (for admission plugins); undefined for the server's own writes. */
+  user?: UserInfo;
 }
 
 export interface WriteResult {
@@ -46,16 +51,16 @@ function meta(obj: JsonObject): JsonObject {
 
 /** Compare for no-op detection: the times in managedFields don't count as a change. */
 function withoutVolatile(obj: ApiObject): JsonObject {
-  const c = clone(obj) as JsonObject;
-  const m = meta(c);
+  const m: JsonObject = { ...obj.metadata };
   delete m.resourceVersion;
   if (Array.isArray(m.managedFields)) m.managedFields = m.managedFields.map((e: JsonObject) => ({ ...e, time: undefined }));
-  return c;
+  return { ...obj, metadata: m };
 }
 
 export class Resources {
   private readonly deletions: Deletions;
   private readonly lifecycle: NamespaceLifecycle;
+  private readonly plugins: AdmissionPlugin[] = [];
 
   constructor(
     private readonly store: Store,
@@ -65,6 +70,15 @@ export class Resources {
   ) {
     this.deletions = new Deletions(store, strategies);
     this.lifecycle = new NamespaceLifecycle(store, kinds);
+  }
+
+  /** Adds an admission plugin, run on every create and update after validation. */
+  use(plugin: AdmissionPlugin): void {
+    this.plugins.push(plugin);
+  }
+
+  private async admission(r: AdmissionRequest): Promise<void> {
+    for (const p of this.plugins) await p(r);
   }
 
   key(kind: KindInfo, namespace: string, name: string): ObjectKey {
@@ -99,8 +113,10 @@ export class Resources {
     if (kind.namespaced) await this.lifecycle.checkWritable(candidate.metadata.namespace ?? '');
     strategy.prepareForCreate(candidate);
     const { object, warnings } = admit(kind, candidate, opts.fieldValidation);
-    this.check(kind, object, strategy.validate(object));
+    this.check(kind, object, [...objectMetaCauses(object), ...strategy.validate(object)]);
+    canonicalizeMeta(object);
     strategy.canonicalize(object);
+    await this.admission({ kind, operation: 'CREATE', object, sub: undefined, ...(opts.user ? { user: opts.user } : {}) });
     const m = object.metadata;
     m.uid = randomUUID();
     m.creationTimestamp = nowRfc3339();
@@ -131,6 +147,7 @@ export class Resources {
     const old = await this.get(kind, namespace, name);
     if (old.metadata.resourceVersion !== rv) throw errors.conflict(kind, name, MODIFIED);
     try {
+      this.checkImmutable(kind, next, old);
       return await this.commit(kind, old, strategy.prepareForUpdate(next, old, sub), opts, sub);
     } catch (err) {
       if (err instanceof ApiConflictRetry) throw errors.conflict(kind, name, MODIFIED);
@@ -152,6 +169,7 @@ export class Resources {
       const asked = isObject(next.metadata) ? next.metadata.resourceVersion : undefined;
       if (asked !== undefined && asked !== old.metadata.resourceVersion) throw errors.conflict(kind, name, MODIFIED);
       const candidate = this.checkBody(kind, namespace, next, name) as ApiObject;
+      this.checkImmutable(kind, candidate, old);
       try {
         return await this.commit(kind, old, strategy.prepareForUpdate(candidate, old, sub), opts, sub);
       } catch (err) {
@@ -194,6 +212,7 @@ export class Resources {
           res.conflicts.map((c) => ({ reason: 'FieldManagerConflict', message: `conflict with "${c.manager}" using ${av}`, field: c.path })),
         );
       }
+      this.checkImmutable(kind, res.object as ApiObject, old);
       const candidate = strategy.prepareForUpdate(res.object as ApiObject, old, sub);
       candidate.metadata.managedFields = (res.object as ApiObject).metadata.managedFields;
       try {
@@ -232,8 +251,10 @@ export class Resources {
       delete m.deletionGracePeriodSeconds;
     }
     const { object, warnings } = admit(kind, next, opts.fieldValidation);
-    this.check(kind, object, strategy.validateUpdate(object, old, sub));
+    this.check(kind, object, [...objectMetaCauses(object), ...strategy.validateUpdate(object, old, sub)]);
+    canonicalizeMeta(object);
     strategy.canonicalize(object);
+    await this.admission({ kind, operation: 'UPDATE', object, old, sub, ...(opts.user ? { user: opts.user } : {}) });
     const changedDesired = !deepEqual(desiredPart(old as JsonObject), desiredPart(object as JsonObject));
     object.metadata.generation = (om.generation ?? 1) + (changedDesired ? 1 : 0);
     if (!managedDone) {
@@ -320,10 +341,19 @@ export class Resources {
       delete m.namespace;
     }
     if (name !== undefined) {
-      if (m.name !== undefined && m.name !== name) throw errors.badRequest(`the name of the object (${String(m.name)}) does not match the name on the URL (${name})`);
+      if (m.name !== undefined && m.name !== name) {
+        throw errors.invalid(kind, name, [{ reason: 'FieldValueInvalid', field: 'metadata.name', message: `Invalid value: ${JSON.stringify(String(m.name))}: field is immutable (the name on the URL is "${name}")` }]);
+      }
       m.name = name;
     }
     return obj;
+  }
+
+  /** uid (409, a failed precondition), name and creationTimestamp (422) may not change. */
+  private checkImmutable(kind: KindInfo, next: ApiObject, old: ApiObject): void {
+    const immutable = immutableMetaProblems(next as JsonObject, old);
+    if (immutable.uidConflict) throw errors.conflict(kind, old.metadata.name, immutable.uidConflict);
+    this.check(kind, old, immutable.causes);
   }
 
   private checkName(kind: KindInfo, obj: JsonObject): void {

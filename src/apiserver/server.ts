@@ -15,7 +15,16 @@ import type { Store } from '../store/types.js';
 import { createApp, type AppDeps, type OpenApiSource } from './app.js';
 import { refuseUpgrade } from '../util/refuse-upgrade.js';
 import { socketPair } from '../util/socket-pair.js';
-import { loadOrCreateCredentials, tokenMatches, writeKubeconfig, type Credentials } from './auth.js';
+import { errorText, logger } from '../util/log.js';
+import { randomBytes } from 'node:crypto';
+import { loadOrCreateCredentials, writeKubeconfig, type Credentials } from './auth.js';
+import { Authenticator, type UserInfo } from './auth/authn.js';
+import { ensureBootstrapPolicy } from './auth/bootstrap.js';
+import { AuthDoor } from './auth/door.js';
+import { rbacEscalationCheck } from './auth/escalation.js';
+import { RbacAuthorizer } from './auth/rbac.js';
+import { ApiError } from './status.js';
+import { podSecurityAdmission, type PodSecurityOptions } from './pod-security.js';
 import { InstrumentedStore } from './instrumented-store.js';
 import { ensureServingCerts, servingNames } from './tls.js';
 import { Resources } from './resources.js';
@@ -36,19 +45,28 @@ export interface ApiServerOptions {
   subresources?: AppDeps['subresources'];
   /** Extra routes behind authentication; gets the server's Resources (the agent proxy uses it). */
   extraRoutes?: (resources: Resources) => AppDeps['extraRoutes'];
+  /** Paths of extraRoutes that authenticate their callers themselves (webhooks); see AppDeps. */
+  unauthenticatedPaths?: RegExp[];
+  /** Container admission per namespace (default level baseline, no host paths allowed). */
+  podSecurity?: PodSecurityOptions;
   /** Serves authenticated HTTP upgrade requests (exec over WebSocket); without it, upgrades are plain requests. */
   upgrade?: (resources: Resources) => UpgradeHandler;
 }
 
-/** Takes an upgrade request whose token checked out; answers on the socket, or takes it over. */
+/** Takes an upgrade request that was authenticated and authorised; answers on the socket, or takes it over. */
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
 export interface ApiServer {
   url: string;
   kubeconfigPath: string;
   credentials: Credentials;
-  /** PEM of the CA that signed the serving certificate. */
+  /** PEM of the CA that signed the serving certificate (and signs client certificates). */
   caPem: string;
+  /**
+   * A new bearer token for `user`, valid while this process runs and known only to it: the identity
+   * of a role composed into the process (controllers, the node agent).
+   */
+  issueProcessToken(user: UserInfo): string;
   store: Store;
   resources: Resources;
   /**
@@ -84,14 +102,22 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const credentials = await loadOrCreateCredentials(opts.dataDir);
   const store = new InstrumentedStore(opts.store);
   const resources = new Resources(store, opts.kinds);
+  const authorizer = new RbacAuthorizer(store);
+  await authorizer.start();
+  const authenticator = new Authenticator(store, credentials.adminToken);
+  const door = new AuthDoor(authenticator, authorizer);
+  resources.use(rbacEscalationCheck(authorizer));
+  resources.use(podSecurityAdmission(store, opts.podSecurity));
   await ensureDefaultNamespaces(resources, opts.kinds);
+  await ensureBootstrapPolicy(resources, opts.kinds);
 
   const extraRoutes = opts.extraRoutes?.(resources);
   const app = createApp({
     store,
     resources,
     kinds: opts.kinds,
-    credentials,
+    door,
+    ...(opts.unauthenticatedPaths ? { unauthenticatedPaths: opts.unauthenticatedPaths } : {}),
     openapi: opts.openapi,
     ...(opts.watch ? { watch: opts.watch } : {}),
     ...(opts.subresources ? { subresources: opts.subresources } : {}),
@@ -99,7 +125,9 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   });
   const { host, port } = parseListen(opts.listen);
   const tls = await ensureServingCerts(opts.dataDir, servingNames(host));
-  const server: Server = createServer({ cert: tls.certPem, key: tls.keyPem }, app);
+  // Client certificates are asked for, not required (tokens are the other way in); the
+  // authenticator takes only those that Berth's CA signed.
+  const server: Server = createServer({ cert: tls.certPem, key: tls.keyPem, ca: tls.caPem, requestCert: true, rejectUnauthorized: false }, app);
   server.keepAliveTimeout = 65_000;
   // The in-process door: the same app on a server that never listens; connections are socket pairs.
   const inProcess = createHttpServer(app);
@@ -113,8 +141,13 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       upgraded.add(socket);
       socket.once('close', () => upgraded.delete(socket));
       socket.on('error', () => undefined);
-      if (!tokenMatches(req.headers.authorization, credentials)) return refuseUpgrade(socket, 401, errors.unauthorized().toStatus());
-      upgrade(req, socket, head);
+      door.admit(req).then(
+        () => upgrade(req, socket, head),
+        (err: unknown) => {
+          const e = err instanceof ApiError ? err : errors.internal(String(err));
+          refuseUpgrade(socket, e.code, e.toStatus());
+        },
+      );
     };
     server.on('upgrade', onUpgrade);
     inProcess.on('upgrade', onUpgrade);
@@ -140,7 +173,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         const mark = marks.shift()!;
         if (mark.revision > (await store.compactedRevision())) await store.compact(mark.revision);
       }
-    })().catch((err: unknown) => console.error('apiserver: housekeeping failed:', err));
+    })().catch((err: unknown) => logger('apiserver').error({ err: errorText(err) }, 'housekeeping failed'));
   }, 10_000);
   housekeeping.unref();
 
@@ -151,6 +184,11 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     caPem: tls.caPem,
     store,
     resources,
+    issueProcessToken(user) {
+      const token = randomBytes(32).toString('base64url');
+      authenticator.addProcessToken(token, user);
+      return token;
+    },
     connectInProcess() {
       const [client, serverEnd] = socketPair();
       inProcessSockets.add(serverEnd);
@@ -160,6 +198,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     },
     async close() {
       clearInterval(housekeeping);
+      authorizer.stop();
       for (const socket of inProcessSockets) socket.destroy();
       for (const socket of upgraded) socket.destroy();
       server.closeAllConnections();

@@ -8,6 +8,7 @@ import { resourceOf, type KindInfo } from '../api/kind.js';
 import type { ApiObject } from '../api/meta.js';
 import { NamespaceStrategy } from './namespace-strategy.js';
 import { isObject } from './objects.js';
+import { BindingStrategy, RoleStrategy } from './rbac-strategy.js';
 import { DefaultStrategy, StrategyRegistry, type RestStrategy } from './strategy.js';
 
 export const CONTAINER_FINALIZER = 'berth.dev/container';
@@ -42,6 +43,10 @@ const MAKERS: Record<string, (kind: KindInfo) => RestStrategy> = {
   'berth.dev/containers': (k) => new NodeBoundStrategy(k, CONTAINER_FINALIZER),
   'berth.dev/volumes': (k) => new NodeBoundStrategy(k, VOLUME_FINALIZER),
   'berth.dev/images': (k) => new NodeBoundStrategy(k, IMAGE_FINALIZER),
+  'rbac.authorization.k8s.io/roles': (k) => new RoleStrategy(k),
+  'rbac.authorization.k8s.io/clusterroles': (k) => new RoleStrategy(k),
+  'rbac.authorization.k8s.io/rolebindings': (k) => new BindingStrategy(k),
+  'rbac.authorization.k8s.io/clusterrolebindings': (k) => new BindingStrategy(k),
 };
 
 export function builtinStrategies(kinds: KindInfo[]): StrategyRegistry {

@@ -31,6 +31,7 @@ const commands: Record<string, Command> = {
   build: { load: async () => (await import('./commands/build.js')).buildCommand, summary: "build an image from a Dockerfile on a node (with the layer cache); --local: this machine's node" },
   commit: { load: async () => (await import('./commands/commit.js')).commitCommand, summary: "create an image from a container's changes, on its node" },
   import: { load: async () => (await import('./commands/import.js')).importCommand, summary: 'create an image on a node from a rootfs tarball, with --change instructions' },
+  token: { load: async () => (await import('./commands/token.js')).tokenCommand, summary: 'make (create NAME --role view|edit|admin|cluster-admin), list or revoke user tokens; writes a kubeconfig' },
   history: { load: async () => (await import('./commands/history.js')).historyCommand, summary: 'show the history of an image of a node' },
 };
 

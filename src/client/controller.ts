@@ -11,7 +11,8 @@
  */
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { metricsRegistry } from '../metrics/registry.js';
-import type { KObject } from './api-client.js';
+import { errorText, logFn, type LogFn } from '../util/log.js';
+import { isConflict, type KObject } from './api-client.js';
 import { keyOf, type Informer } from './informer.js';
 import { WorkQueue, type BackoffPolicy } from './workqueue.js';
 
@@ -63,7 +64,7 @@ export interface ControllerOptions {
   backoff?: BackoffPolicy;
   /** Queue every cached key of the watched informers this often (default: never). */
   resyncMs?: number;
-  log?: (msg: string) => void;
+  log?: LogFn;
 }
 
 export interface WatchOptions<T> {
@@ -84,11 +85,11 @@ export class Controller {
   private readonly resynced: { informer: Informer<KObject>; map: (obj: KObject) => string[] }[] = [];
   private resyncTimer: NodeJS.Timeout | undefined;
   private started = false;
-  private readonly log: (msg: string) => void;
+  private readonly log: LogFn;
 
   constructor(private readonly o: ControllerOptions) {
     this.queue = new WorkQueue(o.name, o.backoff);
-    this.log = o.log ?? ((m) => console.error(m));
+    this.log = o.log ?? logFn('controller');
   }
 
   get name(): string {
@@ -132,7 +133,9 @@ export class Controller {
     this.started = true;
     await Promise.all(this.informers.map((i) => i.start()));
     this.queue.run(this.o.concurrency ?? 1, (key) => this.reconcileOne(key), (key, err) => {
-      if (!(err instanceof RetryLater)) this.log(`${this.o.name}: ${key}: ${(err as Error)?.message ?? String(err)}`);
+      if (err instanceof RetryLater) return;
+      // An optimistic-concurrency conflict is expected: the key is retried with the latest object.
+      this.log(`${this.o.name}: ${key}: ${errorText(err)}`, isConflict(err) ? 'debug' : 'error', { controller: this.o.name, key });
     });
     if (this.o.resyncMs) {
       this.resyncTimer = setInterval(() => this.resync(), this.o.resyncMs);

@@ -5,6 +5,7 @@
  * fresh), lists again after 410 Gone, and after any failure starts again with a growing delay, so a
  * restarted API server is followed without anyone noticing but the log.
  */
+import { errorText, logFn, type LogFn } from '../util/log.js';
 import { isGone, type KObject, type ResourceClient, type WatchHandle } from './api-client.js';
 
 export interface InformerOptions {
@@ -15,7 +16,7 @@ export interface InformerOptions {
   pageSize?: number;
   /** First delay after a failure; doubles up to 30 s (default 250 ms). */
   retryDelayMs?: number;
-  log?: (msg: string) => void;
+  log?: LogFn;
 }
 
 export interface EventHandlers<T> {
@@ -46,13 +47,13 @@ export class Informer<T extends KObject = KObject> {
   private syncWaiters: (() => void)[] = [];
   private retryTimer: NodeJS.Timeout | undefined;
   private failures = 0;
-  private readonly log: (msg: string) => void;
+  private readonly log: LogFn;
 
   constructor(
     readonly resource: ResourceClient<T>,
     private readonly o: InformerOptions = {},
   ) {
-    this.log = o.log ?? ((m) => console.error(m));
+    this.log = o.log ?? logFn('informer');
   }
 
   get name(): string {
@@ -171,7 +172,7 @@ export class Informer<T extends KObject = KObject> {
       return;
     }
     const delay = Math.min(MAX_RETRY_MS, (this.o.retryDelayMs ?? 250) * 2 ** this.failures++);
-    this.log(`informer ${this.name}: ${(err as Error)?.message ?? String(err)}; retrying in ${delay} ms`);
+    this.log(`informer ${this.name}: ${errorText(err)}; retrying in ${delay} ms`, 'warn');
     this.retryTimer = setTimeout(() => void this.run(), delay);
     this.retryTimer.unref();
   }
@@ -217,7 +218,7 @@ export class Informer<T extends KObject = KObject> {
         if (old) h.update?.(old, obj);
         else h.add?.(obj);
       } catch (err) {
-        this.log(`informer ${this.name}: handler failed: ${(err as Error).message}`);
+        this.log(`informer ${this.name}: handler failed: ${errorText(err)}`, 'error');
       }
     }
   }
@@ -230,7 +231,7 @@ export class Informer<T extends KObject = KObject> {
       try {
         h.delete?.(last ?? old);
       } catch (err) {
-        this.log(`informer ${this.name}: handler failed: ${(err as Error).message}`);
+        this.log(`informer ${this.name}: handler failed: ${errorText(err)}`, 'error');
       }
     }
   }
@@ -264,7 +265,7 @@ function add(index: Map<string, Set<string>>, value: string, key: string): void 
 export class InformerFactory {
   private readonly informers = new Map<string, Informer>();
 
-  constructor(private readonly log?: (msg: string) => void) {}
+  constructor(private readonly log?: LogFn) {}
 
   for<T extends KObject>(resource: ResourceClient<T>, o: Omit<InformerOptions, 'log'> = {}): Informer<T> {
     const t = resource.type;

@@ -8,6 +8,8 @@ import { resolveDataDir } from '../cli/data-dir.js';
 import { CliError } from '../cli/errors.js';
 import { startAgent } from './compose.js';
 import { loadOrCreateToken, onSignals } from './token-file.js';
+import { applyLogFlags, logFlags } from './logging.js';
+import { logger } from '../util/log.js';
 
 const flags = {
   kubeconfig: { type: 'string', valueName: 'FILE', description: 'kubeconfig of the API server to register with (required)' },
@@ -16,6 +18,7 @@ const flags = {
   'endpoint-listen': { type: 'string', valueName: 'HOST:PORT', default: '127.0.0.1:0', description: 'address of the endpoint the API server proxies logs and exec to' },
   'endpoint-token-file': { type: 'string', valueName: 'FILE', description: 'bearer token the endpoint requires, shared with the API server (default: DIR/agent-token, created when missing)' },
   'cgroup-parent': { type: 'string', valueName: 'NAME', description: 'parent cgroup of the containers (default "berth")' },
+  ...logFlags,
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 } as const satisfies FlagSpecs;
 
@@ -31,6 +34,7 @@ const spec: CommandSpec<typeof flags> = {
 export async function agentCommand(argv: string[]): Promise<void> {
   const parsed = parseCommand(spec, argv);
   if (!parsed) return;
+  applyLogFlags(parsed.values);
   const kubeconfig = parsed.values.kubeconfig;
   if (!kubeconfig) throw new CliError("--kubeconfig is required: the agent talks to the API server it names. See 'berth agent --help'.");
   const dataDir = resolveDataDir(parsed.values['data-dir']);
@@ -47,7 +51,7 @@ export async function agentCommand(argv: string[]): Promise<void> {
     endpointPort: port,
     ...(parsed.values['cgroup-parent'] ? { cgroupParent: parsed.values['cgroup-parent'] } : {}),
   });
-  console.log(`berth agent: node ${nodeName} registered; endpoint ${agent.endpoint.url}; runtime ${join(dataDir, 'runtime')}`);
+  logger('agent').info({ node: nodeName, endpoint: agent.endpoint.url, runtime: join(dataDir, 'runtime') }, `node ${nodeName} registered; endpoint ${agent.endpoint.url}`);
   onSignals('agent', async () => {
     await agent.stop();
     await runtime.close();

@@ -8,12 +8,12 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Agent } from '../agent/agent.js';
-import { kinds } from '../api/registry.js';
-import { openapiV3GroupVersion, openapiV3Index } from '../api/openapi.js';
-import { agentProxyRoutes, agentSubresources } from '../apiserver/agent-proxy.js';
-import { execProxyUpgrade } from '../apiserver/exec-proxy.js';
-import { startApiServer, type ApiServer } from '../apiserver/server.js';
+import type { ApiServer } from '../apiserver/server.js';
+import { startApi } from './api-role.js';
+import type { UserInfo } from '../apiserver/auth/authn.js';
+import { CONTROLLER_USER, NODES_GROUP, nodeUser } from '../apiserver/auth/bootstrap.js';
 import type { WatchSettings } from '../apiserver/watch.js';
+import type { PodSecurityOptions } from '../apiserver/pod-security.js';
 import { ApiClient } from '../client/api-client.js';
 import { InformerFactory } from '../client/informer.js';
 import { inProcessKubeConfig } from '../client/kubeconfig.js';
@@ -25,36 +25,26 @@ import { Scheduler } from '../controllers/scheduler.js';
 import { nodeDistribution } from '../runtime/distribution/node.js';
 import { Runtime } from '../runtime/index.js';
 import type { Store } from '../store/types.js';
+import { logFn, type LogFn } from '../util/log.js';
 
-export interface ApiRoleOptions {
-  store: Store;
-  dataDir: string;
-  listen: string;
-  /** Token the agents' endpoints accept (the API server's proxy sends it). */
-  agentToken: string;
-  watch?: WatchSettings;
-  compactAfterMs?: number;
+export { startApi, type ApiRoleOptions } from './api-role.js';
+
+/**
+ * An API client of the server in this process, authenticated as the admin or, given `user`, as
+ * that identity (a token only this process knows). Either way its requests pass authentication,
+ * authorisation and admission like any other.
+ */
+export function inProcessClient(api: ApiServer, user?: UserInfo): ApiClient {
+  const token = user ? api.issueProcessToken(user) : api.credentials.adminToken;
+  return new ApiClient(inProcessKubeConfig(() => api.connectInProcess(), token, user ? user.name : 'berth-in-process'));
 }
 
-/** The API server with the agent proxies (logs, exec, builds, node image API). */
-export function startApi(o: ApiRoleOptions): Promise<ApiServer> {
-  return startApiServer({
-    store: o.store,
-    kinds,
-    openapi: { index: openapiV3Index, groupVersion: openapiV3GroupVersion },
-    dataDir: o.dataDir,
-    listen: o.listen,
-    ...(o.watch ? { watch: o.watch } : {}),
-    ...(o.compactAfterMs !== undefined ? { compactAfterMs: o.compactAfterMs } : {}),
-    subresources: agentSubresources,
-    extraRoutes: (resources) => agentProxyRoutes({ resources, kinds, agentToken: o.agentToken }),
-    upgrade: (resources) => execProxyUpgrade({ resources, kinds, agentToken: o.agentToken }),
-  });
-}
+/** The identity of the controllers composed into a server: system:berth-controller. */
+export const controllerIdentity: UserInfo = { name: CONTROLLER_USER, groups: [] };
 
-/** An API client of the server in this process, authenticated as the admin. */
-export function inProcessClient(api: ApiServer): ApiClient {
-  return new ApiClient(inProcessKubeConfig(() => api.connectInProcess(), api.credentials.adminToken, 'berth-in-process'));
+/** The identity of a node's agent: system:node:NAME in system:nodes (ClusterRole system:node). */
+export function nodeIdentity(nodeName: string): UserInfo {
+  return { name: nodeUser(nodeName), groups: [NODES_GROUP] };
 }
 
 export interface ControllerSet {
@@ -67,12 +57,12 @@ export interface ControllerOptions {
   nodeGraceMs?: number;
   /** Which controllers to run (default all). */
   only?: string[];
-  log?: (msg: string) => void;
+  log?: LogFn;
 }
 
 /** The cluster's controllers on one API client, sharing one set of informers; resolves once they run. */
 export async function startControllers(client: ApiClient, o: ControllerOptions = {}): Promise<ControllerSet> {
-  const log = o.log ?? ((m: string) => console.error(`berth controller: ${m}`));
+  const log = o.log ?? logFn('controller');
   const informers = new InformerFactory(log);
   const ctx: ControllerContext = { client, informers, log };
   const all: RunnableController[] = [new GarbageCollector(ctx), new NamespaceController(ctx), new Scheduler(ctx), new NodeLifecycleController(ctx, o.nodeGraceMs)];
@@ -98,7 +88,7 @@ export interface AgentRoleOptions {
   /** Runtime state directory (default <dataDir>/runtime). */
   runtimeRoot?: string;
   cgroupParent?: string;
-  log?: (msg: string) => void;
+  log?: LogFn;
 }
 
 /** This node's runtime and the agent that alone writes it. */
@@ -131,7 +121,9 @@ export interface AllInOneOptions {
   nodeGraceMs?: number;
   /** Token agent endpoints accept (default: a new random one, given to the in-process agent). */
   agentToken?: string;
-  log?: (msg: string) => void;
+  podSecurity?: PodSecurityOptions;
+  watch?: WatchSettings;
+  log?: LogFn;
 }
 
 export interface AllInOne {
@@ -146,14 +138,15 @@ export interface AllInOne {
 /** What `berth server` runs: API server, controllers and this node's agent in one process. */
 export async function startAllInOne(o: AllInOneOptions): Promise<AllInOne> {
   const agentToken = o.agentToken ?? randomBytes(32).toString('hex');
-  const api = await startApi({ store: o.store, dataDir: o.dataDir, listen: o.listen, agentToken });
-  const client = inProcessClient(api);
+  const api = await startApi({ store: o.store, dataDir: o.dataDir, listen: o.listen, agentToken, ...(o.podSecurity ? { podSecurity: o.podSecurity } : {}), ...(o.watch ? { watch: o.watch } : {}) });
+  const client = inProcessClient(api, controllerIdentity);
   const controllers = await startControllers(client, { ...(o.nodeGraceMs ? { nodeGraceMs: o.nodeGraceMs } : {}), ...(o.log ? { log: o.log } : {}) });
+  const nodeClient = o.agent !== false ? inProcessClient(api, nodeIdentity(o.nodeName)) : undefined;
   let agent: Agent | undefined;
   let runtime: Runtime | undefined;
   if (o.agent !== false) {
     ({ agent, runtime } = await startAgent({
-      client,
+      client: nodeClient!,
       dataDir: o.dataDir,
       nodeName: o.nodeName,
       endpointToken: agentToken,
@@ -172,6 +165,7 @@ export async function startAllInOne(o: AllInOneOptions): Promise<AllInOne> {
       await runtime?.close();
       await controllers.stop();
       client.close();
+      nodeClient?.close();
       await api.close();
     },
   };

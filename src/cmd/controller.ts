@@ -8,6 +8,8 @@ import { parseCommand, type CommandSpec, type FlagSpecs } from '../cli/args.js';
 import { CliError } from '../cli/errors.js';
 import { startControllers } from './compose.js';
 import { onSignals } from './token-file.js';
+import { applyLogFlags, logFlags } from './logging.js';
+import { logger } from '../util/log.js';
 
 const NAMES = ['garbage_collector', 'namespace', 'scheduler', 'node_lifecycle'];
 
@@ -15,6 +17,7 @@ const flags = {
   kubeconfig: { type: 'string', valueName: 'FILE', description: 'kubeconfig of the API server (required)' },
   controllers: { type: 'string', valueName: 'LIST', description: `comma-separated controllers to run (default all: ${NAMES.join(',')})` },
   'node-grace-period': { type: 'string', valueName: 'SECONDS', default: '40', description: 'silence after which a node is Ready=Unknown and its containers Unknown' },
+  ...logFlags,
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 } as const satisfies FlagSpecs;
 
@@ -30,6 +33,7 @@ const spec: CommandSpec<typeof flags> = {
 export async function controllerCommand(argv: string[]): Promise<void> {
   const parsed = parseCommand(spec, argv);
   if (!parsed) return;
+  applyLogFlags(parsed.values);
   const kubeconfig = parsed.values.kubeconfig;
   if (!kubeconfig) throw new CliError("--kubeconfig is required: the controllers talk to the API server it names. See 'berth controller --help'.");
   const only = parsed.values.controllers?.split(',').map((s) => s.trim()).filter(Boolean);
@@ -38,7 +42,7 @@ export async function controllerCommand(argv: string[]): Promise<void> {
   if (!Number.isFinite(grace) || grace <= 0) throw new CliError(`--node-grace-period: "${parsed.values['node-grace-period']}" is not a positive number of seconds`);
   const client = ApiClient.fromFile(kubeconfig);
   const set = await startControllers(client, { nodeGraceMs: grace * 1000, ...(only ? { only } : {}) });
-  console.log(`berth controller: running ${set.controllers.map((c) => c.name).join(', ')}`);
+  logger('controller').info({ controllers: set.controllers.map((c) => c.name) }, `running ${set.controllers.map((c) => c.name).join(', ')}`);
   onSignals('controller', async () => {
     await set.stop();
     client.close();

@@ -7,6 +7,8 @@ import { RegistryStorage } from '../registry/storage.js';
 import { parseCommand, type CommandSpec, type FlagSpecs } from '../cli/args.js';
 import { resolveDataDir } from '../cli/data-dir.js';
 import { CliError } from '../cli/errors.js';
+import { applyLogFlags, logFlags } from './logging.js';
+import { logger } from '../util/log.js';
 
 const flags = {
   'data-dir': { type: 'string', valueName: 'DIR', description: 'state directory; the registry keeps its data in DIR/registry (default: /var/lib/berth as root, else $XDG_DATA_HOME/berth)' },
@@ -22,6 +24,7 @@ const flags = {
   gc: { type: 'boolean', description: 'garbage-collect blobs no manifest references, then exit' },
   'delete-untagged': { type: 'boolean', description: 'with --gc, also delete manifests no tag points at' },
   'gc-grace': { type: 'string', valueName: 'SECONDS', default: '3600', description: 'with --gc, keep blobs younger than this (a push may be in flight)' },
+  ...logFlags,
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 } as const satisfies FlagSpecs;
 
@@ -44,6 +47,7 @@ export async function registryCommand(argv: string[]): Promise<void> {
   const parsed = parseCommand(spec, argv);
   if (!parsed) return;
   const v = parsed.values;
+  applyLogFlags(v);
   const dataDir = resolveDataDir(v['data-dir']);
   const root = registryRoot(dataDir);
   if (v['add-user'] !== undefined) {
@@ -79,12 +83,12 @@ export async function registryCommand(argv: string[]): Promise<void> {
   const acl = v.acl === undefined ? undefined : await loadAclFile(v.acl).catch((e: Error) => Promise.reject(new CliError(e.message)));
   const reg = await startRegistry({ dataDir, listen: v.listen ?? '127.0.0.1:5000', auth: mode, acl, anonymousPull: v['anonymous-pull'] === true, readOnly: v['read-only'] === true, tls });
   const authNote = reg.authEnabled ? `auth on${acl ? `, ${acl.source.length} ACL rules from ${v.acl}` : ''}` : 'auth off';
-  console.log(`berth registry: listening on ${reg.url} (data ${root}, ${authNote}${v['read-only'] ? ', read-only' : ''})`);
+  logger('registry').info({ url: reg.url, data: root, auth: reg.authEnabled, readOnly: v['read-only'] === true }, `listening on ${reg.url} (data ${root}, ${authNote}${v['read-only'] ? ', read-only' : ''})`);
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
-    console.log(`berth registry: ${signal}, shutting down`);
+    logger('registry').info({ signal }, `${signal}, shutting down`);
     void reg.close().then(() => process.exit(0));
   };
   process.on('SIGINT', () => stop('SIGINT'));

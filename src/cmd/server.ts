@@ -3,6 +3,9 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { startAllInOne } from './compose.js';
 import { onSignals } from './token-file.js';
+import { applyLogFlags, logFlags } from './logging.js';
+import { podSecurityFrom, securityFlags, watchSettingsFrom } from './security-flags.js';
+import { logger } from '../util/log.js';
 import { openStore } from '../store/index.js';
 import { parseCommand, type CommandSpec, type FlagSpecs } from '../cli/args.js';
 import { resolveDataDir } from '../cli/data-dir.js';
@@ -20,6 +23,8 @@ const flags = {
   'registry-anonymous-pull': { type: 'boolean', description: 'the registry serves pulls without credentials (as `berth registry --anonymous-pull`)' },
   'node-name': { type: 'string', valueName: 'NAME', description: "this node's name (default: the hostname)" },
   'cgroup-parent': { type: 'string', valueName: 'NAME', description: 'parent cgroup of the containers (default "berth")' },
+  ...securityFlags,
+  ...logFlags,
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 } as const satisfies FlagSpecs;
 
@@ -35,6 +40,8 @@ const spec: CommandSpec<typeof flags> = {
 export async function serverCommand(argv: string[]): Promise<void> {
   const parsed = parseCommand(spec, argv);
   if (!parsed) return;
+  applyLogFlags(parsed.values);
+  const log = logger('server');
   const dataDir = resolveDataDir(parsed.values['data-dir']);
   const aclFile = parsed.values['registry-acl'];
   // a bad ACL stops the server before anything starts (a registry quietly left out would be worse)
@@ -49,26 +56,30 @@ export async function serverCommand(argv: string[]): Promise<void> {
     listen: parsed.values.listen ?? '127.0.0.1:6443',
     nodeName,
     agent: runAgent,
+    podSecurity: podSecurityFrom(parsed.values),
+    watch: watchSettingsFrom(parsed.values),
     ...(parsed.values['cgroup-parent'] ? { cgroupParent: parsed.values['cgroup-parent'] } : {}),
-    log: (m: string) => console.error(`berth server: ${m}`),
   });
   const server = node.api;
-  console.log(`berth server: API listening on ${server.url}`);
-  console.log(`berth server: store ${storeSpec}`);
-  if (runAgent) console.log(`berth server: agent for node ${nodeName} (runtime ${join(dataDir, 'runtime')}, endpoint ${node.agent?.endpoint.url ?? ''})`);
+  log.info({ url: server.url }, `API listening on ${server.url}`);
+  log.info({ store: storeSpec }, `store ${storeSpec}`);
+  if (runAgent) log.info({ node: nodeName, runtime: join(dataDir, 'runtime'), endpoint: node.agent?.endpoint.url ?? '' }, `agent for node ${nodeName}`);
   let registry: { url: string; close(): Promise<void> } | undefined;
   if (parsed.values.registry !== false) {
     const { startRegistry } = await import('../registry/server.js');
     const listen = parsed.values['registry-listen'] ?? '127.0.0.1:5000';
     try {
       registry = await startRegistry({ dataDir, listen, acl, anonymousPull: parsed.values['registry-anonymous-pull'] === true });
-      console.log(`berth server: registry listening on ${registry.url}`);
+      log.info({ url: registry.url }, `registry listening on ${registry.url}`);
     } catch (e) {
       // The API and the node are the server's job; a taken registry port must not stop them.
-      console.error(`berth server: registry not started on ${listen}: ${(e as Error).message} (use --registry-listen or --no-registry)`);
+      log.error({ listen, err: (e as Error).message }, 'registry not started (use --registry-listen or --no-registry)');
     }
   }
-  console.log(`berth server: admin kubeconfig at ${server.kubeconfigPath} (kubectl --kubeconfig ${server.kubeconfigPath} get containers)`);
+  log.info(
+    { kubeconfig: server.kubeconfigPath },
+    `admin kubeconfig at ${server.kubeconfigPath} (kubectl --kubeconfig ${server.kubeconfigPath} get containers); narrower identities: berth token create NAME --role view|edit|admin [--namespace NS]`,
+  );
 
   for (const path of parsed.values.apply ?? []) {
     const { applyPaths } = await import('../cli/commands/apply.js');

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { errorText, logger } from '../util/log.js';
 
 /** Reads the token in `path`, or writes a new random one there (mode 0600). */
 export async function loadOrCreateToken(path: string): Promise<string> {
@@ -24,11 +25,11 @@ export function onSignals(role: string, stop: () => Promise<unknown>, note = '')
   const handler = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    console.log(`berth ${role}: ${signal}, shutting down${note}`);
+    logger(role).info({ signal }, `${signal}, shutting down${note}`);
     void stop().then(
       () => process.exit(0),
       (err: unknown) => {
-        console.error(`berth ${role}: shutdown failed: ${(err as Error).message}`);
+        logger(role).error({ err: errorText(err) }, 'shutdown failed');
         process.exit(1);
       },
     );

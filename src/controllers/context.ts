@@ -5,11 +5,12 @@
  */
 import type { ApiClient } from '../client/api-client.js';
 import type { InformerFactory } from '../client/informer.js';
+import type { LogFn } from '../util/log.js';
 
 export interface ControllerContext {
   client: ApiClient;
   informers: InformerFactory;
-  log: (msg: string) => void;
+  log: LogFn;
 }
 
 /** A controller as its process composes it. */

@@ -25,6 +25,13 @@ export const openWatches = new Gauge({
   registers,
 });
 
+export const droppedWatches = new Counter({
+  name: 'apiserver_watch_dropped_total',
+  help: 'Watches the server closed, by resource and reason (SlowClient: more unread bytes than the per-watch limit).',
+  labelNames: ['resource', 'reason'] as const,
+  registers,
+});
+
 export const storeOperationDuration = new Histogram({
   name: 'berth_store_operation_duration_seconds',
   help: 'Store operation latency by operation and resource.',

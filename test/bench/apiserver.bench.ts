@@ -64,7 +64,7 @@ async function startBerthServer(dir: string, store: string): Promise<{ url: stri
     let out = '';
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
-      const m = /API listening on (\S+)/.exec(out);
+      const m = /API listening on (https?:\/\/[^\s"]+)/.exec(out);
       if (m) resolve(m[1]!);
     });
     child.once('exit', (code) => reject(new Error(`berth server exited with ${code}`)));

@@ -33,7 +33,7 @@ describe.skipIf(!!skip)('berth server with kubectl: examples become running cont
     const [cmd, argv] = berthArgv([command, '--kubeconfig', server.kubeconfig, ...args]);
     return run(cmd, argv, { timeoutMs: 60_000 });
   };
-  const jsonpath = async (kind: string, name: string, path: string) => (await kc('get', kind, name, '-o', `jsonpath={${path}}`)).stdout;
+  const jsonpath = async (kind: string, name: string, path: string, ns = 'default') => (await kc('get', '-n', ns, kind, name, '-o', `jsonpath={${path}}`)).stdout;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'berth-e2e-agent-'));
@@ -47,9 +47,9 @@ describe.skipIf(!!skip)('berth server with kubectl: examples become running cont
     expect(applied.stderr).toBe('');
     expect(applied.code).toBe(0);
     await expect.poll(() => jsonpath('image', 'busybox', '.status.phase'), POLL).toBe('Ready');
-    await expect.poll(() => jsonpath('volume', 'site', '.status.phase'), POLL).toBe('Ready');
+    await expect.poll(() => jsonpath('volume', 'site', '.status.phase', 'web'), POLL).toBe('Ready');
     await expect.poll(() => jsonpath('container', 'hello', '.status.phase'), POLL).toBe('Running');
-    await expect.poll(() => jsonpath('container', 'httpd', '.status.phase'), POLL).toBe('Running');
+    await expect.poll(() => jsonpath('container', 'httpd', '.status.phase', 'web'), POLL).toBe('Running');
     await expect.poll(() => jsonpath('container', 'once', '.status.reason'), POLL).toBe('Completed');
     expect(await jsonpath('container', 'once', '.status.phase')).toBe('Exited');
     await expect.poll(() => fetch('http://127.0.0.1:18080/').then((r) => r.text()).catch(() => ''), POLL).toContain('served by berth');
@@ -68,14 +68,14 @@ describe.skipIf(!!skip)('berth server with kubectl: examples become running cont
     expect(ps.stdout).toMatch(/^CONTAINER ID\s+IMAGE\s+COMMAND\s+CREATED\s+STATUS\s+PORTS\s+NAMES/);
     expect(ps.stdout).toMatch(/Exited \(0\).*once/);
     expect(ps.stdout).toMatch(/Up .*hello/);
-    expect((await berth('top', 'httpd')).stdout).toMatch(/httpd -f -v -p 127\.0\.0\.1:18080/);
+    expect((await berth('top', '-n', 'web', 'httpd')).stdout).toMatch(/httpd -f -v -p 127\.0\.0\.1:18080/);
     expect((await berth('stats', 'hello')).stdout).toMatch(/^CONTAINER ID\s+NAME\s+CPU TIME\s+MEM USAGE \/ LIMIT\s+MEM %\s+PIDS\n[a-f0-9]{12}\s+hello\s/);
     // cp out and in, through the API and the agent
     const out = join(dir, 'passwd');
     expect((await berth('cp', 'hello:/etc/passwd', out)).code).toBe(0);
     expect(await readFile(out, 'utf8')).toMatch(/^root:x:0:0:/);
     await writeFile(join(dir, 'extra.html'), 'copied in\n');
-    expect((await berth('cp', join(dir, 'extra.html'), 'httpd:/www')).code).toBe(0);
+    expect((await berth('cp', '-n', 'web', join(dir, 'extra.html'), 'httpd:/www')).code).toBe(0);
     await expect.poll(() => fetch('http://127.0.0.1:18080/extra.html').then((r) => r.text()).catch(() => ''), POLL).toBe('copied in\n');
     const described = await kc('describe', 'container', 'hello');
     expect(described.stdout).toMatch(/Started\s+.*Started container hello/);
@@ -128,7 +128,7 @@ describe.skipIf(!!skip)('berth server with kubectl: examples become running cont
         return Number(body.data.result[0]?.value[1] ?? -1);
       };
       await expect.poll(() => query('berth_containers{phase="Running"}'), { timeout: 60_000, interval: 500 }).toBe(2);
-      await expect.poll(() => query('count(container_cpu_usage_seconds_total{namespace="default"})'), { timeout: 30_000, interval: 500 }).toBe(2);
+      await expect.poll(() => query('count(container_cpu_usage_seconds_total{namespace=~"default|web"})'), { timeout: 30_000, interval: 500 }).toBe(2);
     } finally {
       const exited = new Promise((r) => prom.once('exit', r));
       prom.kill('SIGTERM');
@@ -155,16 +155,16 @@ describe.skipIf(!!skip)('berth server with kubectl: examples become running cont
       .toBe(true);
     await expect.poll(async () => (await berth('logs', 'hello')).stdout, POLL).toBe('changed\n');
 
-    await kc('patch', 'container', 'httpd', '--type', 'merge', '-p', '{"spec":{"state":"Paused"}}');
-    await expect.poll(() => jsonpath('container', 'httpd', '.status.phase'), POLL).toBe('Paused');
-    const id = await jsonpath('container', 'httpd', '.status.containerID');
+    await kc('patch', '-n', 'web', 'container', 'httpd', '--type', 'merge', '-p', '{"spec":{"state":"Paused"}}');
+    await expect.poll(() => jsonpath('container', 'httpd', '.status.phase', 'web'), POLL).toBe('Paused');
+    const id = await jsonpath('container', 'httpd', '.status.containerID', 'web');
     const v1 = join('/sys/fs/cgroup/freezer', cgroupParent, id, 'freezer.state');
     const state = existsSync(v1) ? (await readFile(v1, 'utf8')).trim() : (await readFile(join('/sys/fs/cgroup', cgroupParent, id, 'cgroup.freeze'), 'utf8')).trim() === '1' ? 'FROZEN' : 'THAWED';
     expect(state).toBe('FROZEN');
 
     const del = await kc('delete', '-f', EXAMPLES, '--timeout=120s');
     expect(del.code).toBe(0);
-    expect((await kc('get', 'containers,volumes', '-o', 'name')).stdout).toBe('');
+    expect((await kc('get', 'containers,volumes', '-A', '-o', 'name')).stdout).toBe('');
     const runtimeDir = join(dir, 'data', 'runtime');
     expect(await readdir(join(runtimeDir, 'containers')).catch(() => [])).toEqual([]);
     const mounts = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.includes(runtimeDir));

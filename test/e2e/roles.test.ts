@@ -73,12 +73,13 @@ describe.skipIf(!!skip)('berth apiserver + berth controller + berth agent as thr
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'berth-e2e-roles-'));
-    api = await startRole(['apiserver', '--data-dir', join(dir, 'api'), '--listen', '127.0.0.1:0'], /admin kubeconfig at /);
+    api = await startRole(['apiserver', '--data-dir', join(dir, 'api'), '--listen', '127.0.0.1:0'], /controller kubeconfig /);
     kubeconfig = join(dir, 'api', 'kubeconfig');
-    controller = await startRole(['controller', '--kubeconfig', kubeconfig], /berth controller: running /);
+    // the controllers as system:berth-controller (the kubeconfig berth apiserver writes for them), not as the admin
+    controller = await startRole(['controller', '--kubeconfig', join(dir, 'api', 'controller.kubeconfig')], /"component":"controller".*running /);
     agent = await startRole(
       ['agent', '--kubeconfig', kubeconfig, '--node-name', 'roles-node', '--data-dir', join(dir, 'data'), '--endpoint-token-file', join(dir, 'api', 'agent-token'), '--cgroup-parent', cgroupParent],
-      /berth agent: node roles-node registered/,
+      /"component":"agent".*node roles-node registered/,
     );
   });
 

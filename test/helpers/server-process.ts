@@ -17,8 +17,9 @@ export interface ServerProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export async function startServerProcess(dataDir: string, extraArgs: string[] = []): Promise<ServerProcess> {
-  const child = spawn(...berthArgv(['server', '--data-dir', dataDir, '--listen', '127.0.0.1:0', ...extraArgs]), {
+/** `berth ROLE` (server, or apiserver: the API alone) as a child process, once it listens. */
+export async function startServerProcess(dataDir: string, extraArgs: string[] = [], role: 'server' | 'apiserver' = 'server'): Promise<ServerProcess> {
+  const child = spawn(...berthArgv([role, '--data-dir', dataDir, '--listen', '127.0.0.1:0', ...extraArgs]), {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NODE_NO_WARNINGS: '1' },
@@ -29,7 +30,7 @@ export async function startServerProcess(dataDir: string, extraArgs: string[] = 
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const url = await new Promise<string>((resolveUrl, reject) => {
     const timer = setInterval(() => {
-      const m = /API listening on (https?:\/\/\S+)/.exec(out);
+      const m = /API listening on (https?:\/\/[^\s"]+)/.exec(out);
       if (m) {
         clearInterval(timer);
         resolveUrl(m[1]!);

@@ -22,6 +22,10 @@ describe('kind registry', () => {
       '/Namespace',
       '/Event',
       '/Secret',
+      'rbac.authorization.k8s.io/Role',
+      'rbac.authorization.k8s.io/ClusterRole',
+      'rbac.authorization.k8s.io/RoleBinding',
+      'rbac.authorization.k8s.io/ClusterRoleBinding',
     ]);
     const names = kinds.flatMap((k) => [k.plural, k.singular, ...k.shortNames]);
     expect(new Set(names).size).toBe(names.length);
