@@ -6,15 +6,14 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { berthArgv, ROOT } from '../helpers/berth-bin.js';
 import { run, type RunResult } from '../helpers/run.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 import { freePort, http } from '../integration/registry/helpers.js';
 import { busyboxTarball, makeTempRoot, removeCgroupParent, runtimeSkipReason } from '../integration/runtime/helpers.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const CLI = join(ROOT, 'src/cmd/main.ts');
 
 describe.skipIf(runtimeSkipReason() !== undefined)('berth registry CLI verbs', () => {
   let work: string;
@@ -24,7 +23,11 @@ describe.skipIf(runtimeSkipReason() !== undefined)('berth registry CLI verbs', (
   const servers: ServerProcess[] = [];
   const cgroupParent = `berth-registry-cli-${process.pid}`;
 
-  const berth = (args: string[], input?: string): Promise<RunResult> => run(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, env, input, timeoutMs: 60_000 });
+  // the built CLI, as a user runs it (through tsx every call paid a compile: 32 s for this test alone)
+  const berth = (args: string[], input?: string): Promise<RunResult> => {
+    const [cmd, argv] = berthArgv(args);
+    return run(cmd, argv, { cwd: ROOT, env, input, timeoutMs: 60_000 });
+  };
 
   beforeAll(async () => {
     work = await makeTempRoot('registry-cli');
@@ -33,7 +36,8 @@ describe.skipIf(runtimeSkipReason() !== undefined)('berth registry CLI verbs', (
     expect(add.code).toBe(0);
     const port = await freePort();
     host = `127.0.0.1:${port}`;
-    registry = spawn(process.execPath, ['--import', 'tsx', CLI, 'registry', '--data-dir', join(work, 'reg'), '--listen', host], { cwd: ROOT, env, stdio: 'ignore' });
+    const [regCmd, regArgv] = berthArgv(['registry', '--data-dir', join(work, 'reg'), '--listen', host]);
+    registry = spawn(regCmd, regArgv, { cwd: ROOT, env, stdio: 'ignore' });
     for (let i = 0; i < 200; i++) {
       const ok = await http(`http://${host}/v2/`).then(
         (r) => r.status === 401,
