@@ -14,6 +14,17 @@ export interface OptionsContext {
   volumeMountpoint(runtimeName: string): string;
 }
 
+const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+/** Docker's max-size (10m, 500k, 1g: 1024-based, as docker's units.RAMInBytes) or Kubernetes' 10Mi, in bytes. */
+export function logSizeBytes(size: string): number {
+  const m = /^([1-9][0-9]*)([kmgKMG]?)(i|[bB])?$/.exec(size);
+  if (!m) throw new SpecError(`spec.logging.maxSize: "${size}" is not a size such as 10m`);
+  const bytes = Number(m[1]) * (SIZE_UNITS[(m[2] ?? '').toLowerCase()] ?? 1);
+  if (bytes < 4096) throw new SpecError('spec.logging.maxSize: must be at least 4k');
+  return bytes;
+}
+
 export function createOptionsFor(obj: KObject, ctx: OptionsContext): CreateOptions {
   const spec = obj.spec as unknown as ContainerSpec;
   const ns = obj.metadata.namespace ?? 'default';
@@ -64,5 +75,16 @@ export function createOptionsFor(obj: KObject, ctx: OptionsContext): CreateOptio
     },
     ...(spec.stopSignal ? { stopSignal: spec.stopSignal } : {}),
     stopTimeoutSeconds: spec.stopGracePeriodSeconds ?? 10,
+    security: {
+      capAdd: spec.capAdd ?? [],
+      capDrop: spec.capDrop ?? [],
+      privileged: spec.privileged ?? false,
+      seccomp: spec.seccompProfile === 'Unconfined' ? 'unconfined' : 'default',
+      runAsNonRoot: spec.runAsNonRoot ?? false,
+    },
+    log: {
+      ...(spec.logging?.maxSize !== undefined ? { maxSizeBytes: logSizeBytes(spec.logging.maxSize) } : {}),
+      ...(spec.logging?.maxFile !== undefined ? { maxFiles: spec.logging.maxFile } : {}),
+    },
   };
 }

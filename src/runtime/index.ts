@@ -127,6 +127,7 @@ export class Runtime {
    * or its root is removed; containers keep running, and gc() still works.
    */
   async close(): Promise<void> {
+    this.tasks.close();
     await this.collector.close();
   }
 

@@ -20,6 +20,7 @@ import { CreateOptionsSchema, type CreateOptions } from './options.js';
 import { resolveMounts, writeEtcFiles } from './prepare.js';
 import { createdState, type ContainerRecord, type ContainerRecords, type ContainerState } from './record.js';
 import { buildSpec } from './spec.js';
+import { checkRunAsNonRoot, isolationFor } from '../security/isolation.js';
 import { resolveUser, type ResolvedUser } from './user.js';
 
 export interface ContainerSummary {
@@ -111,6 +112,8 @@ export class ContainerMetadataService implements Containers {
   /** docker create: resolves image, user, mounts and volumes, prepares the rootfs and writes the OCI bundle. */
   async create(input: CreateOptions): Promise<ContainerRecord> {
     const opts = CreateOptionsSchema.parse(input);
+    // refused (unknown capability, no profile) before anything is written
+    const isolation = isolationFor(opts.security);
     const image = await this.images.resolve(opts.image);
     const cfg = await this.images.config(image.id);
     const icfg = cfg.config ?? {};
@@ -137,6 +140,7 @@ export class ContainerMetadataService implements Containers {
       const args = resolveProcessArgs(icfg, opts.command, opts.args);
       const userSpec = opts.user ?? icfg.User ?? '';
       const user = await this.imageUser(image.id, snap.rootfs, userSpec);
+      checkRunAsNonRoot(opts.security, user.uid);
       const env = mergeEnv(icfg.Env, [`HOSTNAME=${hostname}`, `HOME=${user.home}`], opts.env);
       for (const m of mounts) {
         if (m.type === 'volume' && m.name) await this.volumes.initialise(m.name, await resolveInRoot(snap.rootfs, m.target));
@@ -177,6 +181,7 @@ export class ContainerMetadataService implements Containers {
         swapAccounting: this.o.cgroupVersion === 'v2' || existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes'),
         cpus: opts.resources.cpus,
         pids: opts.resources.pids,
+        isolation,
       });
       const ensureWorkingDir = async (): Promise<void> => {
         const dir = await resolveInRoot(snap.rootfs, workingDir);

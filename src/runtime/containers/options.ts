@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { SecurityOptionsSchema } from '../security/isolation.js';
+import { LogOptionsSchema } from './log-files.js';
 
 export const MountOptionSchema = z.discriminatedUnion('type', [
   z.object({
@@ -45,6 +47,10 @@ export const CreateOptionsSchema = z.object({
   labels: z.record(z.string(), z.string()).default({}),
   stopSignal: z.string().optional(),
   stopTimeoutSeconds: z.number().int().nonnegative().optional(),
+  /** Capabilities, seccomp, privileged, runAsNonRoot (security/isolation.ts). */
+  security: SecurityOptionsSchema.default({ capAdd: [], capDrop: [], privileged: false, seccomp: 'default', runAsNonRoot: false }),
+  /** Log size cap and rotation (log-files.ts): Docker's max-size and max-file. */
+  log: LogOptionsSchema.default({ maxSizeBytes: 10 << 20, maxFiles: 3 }),
 });
 export type CreateOptions = z.input<typeof CreateOptionsSchema>;
 export type CreateSpec = z.infer<typeof CreateOptionsSchema>;
