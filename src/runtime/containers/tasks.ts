@@ -38,6 +38,8 @@ export interface ExecResult {
   exitCode: number;
   stdout: string;
   stderr: string;
+  /** Output passed the buffered exec's limit (exec-stream.ts EXEC_OUTPUT_LIMIT) and was cut, with a marker. */
+  truncated: boolean;
 }
 
 export interface ContainerStats extends CgroupStats {
