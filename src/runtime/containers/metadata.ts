@@ -22,6 +22,7 @@ import { createdState, type ContainerRecord, type ContainerRecords, type Contain
 import { buildSpec } from './spec.js';
 import { checkRunAsNonRoot, isolationFor } from '../security/isolation.js';
 import { resolveUser, type ResolvedUser } from './user.js';
+import { stageSubPathMounts, unstageSubPaths } from '../volumes/subpath.js';
 
 export interface ContainerSummary {
   id: string;
@@ -133,7 +134,7 @@ export class ContainerMetadataService implements Containers {
       // independent steps side by side; every one has ended before a failure rolls back
       const [snap, mounts, etcFiles] = await allEnded([
         this.snapshots.prepare(id, cfg.rootfs.diff_ids),
-        resolveMounts({ volumes: this.volumes, records: this.records }, opts, icfg.Volumes ?? {}, createdVolumes),
+        resolveMounts({ volumes: this.volumes, records: this.records }, opts, icfg.Volumes ?? {}, createdVolumes, paths.subPaths),
         writeEtcFiles(paths.dir, hostname, opts.network),
         mkdir(paths.bundle, { recursive: true }),
       ] as const);
@@ -143,8 +144,9 @@ export class ContainerMetadataService implements Containers {
       checkRunAsNonRoot(opts.security, user.uid);
       const env = mergeEnv(icfg.Env, [`HOSTNAME=${hostname}`, `HOME=${user.home}`], opts.env);
       for (const m of mounts) {
-        if (m.type === 'volume' && m.name) await this.volumes.initialise(m.name, await resolveInRoot(snap.rootfs, m.target));
+        if (m.type === 'volume' && m.name && !m.subPathOf) await this.volumes.initialise(m.name, await resolveInRoot(snap.rootfs, m.target));
       }
+      await stageSubPathMounts(mounts);
       const workingDir = opts.workingDir ?? (icfg.WorkingDir || '/');
       const rec: ContainerRecord = {
         id,
@@ -192,6 +194,8 @@ export class ContainerMetadataService implements Containers {
       await this.records.write(rec);
       return rec;
     } catch (e) {
+      // a staging point still mounted would take the volume's files with the directory: leave both to the crash sweep
+      if (!(await unstageSubPaths(paths.subPaths).then(() => true, () => false))) throw e;
       await this.snapshots.remove(id).catch(() => undefined);
       await rm(paths.dir, { recursive: true, force: true });
       await this.records.names.release(name, id);
@@ -217,6 +221,7 @@ export class ContainerMetadataService implements Containers {
     const rec = await this.resolve(ref);
     await this.locks.run(rec.id, async () => {
       await this.tasks.deleteLocked(rec, opts.force ?? false);
+      await unstageSubPaths(this.records.paths(rec.id).subPaths);
       await this.snapshots.remove(rec.id);
       await rm(this.records.paths(rec.id).dir, { recursive: true, force: true });
       await this.records.names.release(rec.name, rec.id);

@@ -9,12 +9,15 @@ export const MountOptionSchema = z.discriminatedUnion('type', [
     source: z.string().optional(),
     target: z.string().startsWith('/', 'target must be an absolute path'),
     readOnly: z.boolean().optional(),
+    /** Mount only this path inside the volume (volumes/subpath.ts: no symlink may be on the way). */
+    subPath: z.string().optional(),
   }),
   z.object({
     type: z.literal('bind'),
     source: z.string().startsWith('/', 'source must be an absolute host path'),
     target: z.string().startsWith('/', 'target must be an absolute path'),
     readOnly: z.boolean().optional(),
+    subPath: z.string().optional(),
   }),
 ]);
 export type MountOption = z.infer<typeof MountOptionSchema>;
@@ -63,5 +66,7 @@ export const ResolvedMountSchema = z.object({
   target: z.string(),
   readOnly: z.boolean(),
   anonymous: z.boolean().default(false),
+  /** A subPath mount: `source` is its staging point, bind-mounted from `path` below `base` (volumes/subpath.ts). */
+  subPathOf: z.object({ base: z.string(), path: z.string() }).optional(),
 });
 export type ResolvedMount = z.infer<typeof ResolvedMountSchema>;

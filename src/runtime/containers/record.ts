@@ -62,6 +62,8 @@ export class ContainerPaths {
   get conmonPid(): string { return join(this.dir, 'conmon.pid'); }
   get initPid(): string { return join(this.dir, 'init.pid'); }
   get execDir(): string { return join(this.dir, 'exec'); }
+  /** Staging points of subPath mounts (volumes/subpath.ts). */
+  get subPaths(): string { return join(this.dir, 'subpaths'); }
   get oomFiles(): string[] { return [join(this.dir, 'bundle', 'oom'), join(this.dir, 'oom')]; }
 }
 

@@ -22,6 +22,7 @@ import type { ContainerRecord, ContainerRecords, ContainerState } from './record
 import type { Runc } from './runc.js';
 import { processSpec } from './spec.js';
 import { processIsolation } from '../security/isolation.js';
+import { stageSubPathMounts } from '../volumes/subpath.js';
 import { describeProcesses, type TopProcess } from './top.js';
 import { resolveUser } from './user.js';
 
@@ -138,6 +139,7 @@ export class TaskService implements Tasks {
     const paths = this.records.paths(rec.id);
     // re-mounts the rootfs only when it is gone (after a reboot); a created container's rootfs is already mounted
     if (!(await this.o.snapshots.isMounted(rec.id))) await this.o.snapshots.prepare(rec.id, rec.diffIDs);
+    await stageSubPathMounts(rec.mounts);
     await this.runc.delete(rec.id).catch(() => undefined);
     await Promise.all([paths.exitFile, paths.initPid, paths.conmonPid, ...paths.oomFiles].map((f) => rm(f, { force: true })));
     await mkdir(paths.exitDir, { recursive: true });
