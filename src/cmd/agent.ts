@@ -16,6 +16,7 @@ const flags = {
   'endpoint-listen': { type: 'string', valueName: 'HOST:PORT', default: '127.0.0.1:0', description: 'address of the endpoint the API server proxies logs and exec to' },
   'endpoint-token-file': { type: 'string', valueName: 'FILE', description: 'bearer token the endpoint requires, shared with the API server (default: DIR/agent-token, created when missing)' },
   'cgroup-parent': { type: 'string', valueName: 'NAME', description: 'parent cgroup of the containers (default "berth")' },
+  'git-allow-file-urls': { type: 'boolean', description: 'let Image builds fetch file:// URLs and local paths (git repositories on this node); off by default' },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 } as const satisfies FlagSpecs;
 
@@ -46,6 +47,7 @@ export async function agentCommand(argv: string[]): Promise<void> {
     endpointHost: host,
     endpointPort: port,
     ...(parsed.values['cgroup-parent'] ? { cgroupParent: parsed.values['cgroup-parent'] } : {}),
+    ...(parsed.values['git-allow-file-urls'] === true ? { gitAllowFileUrls: true } : {}),
   });
   console.log(`berth agent: node ${nodeName} registered; endpoint ${agent.endpoint.url}; runtime ${join(dataDir, 'runtime')}`);
   onSignals('agent', async () => {

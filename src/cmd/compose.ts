@@ -98,12 +98,18 @@ export interface AgentRoleOptions {
   /** Runtime state directory (default <dataDir>/runtime). */
   runtimeRoot?: string;
   cgroupParent?: string;
+  /** Builds may fetch file:// and local git repositories. */
+  gitAllowFileUrls?: boolean;
   log?: (msg: string) => void;
 }
 
 /** This node's runtime and the agent that alone writes it. */
 export async function startAgent(o: AgentRoleOptions): Promise<{ agent: Agent; runtime: Runtime }> {
-  const runtime = new Runtime({ root: o.runtimeRoot ?? join(o.dataDir, 'runtime'), ...(o.cgroupParent ? { cgroupParent: o.cgroupParent } : {}) });
+  const runtime = new Runtime({
+    root: o.runtimeRoot ?? join(o.dataDir, 'runtime'),
+    ...(o.cgroupParent ? { cgroupParent: o.cgroupParent } : {}),
+    ...(o.gitAllowFileUrls ? { gitAllowFileUrls: true } : {}),
+  });
   const distribution = await nodeDistribution(runtime.images, runtime.root, o.dataDir);
   const agent = new Agent({
     client: o.client,
@@ -131,6 +137,7 @@ export interface AllInOneOptions {
   nodeGraceMs?: number;
   /** Token agent endpoints accept (default: a new random one, given to the in-process agent). */
   agentToken?: string;
+  gitAllowFileUrls?: boolean;
   log?: (msg: string) => void;
 }
 
@@ -159,6 +166,7 @@ export async function startAllInOne(o: AllInOneOptions): Promise<AllInOne> {
       endpointToken: agentToken,
       ...(o.runtimeRoot ? { runtimeRoot: o.runtimeRoot } : {}),
       ...(o.cgroupParent ? { cgroupParent: o.cgroupParent } : {}),
+      ...(o.gitAllowFileUrls ? { gitAllowFileUrls: true } : {}),
       ...(o.log ? { log: o.log } : {}),
     }));
   }

@@ -20,6 +20,7 @@ const flags = {
   'registry-anonymous-pull': { type: 'boolean', description: 'the registry serves pulls without credentials (as `berth registry --anonymous-pull`)' },
   'node-name': { type: 'string', valueName: 'NAME', description: "this node's name (default: the hostname)" },
   'cgroup-parent': { type: 'string', valueName: 'NAME', description: 'parent cgroup of the containers (default "berth")' },
+  'git-allow-file-urls': { type: 'boolean', description: 'let Image builds fetch file:// URLs and local paths (git repositories on this node); off by default' },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 } as const satisfies FlagSpecs;
 
@@ -50,6 +51,7 @@ export async function serverCommand(argv: string[]): Promise<void> {
     nodeName,
     agent: runAgent,
     ...(parsed.values['cgroup-parent'] ? { cgroupParent: parsed.values['cgroup-parent'] } : {}),
+    ...(parsed.values['git-allow-file-urls'] === true ? { gitAllowFileUrls: true } : {}),
     log: (m: string) => console.error(`berth server: ${m}`),
   });
   const server = node.api;

@@ -4,6 +4,7 @@
  */
 import { join } from 'node:path';
 import { BuildCache } from './build/cache.js';
+import { fetchGitContext } from './build/git.js';
 import { ContainerChanges } from './containers/changes.js';
 import { detectCgroupVersion } from './containers/cgroups.js';
 import { ContainerLocks } from './containers/locks.js';
@@ -30,6 +31,8 @@ export interface RuntimeOptions {
   forceCopySnapshots?: boolean;
   /** One line per event the runtime reports by itself (a failed background garbage collection); default stderr. */
   log?: (line: string) => void;
+  /** Builds may fetch file:// and local-path git repositories (off by default: build/git.ts). */
+  gitAllowFileUrls?: boolean;
 }
 
 /** @deprecated src/cli/commands/commit.ts's `runtime.containers.commit` until the CLI's local verbs leave the runtime: use runtime.changes.commit. */
@@ -58,9 +61,11 @@ export class Runtime {
   private readonly collector: GarbageCollector;
   private readonly buildCache: BuildCache;
   private readonly tmpDir: string;
+  private readonly gitAllowFileUrls: boolean;
 
   constructor(o: RuntimeOptions) {
     this.root = o.root;
+    this.gitAllowFileUrls = o.gitAllowFileUrls ?? false;
     this.tmpDir = join(o.root, 'tmp');
     this.leases = leasesFor(o.root);
     this.content = new ContentStore(o.root, this.leases);
@@ -98,6 +103,11 @@ export class Runtime {
       onError: (e) => log(`runtime: garbage collection failed: ${(e as Error).message ?? String(e)}`),
     });
     this.images.setOnRemoved(() => this.collector.schedule());
+  }
+
+  /** Fetches a build context from git into `dir` (build/git.ts: allowed schemes, `--`, no ext); the commit. */
+  fetchGitContext(dir: string, url: string, ref?: string): Promise<string> {
+    return fetchGitContext(dir, url, ref, { allowFile: this.gitAllowFileUrls });
   }
 
   importImage(tarPath: string, opts: ImportOptions = {}): Promise<string> {
@@ -174,6 +184,7 @@ export type { GcResult } from './gc/collector.js';
 export { Builder } from './build/builder.js';
 export { formatBuildEvent } from './build/progress.js';
 export { parseConfigChanges } from './build/changes.js';
+export { checkGitUrl } from './build/git.js';
 export { normaliseTaggedName } from './images/reference.js';
 export { applyLayer } from './snapshots/apply-layer.js';
 // registry client
