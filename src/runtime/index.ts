@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { BuildCache } from './build/cache.js';
 import { fetchGitContext } from './build/git.js';
 import { ContainerChanges } from './containers/changes.js';
-import { detectCgroupVersion } from './containers/cgroups.js';
+import { detectCgroupVersion, type CgroupVersion } from './containers/cgroups.js';
+import { crashSweep, type SweepReport } from './containers/crash-sweep.js';
 import { ContainerLocks } from './containers/locks.js';
 import { ContainerMetadataService } from './containers/metadata.js';
 import { ContainerRecords } from './containers/record.js';
@@ -62,6 +63,10 @@ export class Runtime {
   private readonly buildCache: BuildCache;
   private readonly tmpDir: string;
   private readonly gitAllowFileUrls: boolean;
+  private readonly records: ContainerRecords;
+  private readonly cgroupParent: string;
+  private readonly cgroupVersion: CgroupVersion;
+  private readonly log: (line: string) => void;
 
   constructor(o: RuntimeOptions) {
     this.root = o.root;
@@ -73,9 +78,10 @@ export class Runtime {
     this.buildCache = new BuildCache(o.root);
     this.images = new ImageStore(o.root, this.content, this.snapshots);
     this.volumes = new VolumeStore(o.root);
-    const records = new ContainerRecords(o.root);
+    const records = (this.records = new ContainerRecords(o.root));
     const locks = new ContainerLocks();
-    const cgroupVersion = detectCgroupVersion();
+    const cgroupVersion = (this.cgroupVersion = detectCgroupVersion());
+    this.cgroupParent = o.cgroupParent ?? 'berth';
     this.tasks = new TaskService({ records, locks, runc: new Runc(join(o.root, 'runc'), 'runc'), snapshots: this.snapshots, cgroupVersion, runtimeBinary: '/usr/sbin/runc' });
     const containers = new ContainerMetadataService({
       records,
@@ -93,7 +99,7 @@ export class Runtime {
     this.containers = Object.assign(containers, { commit: this.changes.commit.bind(this.changes) });
     this.images.setUsage((id) => this.containers.usersOfImage(id));
     this.volumes.setUsage((name) => this.containers.usersOfVolume(name));
-    const log = o.log ?? ((line: string) => console.error(line));
+    const log = (this.log = o.log ?? ((line: string) => console.error(line)));
     this.collector = new GarbageCollector({
       root: o.root,
       content: this.content,
@@ -141,6 +147,26 @@ export class Runtime {
     await this.collector.close();
   }
 
+  /**
+   * The crash sweep (containers/crash-sweep.ts): removes what a process killed at any point left in
+   * this root without a live owner (container directories, snapshots, mounts, cgroups, name files,
+   * temporary files, stray monitors). Its owner runs it once at start, before anything else.
+   */
+  async recover(): Promise<SweepReport> {
+    return crashSweep({
+      root: this.root,
+      records: this.records,
+      snapshots: this.snapshots,
+      images: this.images,
+      runc: this.tasks.runc,
+      cgroupParent: this.cgroupParent,
+      cgroupVersion: this.cgroupVersion,
+      state: (rec) => this.tasks.state(rec.id),
+      removeContainer: (id) => this.containers.remove(id, { force: true, volumes: true }),
+      log: this.log,
+    });
+  }
+
   /** docker builder prune: forgets the build cache; the collector then frees what only it kept. */
   async pruneBuildCache(): Promise<{ entries: number; bytes: number }> {
     const entries = await this.buildCache.clear();
@@ -173,6 +199,7 @@ export type { ContainerSummary, Containers, ListOptions } from './containers/met
 export type { ContainerStats, ExecOptions, ExecResult, Tasks } from './containers/tasks.js';
 export type { Changes, CommitOptions } from './containers/changes.js';
 export type { ExitEvent, ExitListener } from './containers/exits.js';
+export { leftovers, type SweepReport } from './containers/crash-sweep.js';
 export type { ExecStream, TerminalSize } from './containers/exec-stream.js';
 export { detectCgroupVersion, type CgroupVersion } from './containers/cgroups.js';
 export type { ImageInspect, ImageSummary } from './images/store.js';

@@ -123,6 +123,8 @@ export class ContainerMetadataService implements Containers {
     const paths = this.records.paths(id);
     const createdVolumes: string[] = [];
     await mkdir(paths.exitDir, { recursive: true });
+    // until the record is written, the name is held by this process: should it die, the name is free
+    this.records.markCreating(id);
     try {
       await this.records.names.reserve(name, id);
     } catch (e) {
@@ -192,6 +194,7 @@ export class ContainerMetadataService implements Containers {
       // only the record is fsynced, last: it commits the journal, and with it the renames of the spec and state
       await allEnded([ensureWorkingDir(), replaceJson(paths.spec, spec), this.records.writeState(id, createdState())] as const);
       await this.records.write(rec);
+      await rm(paths.creating, { force: true });
       return rec;
     } catch (e) {
       // a staging point still mounted would take the volume's files with the directory: leave both to the crash sweep

@@ -4,6 +4,8 @@ import { getSystemErrorName } from 'node:util';
 
 export interface SyscallsAddon {
   mount(source: string, target: string, fstype: string, flags: number, data: string): void;
+  /** umount2(2); absent from an addon built before it was added. */
+  umount?(target: string, flags: number): void;
   spawnDetached(file: string, argv: string[], envp: string[], cwd: string): { pid: number; stderrFd: number; syncFd: number };
   reap(pid: number): number;
   /** openat2(2); absent from an addon built before it was added (scripts/setup rebuilds it). */
