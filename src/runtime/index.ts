@@ -199,7 +199,7 @@ export type { ContainerSummary, Containers, ListOptions } from './containers/met
 export type { ContainerStats, ExecOptions, ExecResult, Tasks } from './containers/tasks.js';
 export type { Changes, CommitOptions } from './containers/changes.js';
 export type { ExitEvent, ExitListener } from './containers/exits.js';
-export { leftovers, type SweepReport } from './containers/crash-sweep.js';
+export type { SweepReport } from './containers/crash-sweep.js';
 export type { ExecStream, TerminalSize } from './containers/exec-stream.js';
 export { detectCgroupVersion, type CgroupVersion } from './containers/cgroups.js';
 export type { ImageInspect, ImageSummary } from './images/store.js';

@@ -8,7 +8,7 @@
  * subPaths, overlays), then directories, name files and temporary files.
  */
 import { readdirSync } from 'node:fs';
-import { readFile, readdir, rm, rmdir } from 'node:fs/promises';
+import { readFile, rm, rmdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { ImageStore } from '../images/store.js';
 import type { SnapshotStore } from '../snapshots/store.js';
@@ -236,21 +236,4 @@ export async function crashSweep(d: SweepDeps): Promise<SweepReport> {
   }
   await d.snapshots.emptyTrash();
   return report;
-}
-
-/** Everything a sweep would find, without removing it (for tests and `berth` diagnostics). */
-export async function leftovers(root: string, cgroupParent: string, version: CgroupVersion): Promise<{ mounts: string[]; cgroups: string[]; containers: string[]; names: string[]; temporary: string[] }> {
-  const mounts = (await readFile('/proc/self/mountinfo', 'utf8'))
-    .split('\n')
-    .map((l) => l.split(' ')[4] ?? '')
-    .filter((p) => p.startsWith(`${root}/`));
-  const cgroups = [...(await cgroupDirs(version, cgroupParent.replace(/^\//, ''))).keys()];
-  const containers = (await readDirOrEmpty(join(root, 'containers'))).filter((n) => HEX64.test(n));
-  const names = (await readDirOrEmpty(join(root, 'container-names'))).filter((n) => !n.startsWith('.'));
-  const temporary: string[] = [];
-  for (const dir of [join(root, 'tmp'), join(root, 'snapshots', 'tmp'), join(root, 'content', 'ingest'), join(root, 'snapshots', 'trash')]) {
-    for (const n of await readdir(dir).catch(() => [] as string[])) temporary.push(join(dir, n));
-  }
-  for (const n of await readDirOrEmpty(join(root, 'snapshots', 'active'))) temporary.push(join(root, 'snapshots', 'active', n));
-  return { mounts, cgroups, containers, names, temporary };
 }

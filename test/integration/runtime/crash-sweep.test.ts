@@ -7,8 +7,8 @@ import { spawn } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { leftovers, Runtime } from '../../../src/runtime/index.js';
-import { detectCgroupVersion } from '../../../src/runtime/containers/cgroups.js';
+import { Runtime } from '../../../src/runtime/index.js';
+import { leftovers } from '../../helpers/leftovers.js';
 import { busyboxTarball, makeTempRoot, removeRuntimeTestRoot, runtimeSkipReason } from './helpers.js';
 
 const skip = runtimeSkipReason();
@@ -48,7 +48,7 @@ describe.skipIf(skip !== undefined)('crash sweep', () => {
     const report = await rt.recover();
     expect(report.containers).toEqual([id]);
     expect(report.names).toEqual(['stuck']);
-    expect(await leftovers(root, CGROUP_PARENT, detectCgroupVersion())).toMatchObject({ containers: [], names: [], mounts: [], cgroups: [] });
+    expect(await leftovers(root, CGROUP_PARENT)).toMatchObject({ containers: [], names: [], mounts: [], cgroups: [] });
   });
 
   it(`kill -9 of a process churning containers at ${KILLS} random moments: after the sweep nothing is left and every name is free`, async () => {
@@ -75,7 +75,7 @@ describe.skipIf(skip !== undefined)('crash sweep', () => {
       await rt.containers.remove(c.id);
     }
     await rt.volumes.remove('churn-vol', { force: true });
-    const left = await leftovers(root, CGROUP_PARENT, detectCgroupVersion());
+    const left = await leftovers(root, CGROUP_PARENT);
     expect(left, JSON.stringify(report)).toEqual({ mounts: [], cgroups: [], containers: [], names: [], temporary: [] });
   });
 });
