@@ -115,11 +115,6 @@ export async function prepareLogFile(log: string, o: LogFileOptions): Promise<vo
   }
 }
 
-/** Removes every file of a log (its history and keep link too). */
-export async function removeLogFiles(log: string, maxFiles: number): Promise<void> {
-  await Promise.all([log, keepPath(log), `${log}.tmp`, ...Array.from({ length: Math.max(maxFiles, 1) }, (_, i) => rotated(log, i + 1))].map((f) => rm(f, { force: true })));
-}
-
 /**
  * Watches the logs of running containers and settles each rotation as conmon makes it. Watchers are
  * unref'd: they never keep a process alive.
