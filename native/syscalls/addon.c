@@ -23,12 +23,13 @@ void throw_errno(napi_env env, const char *what, int err) {
 
 NAPI_MODULE_INIT() {
   const struct { const char *name; napi_callback fn; } fns[] = {
-    { "mount", Mount }, { "spawnDetached", SpawnDetached }, { "reap", Reap },
+    { "mount", Mount }, { "umount", Umount }, { "spawnDetached", SpawnDetached }, { "reap", Reap }, { "openat2", OpenAt2 },
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;
     napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f);
     napi_set_named_property(env, exports, fns[i].name, f);
   }
+  napi_set_named_property(env, exports, "constants", OpenAt2Constants(env));
   return exports;
 }

@@ -43,3 +43,21 @@ napi_value Mount(napi_env env, napi_callback_info info) {
   }
   return NULL;
 }
+
+// umount(target, flags): umount2(2). Flags as the kernel's (MNT_DETACH 2, UMOUNT_NOFOLLOW 8); with
+// UMOUNT_NOFOLLOW a mount point that is a symlink is unmounted itself, not what it points to.
+napi_value Umount(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!exact_args(env, info, argv, 2, "umount(target, flags)")) return NULL;
+  uint32_t flags = 0;
+  char *target = string_arg(env, argv[0]);
+  if (target == NULL || napi_get_value_uint32(env, argv[1], &flags) != napi_ok) {
+    free(target);
+    napi_throw_type_error(env, NULL, "umount: arguments must be (string, number)");
+    return NULL;
+  }
+  int err = umount2(target, (int)flags) != 0 ? errno : 0;
+  free(target);
+  if (err != 0) throw_errno(env, "umount", err);
+  return NULL;
+}

@@ -108,6 +108,10 @@ export class Agent {
   }
 
   async start(): Promise<void> {
+    // what a Berth process killed at any point left in the runtime root goes before anything is reconciled
+    const swept = await this.o.runtime.recover();
+    const n = Object.entries(swept).filter(([, v]) => v.length > 0);
+    if (n.length) this.log(`crash sweep: removed ${n.map(([k, v]) => `${v.length} ${k}`).join(', ')}`);
     await this.endpoint.start();
     await this.node.register();
     this.node.start();

@@ -1,5 +1,4 @@
 /** Turns a Container object into the runtime core's create options. */
-import { join } from 'node:path';
 import type { ContainerSpec } from '../api/container.js';
 import { cpuMillis, quantityInt } from '../api/quantity.js';
 import type { CreateOptions } from '../runtime/index.js';
@@ -10,23 +9,34 @@ import { LABEL_NAME, LABEL_NAMESPACE, LABEL_SPEC_HASH, LABEL_UID, runtimeContain
 export class SpecError extends Error {}
 
 export interface OptionsContext {
-  /** Host directory of a runtime volume (for subPath mounts). */
+  /** Host directory of a runtime volume. */
   volumeMountpoint(runtimeName: string): string;
 }
 
-export function createOptionsFor(obj: KObject, ctx: OptionsContext): CreateOptions {
+const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+/** Docker's max-size (10m, 500k, 1g: 1024-based, as docker's units.RAMInBytes) or Kubernetes' 10Mi, in bytes. */
+export function logSizeBytes(size: string): number {
+  const m = /^([1-9][0-9]*)([kmgKMG]?)(i|[bB])?$/.exec(size);
+  if (!m) throw new SpecError(`spec.logging.maxSize: "${size}" is not a size such as 10m`);
+  const bytes = Number(m[1]) * (SIZE_UNITS[(m[2] ?? '').toLowerCase()] ?? 1);
+  if (bytes < 4096) throw new SpecError('spec.logging.maxSize: must be at least 4k');
+  return bytes;
+}
+
+export function createOptionsFor(obj: KObject, _ctx?: OptionsContext): CreateOptions {
   const spec = obj.spec as unknown as ContainerSpec;
   const ns = obj.metadata.namespace ?? 'default';
   if (spec.network === 'bridge') throw new SpecError('spec.network: bridge networking is not implemented on this node yet; use none or host');
   const mounts: NonNullable<CreateOptions['mounts']> = [];
   for (const [i, m] of (spec.volumeMounts ?? []).entries()) {
     const readOnly = m.readOnly ?? false;
+    // a subPath is resolved by the runtime below the volume or host path, refusing symlinks on the way
+    const subPath = m.subPath ? { subPath: m.subPath } : {};
     if (m.hostPath) {
-      mounts.push({ type: 'bind', source: m.subPath ? join(m.hostPath, m.subPath) : m.hostPath, target: m.mountPath, readOnly });
+      mounts.push({ type: 'bind', source: m.hostPath, target: m.mountPath, readOnly, ...subPath });
     } else if (m.name) {
-      const vol = runtimeVolumeName(ns, m.name);
-      if (m.subPath) mounts.push({ type: 'bind', source: join(ctx.volumeMountpoint(vol), m.subPath), target: m.mountPath, readOnly });
-      else mounts.push({ type: 'volume', source: vol, target: m.mountPath, readOnly });
+      mounts.push({ type: 'volume', source: runtimeVolumeName(ns, m.name), target: m.mountPath, readOnly, ...subPath });
     } else {
       throw new SpecError(`spec.volumeMounts[${i}]: needs name or hostPath`);
     }
@@ -64,5 +74,16 @@ export function createOptionsFor(obj: KObject, ctx: OptionsContext): CreateOptio
     },
     ...(spec.stopSignal ? { stopSignal: spec.stopSignal } : {}),
     stopTimeoutSeconds: spec.stopGracePeriodSeconds ?? 10,
+    security: {
+      capAdd: spec.capAdd ?? [],
+      capDrop: spec.capDrop ?? [],
+      privileged: spec.privileged ?? false,
+      seccomp: spec.seccompProfile === 'Unconfined' ? 'unconfined' : 'default',
+      runAsNonRoot: spec.runAsNonRoot ?? false,
+    },
+    log: {
+      ...(spec.logging?.maxSize !== undefined ? { maxSizeBytes: logSizeBytes(spec.logging.maxSize) } : {}),
+      ...(spec.logging?.maxFile !== undefined ? { maxFiles: spec.logging.maxFile } : {}),
+    },
   };
 }

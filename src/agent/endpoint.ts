@@ -8,9 +8,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
-import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { metricsRegistry } from '../metrics/registry.js';
 import type { Distribution, Runtime } from '../runtime/index.js';
@@ -132,35 +129,29 @@ export class AgentEndpoint {
     }
   }
 
-  /** docker cp through a tar stream: GET copies a path out of the container, PUT copies a tar's entries in. */
+  /**
+   * docker cp through a tar stream: GET copies a path out of the container, PUT copies a tar's entries
+   * in. The runtime resolves every path inside the container's root and streams the tar both ways
+   * (nothing is staged on the node's disk); entries keep their owners and modes, and the client
+   * decides what to keep (berth cp drops setuid, setgid and ownership unless -a).
+   */
   private async archive(ref: string, path: string | null, req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (!path || !path.startsWith('/')) return send(res, 400, { message: 'path: must be an absolute path inside the container' });
     const rt = this.o.runtime.changes;
-    await this.o.runtime.containers.resolve(ref);
-    await mkdir(join(this.o.runtime.root, 'tmp'), { recursive: true });
-    const tmp = await mkdtemp(join(this.o.runtime.root, 'tmp', 'cp-'));
-    try {
-      if (req.method === 'GET') {
-        await rt.copyFrom(ref, path, tmp);
-        const entries = await readdir(tmp);
-        res.writeHead(200, { 'content-type': 'application/x-tar' });
-        const tar = spawn('tar', ['-C', tmp, '-cf', '-', '--', ...entries], { stdio: ['ignore', 'pipe', 'pipe'] });
-        tar.stdout.pipe(res);
-        await new Promise<void>((resolve) => tar.on('close', () => resolve()));
-        return;
+    if (req.method === 'GET') {
+      const src = await rt.archive(ref, path);
+      res.writeHead(200, { 'content-type': 'application/x-tar' });
+      try {
+        await src.writeTo(res);
+      } catch {
+        // the answer has started: a failure now can only cut it short (the client sees a truncated tar)
+        res.destroy();
       }
-      if (req.method !== 'PUT') return send(res, 405, { message: 'archive takes GET (copy out) or PUT (copy in)' });
-      const tar = spawn('tar', ['-C', tmp, '-xf', '-', '--no-same-owner'], { stdio: ['pipe', 'ignore', 'pipe'] });
-      let err = '';
-      tar.stderr.on('data', (d: Buffer) => (err += d.toString()));
-      req.pipe(tar.stdin);
-      const code = await new Promise<number>((resolve) => tar.on('close', (c) => resolve(c ?? 1)));
-      if (code !== 0) return send(res, 400, { message: `body: not a readable tar archive: ${err.trim()}` });
-      for (const entry of await readdir(tmp)) await rt.copyTo(ref, join(tmp, entry), path);
-      send(res, 200, { copied: path });
-    } finally {
-      await rm(tmp, { recursive: true, force: true });
+      return;
     }
+    if (req.method !== 'PUT') return send(res, 405, { message: 'archive takes GET (copy out) or PUT (copy in)' });
+    await rt.extract(ref, path, req);
+    send(res, 200, { copied: path });
   }
 
   private async logs(ref: string, q: URLSearchParams, req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -4,7 +4,6 @@
  * Rebuilding an unchanged source is answered by the layer cache, so the reconciler may simply
  * build again on every pass: a changed file or a new commit yields a new image, nothing else does.
  */
-import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { basename, join, resolve, sep } from 'node:path';
 import type { BuildSource } from '../api/image.js';
@@ -29,25 +28,6 @@ export class BuildFailure extends Error {
   }
 }
 
-function git(args: string[], cwd?: string): Promise<string> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn('git', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', (e) => reject(new Error(`git could not be run: ${e.message}`)));
-    child.on('close', (code) => (code === 0 ? resolvePromise(out.trim()) : reject(new Error(`git ${args[0]} failed: ${err.trim().split('\n').pop() ?? ''}`))));
-  });
-}
-
-async function cloneInto(dir: string, url: string, ref: string | undefined): Promise<string> {
-  await git(['init', '-q', dir]);
-  await git(['fetch', '-q', '--depth', '1', url, ref ?? 'HEAD'], dir);
-  await git(['checkout', '-q', 'FETCH_HEAD'], dir);
-  return git(['rev-parse', 'HEAD'], dir);
-}
-
 export async function buildFromSource(runtime: Runtime, ref: string, build: BuildSource, signal?: AbortSignal): Promise<BuiltImage> {
   const log: string[] = [];
   const keep = (line: string): void => {
@@ -62,7 +42,8 @@ export async function buildFromSource(runtime: Runtime, ref: string, build: Buil
       await mkdir(join(runtime.root, 'tmp'), { recursive: true });
       tmp = await mkdtemp(join(runtime.root, 'tmp', 'build-git-'));
       try {
-        revision = await cloneInto(tmp, build.context.git.url, build.context.git.ref);
+        // URL and ref checked, `--` before them, no ext transport: the runtime's hardened git (build/git.ts)
+        revision = await runtime.fetchGitContext(tmp, build.context.git.url, build.context.git.ref);
       } catch (e) {
         throw new BuildFailure(`spec.source.build.context.git: ${(e as Error).message}`, log);
       }

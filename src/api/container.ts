@@ -70,6 +70,16 @@ export const containerResources = z.strictObject({
 });
 export type ContainerResources = z.infer<typeof containerResources>;
 
+export const containerLogging = z.strictObject({
+  maxSize: z
+    .string()
+    .regex(/^[1-9][0-9]*([kmg]|[KMG]i?|[kmgKMG][bB])?$/, { message: "must be a size such as 10m, 500k or 1g (Docker's max-size, 1024-based), or 10Mi" })
+    .optional()
+    .describe("Largest size of one log file before it is rotated (Docker's max-size): 10m, 500k, 1g, or 10Mi. At least 4k. Defaults to 10m."),
+  maxFile: z.number().int().min(1).max(100).optional().describe("Log files kept, the current one included (Docker's max-file). Defaults to 3."),
+});
+export type ContainerLogging = z.infer<typeof containerLogging>;
+
 const capability = z
   .string()
   .regex(/^(ALL|(CAP_)?[A-Z][A-Z0-9_]*)$/, { message: 'must be a capability name such as NET_ADMIN, CAP_NET_ADMIN or ALL' });
@@ -144,6 +154,7 @@ export const containerSpec = z.strictObject({
     .min(0)
     .default(10)
     .describe('Seconds to wait after the stop signal before SIGKILL (docker stop -t). Defaults to 10.'),
+  logging: containerLogging.optional().describe("Size cap and rotation of the container's log (docker run --log-opt max-size=... --log-opt max-file=...). Defaults to 10m × 3."),
   network: z
     .enum(['none', 'host', 'bridge'])
     .default('none')

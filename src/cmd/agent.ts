@@ -19,6 +19,7 @@ const flags = {
   'endpoint-token-file': { type: 'string', valueName: 'FILE', description: 'bearer token the endpoint requires, shared with the API server (default: DIR/agent-token, created when missing)' },
   'cgroup-parent': { type: 'string', valueName: 'NAME', description: 'parent cgroup of the containers (default "berth")' },
   ...logFlags,
+  'git-allow-file-urls': { type: 'boolean', description: 'let Image builds fetch file:// URLs and local paths (git repositories on this node); off by default' },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 } as const satisfies FlagSpecs;
 
@@ -50,6 +51,7 @@ export async function agentCommand(argv: string[]): Promise<void> {
     endpointHost: host,
     endpointPort: port,
     ...(parsed.values['cgroup-parent'] ? { cgroupParent: parsed.values['cgroup-parent'] } : {}),
+    ...(parsed.values['git-allow-file-urls'] === true ? { gitAllowFileUrls: true } : {}),
   });
   logger('agent').info({ node: nodeName, endpoint: agent.endpoint.url, runtime: join(dataDir, 'runtime') }, `node ${nodeName} registered; endpoint ${agent.endpoint.url}`);
   onSignals('agent', async () => {

@@ -88,12 +88,18 @@ export interface AgentRoleOptions {
   /** Runtime state directory (default <dataDir>/runtime). */
   runtimeRoot?: string;
   cgroupParent?: string;
+  /** Builds may fetch file:// and local git repositories. */
+  gitAllowFileUrls?: boolean;
   log?: LogFn;
 }
 
 /** This node's runtime and the agent that alone writes it. */
 export async function startAgent(o: AgentRoleOptions): Promise<{ agent: Agent; runtime: Runtime }> {
-  const runtime = new Runtime({ root: o.runtimeRoot ?? join(o.dataDir, 'runtime'), ...(o.cgroupParent ? { cgroupParent: o.cgroupParent } : {}) });
+  const runtime = new Runtime({
+    root: o.runtimeRoot ?? join(o.dataDir, 'runtime'),
+    ...(o.cgroupParent ? { cgroupParent: o.cgroupParent } : {}),
+    ...(o.gitAllowFileUrls ? { gitAllowFileUrls: true } : {}),
+  });
   const distribution = await nodeDistribution(runtime.images, runtime.root, o.dataDir);
   const agent = new Agent({
     client: o.client,
@@ -123,6 +129,7 @@ export interface AllInOneOptions {
   agentToken?: string;
   podSecurity?: PodSecurityOptions;
   watch?: WatchSettings;
+  gitAllowFileUrls?: boolean;
   log?: LogFn;
 }
 
@@ -152,6 +159,7 @@ export async function startAllInOne(o: AllInOneOptions): Promise<AllInOne> {
       endpointToken: agentToken,
       ...(o.runtimeRoot ? { runtimeRoot: o.runtimeRoot } : {}),
       ...(o.cgroupParent ? { cgroupParent: o.cgroupParent } : {}),
+      ...(o.gitAllowFileUrls ? { gitAllowFileUrls: true } : {}),
       ...(o.log ? { log: o.log } : {}),
     }));
   }

@@ -25,6 +25,7 @@ const flags = {
   'cgroup-parent': { type: 'string', valueName: 'NAME', description: 'parent cgroup of the containers (default "berth")' },
   ...securityFlags,
   ...logFlags,
+  'git-allow-file-urls': { type: 'boolean', description: 'let Image builds fetch file:// URLs and local paths (git repositories on this node); off by default' },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 } as const satisfies FlagSpecs;
 
@@ -59,6 +60,7 @@ export async function serverCommand(argv: string[]): Promise<void> {
     podSecurity: podSecurityFrom(parsed.values),
     watch: watchSettingsFrom(parsed.values),
     ...(parsed.values['cgroup-parent'] ? { cgroupParent: parsed.values['cgroup-parent'] } : {}),
+    ...(parsed.values['git-allow-file-urls'] === true ? { gitAllowFileUrls: true } : {}),
   });
   const server = node.api;
   log.info({ url: server.url }, `API listening on ${server.url}`);

@@ -4,8 +4,10 @@
  */
 import { join } from 'node:path';
 import { BuildCache } from './build/cache.js';
+import { fetchGitContext } from './build/git.js';
 import { ContainerChanges } from './containers/changes.js';
-import { detectCgroupVersion } from './containers/cgroups.js';
+import { detectCgroupVersion, type CgroupVersion } from './containers/cgroups.js';
+import { crashSweep, type SweepReport } from './containers/crash-sweep.js';
 import { ContainerLocks } from './containers/locks.js';
 import { ContainerMetadataService } from './containers/metadata.js';
 import { ContainerRecords } from './containers/record.js';
@@ -30,6 +32,8 @@ export interface RuntimeOptions {
   forceCopySnapshots?: boolean;
   /** One line per event the runtime reports by itself (a failed background garbage collection); default stderr. */
   log?: (line: string) => void;
+  /** Builds may fetch file:// and local-path git repositories (off by default: build/git.ts). */
+  gitAllowFileUrls?: boolean;
 }
 
 /** @deprecated src/cli/commands/commit.ts's `runtime.containers.commit` until the CLI's local verbs leave the runtime: use runtime.changes.commit. */
@@ -58,9 +62,15 @@ export class Runtime {
   private readonly collector: GarbageCollector;
   private readonly buildCache: BuildCache;
   private readonly tmpDir: string;
+  private readonly gitAllowFileUrls: boolean;
+  private readonly records: ContainerRecords;
+  private readonly cgroupParent: string;
+  private readonly cgroupVersion: CgroupVersion;
+  private readonly log: (line: string) => void;
 
   constructor(o: RuntimeOptions) {
     this.root = o.root;
+    this.gitAllowFileUrls = o.gitAllowFileUrls ?? false;
     this.tmpDir = join(o.root, 'tmp');
     this.leases = leasesFor(o.root);
     this.content = new ContentStore(o.root, this.leases);
@@ -68,9 +78,10 @@ export class Runtime {
     this.buildCache = new BuildCache(o.root);
     this.images = new ImageStore(o.root, this.content, this.snapshots);
     this.volumes = new VolumeStore(o.root);
-    const records = new ContainerRecords(o.root);
+    const records = (this.records = new ContainerRecords(o.root));
     const locks = new ContainerLocks();
-    const cgroupVersion = detectCgroupVersion();
+    const cgroupVersion = (this.cgroupVersion = detectCgroupVersion());
+    this.cgroupParent = o.cgroupParent ?? 'berth';
     this.tasks = new TaskService({ records, locks, runc: new Runc(join(o.root, 'runc'), 'runc'), snapshots: this.snapshots, cgroupVersion, runtimeBinary: '/usr/sbin/runc' });
     const containers = new ContainerMetadataService({
       records,
@@ -88,7 +99,7 @@ export class Runtime {
     this.containers = Object.assign(containers, { commit: this.changes.commit.bind(this.changes) });
     this.images.setUsage((id) => this.containers.usersOfImage(id));
     this.volumes.setUsage((name) => this.containers.usersOfVolume(name));
-    const log = o.log ?? ((line: string) => console.error(line));
+    const log = (this.log = o.log ?? ((line: string) => console.error(line)));
     this.collector = new GarbageCollector({
       root: o.root,
       content: this.content,
@@ -98,6 +109,11 @@ export class Runtime {
       onError: (e) => log(`runtime: garbage collection failed: ${(e as Error).message ?? String(e)}`),
     });
     this.images.setOnRemoved(() => this.collector.schedule());
+  }
+
+  /** Fetches a build context from git into `dir` (build/git.ts: allowed schemes, `--`, no ext); the commit. */
+  fetchGitContext(dir: string, url: string, ref?: string): Promise<string> {
+    return fetchGitContext(dir, url, ref, { allowFile: this.gitAllowFileUrls });
   }
 
   importImage(tarPath: string, opts: ImportOptions = {}): Promise<string> {
@@ -127,7 +143,28 @@ export class Runtime {
    * or its root is removed; containers keep running, and gc() still works.
    */
   async close(): Promise<void> {
+    this.tasks.close();
     await this.collector.close();
+  }
+
+  /**
+   * The crash sweep (containers/crash-sweep.ts): removes what a process killed at any point left in
+   * this root without a live owner (container directories, snapshots, mounts, cgroups, name files,
+   * temporary files, stray monitors). Its owner runs it once at start, before anything else.
+   */
+  async recover(): Promise<SweepReport> {
+    return crashSweep({
+      root: this.root,
+      records: this.records,
+      snapshots: this.snapshots,
+      images: this.images,
+      runc: this.tasks.runc,
+      cgroupParent: this.cgroupParent,
+      cgroupVersion: this.cgroupVersion,
+      state: (rec) => this.tasks.state(rec.id),
+      removeContainer: (id) => this.containers.remove(id, { force: true, volumes: true }),
+      log: this.log,
+    });
   }
 
   /** docker builder prune: forgets the build cache; the collector then frees what only it kept. */
@@ -162,6 +199,7 @@ export type { ContainerSummary, Containers, ListOptions } from './containers/met
 export type { ContainerStats, ExecOptions, ExecResult, Tasks } from './containers/tasks.js';
 export type { Changes, CommitOptions } from './containers/changes.js';
 export type { ExitEvent, ExitListener } from './containers/exits.js';
+export type { SweepReport } from './containers/crash-sweep.js';
 export type { ExecStream, TerminalSize } from './containers/exec-stream.js';
 export { detectCgroupVersion, type CgroupVersion } from './containers/cgroups.js';
 export type { ImageInspect, ImageSummary } from './images/store.js';
@@ -173,6 +211,7 @@ export type { GcResult } from './gc/collector.js';
 export { Builder } from './build/builder.js';
 export { formatBuildEvent } from './build/progress.js';
 export { parseConfigChanges } from './build/changes.js';
+export { checkGitUrl } from './build/git.js';
 export { normaliseTaggedName } from './images/reference.js';
 export { applyLayer } from './snapshots/apply-layer.js';
 // registry client

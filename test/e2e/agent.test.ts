@@ -4,7 +4,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -79,6 +79,25 @@ describe.skipIf(!!skip)('berth server with kubectl: examples become running cont
     await expect.poll(() => fetch('http://127.0.0.1:18080/extra.html').then((r) => r.text()).catch(() => ''), POLL).toBe('copied in\n');
     const described = await kc('describe', 'container', 'hello');
     expect(described.stdout).toMatch(/Started\s+.*Started container hello/);
+  });
+
+  it('cp out: a 6755 file owned by 4242 arrives without setuid/setgid and owned by the caller; -a keeps both (issue 17, finding 13)', async () => {
+    const made = await berth('exec', 'hello', '--', 'sh', '-c', 'mkdir -p /tmp/cpdir && echo suid > /tmp/cpdir/tool && chown 4242:4242 /tmp/cpdir/tool && chmod 6755 /tmp/cpdir/tool');
+    expect(made.code).toBe(0);
+    const plain = join(dir, 'tool-plain');
+    expect((await berth('cp', 'hello:/tmp/cpdir/tool', plain)).code).toBe(0);
+    const st = await stat(plain);
+    expect((st.mode & 0o7777).toString(8)).toBe('755');
+    expect([st.uid, st.gid]).toEqual([process.getuid!(), process.getgid!()]);
+    // a directory too: its files lose the bits as well
+    const tree = join(dir, 'tree-plain');
+    expect((await berth('cp', 'hello:/tmp/cpdir', tree)).code).toBe(0);
+    expect(((await stat(join(tree, 'tool'))).mode & 0o7777).toString(8)).toBe('755');
+    const kept = join(dir, 'tool-archive');
+    expect((await berth('cp', '-a', 'hello:/tmp/cpdir/tool', kept)).code).toBe(0);
+    const ka = await stat(kept);
+    expect((ka.mode & 0o7777).toString(8)).toBe('6755');
+    expect([ka.uid, ka.gid]).toEqual([4242, 4242]);
   });
 
   it('serves metrics that promtool accepts and a real Prometheus scrapes (containers by phase)', async () => {

@@ -207,7 +207,7 @@ describe.skipIf(!!skip)('exec over WebSocket through the API server', () => {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ command: ['sh', '-c', 'cat; exit 2'], stdin: 'buffered\n' }),
     });
-    expect(await posted.json()).toEqual({ exitCode: 2, stdout: 'buffered\n', stderr: '' });
+    expect(await posted.json()).toEqual({ exitCode: 2, stdout: 'buffered\n', stderr: '', truncated: false });
   });
 
   it('berth exec: -i pipes stdin, stdout and stderr stay apart, the exit code passes through; -t gives a terminal', async () => {

@@ -1,7 +1,6 @@
 /** `berth cp`: copy files between a container and the local filesystem (docker cp), as tar through the API. */
 import { spawn } from 'node:child_process';
-import { cp, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { containerSubresourcePath, readAll, requestSubresource } from '../../client/subresource.js';
 import { clientFlags, namespaceFlag, parseCommand, type CommandSpec, type FlagSpecs } from '../args.js';
@@ -12,9 +11,13 @@ const spec = {
   name: 'cp',
   usage: 'berth cp NAME:PATH LOCALPATH | berth cp LOCALPATH NAME:PATH',
   summary: 'Copy files or directories between a container and the local filesystem (docker cp).',
-  flags: { ...clientFlags, ...namespaceFlag },
+  flags: {
+    ...clientFlags,
+    ...namespaceFlag,
+    archive: { type: 'boolean', short: 'a', description: 'keep owners and setuid/setgid bits of files copied out (docker cp -a); without it they belong to you and lose those bits' },
+  },
   positionals: { min: 2, max: 2 },
-  examples: ['berth cp hello:/etc/hostname ./hostname', 'berth cp ./site httpd:/www'],
+  examples: ['berth cp hello:/etc/hostname ./hostname', 'berth cp ./site httpd:/www', 'berth cp -a hello:/srv ./srv'],
 } satisfies CommandSpec<FlagSpecs>;
 
 function containerPath(arg: string): { name: string; path: string } | undefined {
@@ -41,16 +44,25 @@ export async function cpCommand(argv: string[]): Promise<void> {
   const { client, namespace } = connect(parsed.values);
   if (from) {
     const res = await requestSubresource(client.kc, 'GET', containerSubresourcePath(namespace, from.name, 'archive'), { path: from.path });
-    const tmp = await mkdtemp(join(tmpdir(), 'berth-cp-'));
+    const target = resolve(b);
+    const intoDir = await stat(target).then((st) => st.isDirectory()).catch(() => false);
+    // extracted next to where it goes, so that the final rename keeps what tar made (owners with -a)
+    const tmp = await mkdtemp(join(intoDir ? target : dirname(target), '.berth-cp-'));
     try {
-      const tar = spawn('tar', ['-C', tmp, '-xf', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
+      // files from a container are the container's: they take the caller's ownership and umask (no
+      // setuid/setgid) unless -a; GNU tar refuses absolute and ".." names and links leading out
+      const keep = parsed.values.archive === true ? ['--same-owner', '--same-permissions'] : ['--no-same-owner', '--no-same-permissions'];
+      const tar = spawn('tar', ['-C', tmp, '-xf', '-', ...keep], { stdio: ['pipe', 'ignore', 'pipe'] });
       res.pipe(tar.stdin!);
       await waitTar(tar, 'cp');
       const [entry] = await readdir(tmp);
       if (!entry) throw new CliError(`cp: ${a}: nothing was copied`);
-      let dest = resolve(b);
-      if (await stat(dest).then((s) => s.isDirectory()).catch(() => false)) dest = join(dest, entry);
-      await cp(join(tmp, entry), dest, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
+      const dest = intoDir ? join(target, entry) : target;
+      await rename(join(tmp, entry), dest).catch(async (e: unknown) => {
+        // an existing directory there: merged into, as docker cp does
+        if (!['ENOTEMPTY', 'EEXIST', 'EISDIR', 'ENOTDIR'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e;
+        await cp(join(tmp, entry), dest, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
+      });
     } finally {
       await rm(tmp, { recursive: true, force: true });
     }

@@ -2,7 +2,8 @@
  * Changes of a container's writable layer (containerd's diff service, Docker's verbs): diff, export,
  * commit (the changes become a layer of a new image) and cp in and out of its filesystem.
  */
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, rm, stat } from 'node:fs/promises';
+import type { Writable } from 'node:stream';
 import { join } from 'node:path';
 import { MEDIA, applyConfigChanges, type ConfigChanges, type ImageConfig } from '../images/schema.js';
 import type { ImageStore } from '../images/store.js';
@@ -11,8 +12,10 @@ import type { SnapshotStore } from '../snapshots/store.js';
 import { packDirectory } from '../../util/tar/pack-dir.js';
 import { TarWriter } from '../../util/tar/writer.js';
 import { randomHexId, sha256OfFile } from '../util/digest.js';
-import { conflict } from '../util/errors.js';
-import { copyIn, copyOut, hostBase } from './copy.js';
+import { conflict, invalid, isNodeError, notFound } from '../util/errors.js';
+import { tarEntries } from '../tar/reader.js';
+import { StreamSource } from '../tar/stream-source.js';
+import { extractIntoRoot, hostBase, hostEntries, openArchiveSource, writeHostEntries, type ArchiveEntry } from './archive.js';
 import type { ContainerRecord, ContainerRecords } from './record.js';
 import type { Tasks } from './tasks.js';
 
@@ -30,8 +33,13 @@ export interface Changes {
   diff(ref: string): Promise<Change[]>;
   export(ref: string, out: string): Promise<void>;
   commit(ref: string, o?: CommitOptions): Promise<string>;
-  copyFrom(ref: string, containerPath: string, hostDest: string): Promise<void>;
+  /** docker cp out to a host path: setuid, setgid and ownership dropped unless `archive` (docker cp -a). */
+  copyFrom(ref: string, containerPath: string, hostDest: string, o?: { archive?: boolean }): Promise<void>;
   copyTo(ref: string, hostSrc: string, containerPath: string): Promise<void>;
+  /** docker cp out as a tar stream (the archive API): NotFound before anything is written; entries keep their owners and modes. */
+  archive(ref: string, containerPath: string): Promise<{ name: string; writeTo(out: Writable): Promise<void> }>;
+  /** docker cp in from a tar stream (the archive API's PUT). */
+  extract(ref: string, containerPath: string, tar: AsyncIterable<Buffer>): Promise<void>;
 }
 
 export interface ContainerChangesOptions {
@@ -45,6 +53,35 @@ export interface ContainerChangesOptions {
 /** Created in the rootfs by the runtime, not by the container: diff and commit leave them out. */
 const RUNTIME_MOUNT_POINTS: ReadonlySet<string> = new Set(['/etc/hostname', '/etc/hosts', '/etc/resolv.conf', '/proc', '/sys', '/dev']);
 
+async function* noData(): AsyncGenerator<Buffer> {}
+
+/** The entries of a tar stream (the archive API's PUT body), each file's data read from the stream before the next entry. */
+async function* tarArchiveEntries(tar: AsyncIterable<Buffer>): AsyncGenerator<ArchiveEntry> {
+  const src = new StreamSource(tar);
+  for await (const e of tarEntries(src)) {
+    if (e.type !== 'file' && e.type !== 'dir' && e.type !== 'symlink' && e.type !== 'hardlink') continue; // devices and FIFOs are not copied in
+    yield {
+      name: e.name,
+      type: e.type,
+      mode: e.mode,
+      uid: e.uid,
+      gid: e.gid,
+      mtime: e.mtime,
+      size: e.size,
+      linkname: e.linkname,
+      data: async function* () {
+        let left = e.size;
+        while (left > 0) {
+          const c = await src.chunk(Math.min(left, 1 << 16));
+          if (c.length === 0) throw invalid(`tar: truncated data for "${e.name}"`);
+          left -= c.length;
+          yield c;
+        }
+      },
+    };
+  }
+}
+
 export class ContainerChanges implements Changes {
   constructor(private readonly o: ContainerChangesOptions) {}
 
@@ -53,19 +90,49 @@ export class ContainerChanges implements Changes {
     return (await this.o.snapshots.prepare(rec.id, rec.diffIDs)).rootfs;
   }
 
-  async copyFrom(ref: string, containerPath: string, hostDest: string): Promise<void> {
+  async copyFrom(ref: string, containerPath: string, hostDest: string, o: { archive?: boolean } = {}): Promise<void> {
     const rec = await this.o.records.resolve(ref);
     const { base, rel } = hostBase(await this.rootfs(rec), rec.mounts, containerPath);
-    await copyOut(base, rel, hostDest);
+    const src = await openArchiveSource(base, rel);
+    await writeHostEntries(src.entries(), src.name, hostDest, o);
   }
 
   async copyTo(ref: string, hostSrc: string, containerPath: string): Promise<void> {
+    await lstat(hostSrc).catch((e: unknown) => {
+      throw isNodeError(e, 'ENOENT') ? notFound(`host path "${hostSrc}" does not exist`) : e;
+    });
+    await this.extractEntries(ref, containerPath, hostEntries(hostSrc));
+  }
+
+  async archive(ref: string, containerPath: string): Promise<{ name: string; writeTo(out: Writable): Promise<void> }> {
+    const rec = await this.o.records.resolve(ref);
+    const { base, rel } = hostBase(await this.rootfs(rec), rec.mounts, containerPath);
+    const src = await openArchiveSource(base, rel);
+    return {
+      name: src.name,
+      writeTo: async (out) => {
+        const tar = TarWriter.toStream(out);
+        for await (const e of src.entries()) {
+          const h = { name: e.name, mode: e.mode, uid: e.uid, gid: e.gid, mtime: e.mtime, linkname: e.linkname };
+          if (e.type === 'file') await tar.addData(h, e.size, e.data?.() ?? noData());
+          else await tar.addEntry({ ...h, type: e.type });
+        }
+        await tar.close();
+      },
+    };
+  }
+
+  async extract(ref: string, containerPath: string, tar: AsyncIterable<Buffer>): Promise<void> {
+    await this.extractEntries(ref, containerPath, tarArchiveEntries(tar));
+  }
+
+  private async extractEntries(ref: string, containerPath: string, entries: AsyncIterable<ArchiveEntry>): Promise<void> {
     const rec = await this.o.records.resolve(ref);
     const mount = rec.mounts.find((m) => containerPath === m.target || containerPath.startsWith(`${m.target}/`));
     if (mount?.readOnly) throw conflict(`destination "${containerPath}" is on a read-only mount`);
     if (!mount && rec.options.readOnlyRootfs) throw conflict(`container ${rec.name} has a read-only root filesystem`);
     const { base, rel } = hostBase(await this.rootfs(rec), rec.mounts, containerPath);
-    await copyIn(hostSrc, base, rel);
+    await extractIntoRoot(base, rel, entries);
   }
 
   async diff(ref: string): Promise<Change[]> {

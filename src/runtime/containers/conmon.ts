@@ -10,6 +10,8 @@ export interface ConmonLaunch {
   runcRoot: string;
   runtime: string;
   logPath: string;
+  /** conmon's cap on the log file: past it conmon starts a new file (log-files.ts keeps the old). */
+  logSizeMax: number;
   exitDir: string;
   socketDir: string;
   conmonPidFile: string;
@@ -28,7 +30,7 @@ export function launchConmon(o: ConmonLaunch): Promise<number> {
     '--api-version', '1', '-c', o.id, '-u', o.id, '-n', o.id,
     '-r', o.runtime, '--runtime-arg', `--root=${o.runcRoot}`,
     '-b', o.bundle, '-p', o.containerPidFile, '--conmon-pidfile', o.conmonPidFile,
-    '-l', `k8s-file:${o.logPath}`, '--exit-dir', o.exitDir, '--socket-dir-path', o.socketDir,
+    '-l', `k8s-file:${o.logPath}`, '--log-size-max', String(o.logSizeMax), '--exit-dir', o.exitDir, '--socket-dir-path', o.socketDir,
     '--log-level', 'error', '--syslog=false',
   ];
   return new Promise((resolve, reject) => {

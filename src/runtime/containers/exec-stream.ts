@@ -295,15 +295,43 @@ export async function launchExec(o: ExecLaunch): Promise<ExecStream> {
 }
 
 /** Runs an exec to completion with `input` as stdin, collecting its output (the buffered docker exec). */
-export async function collectExec(s: ExecStream, input = ''): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+/** Output a buffered exec keeps per stream; past it the rest is read and dropped, and a marker says how much. */
+export const EXEC_OUTPUT_LIMIT = 4 << 20;
+
+/**
+ * A buffered exec: `input` as stdin, each output stream kept up to `limit` bytes. The process is
+ * never blocked on a full pipe: what passes the limit is read and counted, and the kept output ends
+ * with a line saying how many bytes were cut (the streaming exec has no limit: it holds nothing).
+ */
+export async function collectExec(
+  s: ExecStream,
+  input = '',
+  limit = EXEC_OUTPUT_LIMIT,
+): Promise<{ exitCode: number; stdout: string; stderr: string; truncated: boolean }> {
+  let truncated = false;
   const read = async (r: Readable | undefined): Promise<string> => {
     if (!r) return '';
     const chunks: Buffer[] = [];
-    for await (const c of r) chunks.push(c as Buffer);
+    let kept = 0;
+    let dropped = 0;
+    for await (const c of r) {
+      const b = c as Buffer;
+      const room = limit - kept;
+      if (room > 0) {
+        const part = b.length <= room ? b : b.subarray(0, room);
+        chunks.push(Buffer.from(part));
+        kept += part.length;
+      }
+      dropped += Math.max(0, b.length - Math.max(room, 0));
+    }
+    if (dropped > 0) {
+      truncated = true;
+      chunks.push(Buffer.from(`\n[berth: output cut after ${limit} bytes; ${dropped} more bytes were dropped]\n`));
+    }
     return Buffer.concat(chunks).toString('utf8');
   };
   s.stdin.on('error', () => undefined);
   s.stdin.end(input);
   const [stdout, stderr, exitCode] = await Promise.all([read(s.stdout), read(s.stderr), s.exited]);
-  return { exitCode, stdout, stderr };
+  return { exitCode, stdout, stderr, truncated };
 }

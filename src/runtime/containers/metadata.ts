@@ -20,7 +20,9 @@ import { CreateOptionsSchema, type CreateOptions } from './options.js';
 import { resolveMounts, writeEtcFiles } from './prepare.js';
 import { createdState, type ContainerRecord, type ContainerRecords, type ContainerState } from './record.js';
 import { buildSpec } from './spec.js';
+import { checkRunAsNonRoot, isolationFor } from '../security/isolation.js';
 import { resolveUser, type ResolvedUser } from './user.js';
+import { stageSubPathMounts, unstageSubPaths } from '../volumes/subpath.js';
 
 export interface ContainerSummary {
   id: string;
@@ -111,6 +113,8 @@ export class ContainerMetadataService implements Containers {
   /** docker create: resolves image, user, mounts and volumes, prepares the rootfs and writes the OCI bundle. */
   async create(input: CreateOptions): Promise<ContainerRecord> {
     const opts = CreateOptionsSchema.parse(input);
+    // refused (unknown capability, no profile) before anything is written
+    const isolation = isolationFor(opts.security);
     const image = await this.images.resolve(opts.image);
     const cfg = await this.images.config(image.id);
     const icfg = cfg.config ?? {};
@@ -119,6 +123,8 @@ export class ContainerMetadataService implements Containers {
     const paths = this.records.paths(id);
     const createdVolumes: string[] = [];
     await mkdir(paths.exitDir, { recursive: true });
+    // until the record is written, the name is held by this process: should it die, the name is free
+    this.records.markCreating(id);
     try {
       await this.records.names.reserve(name, id);
     } catch (e) {
@@ -130,17 +136,19 @@ export class ContainerMetadataService implements Containers {
       // independent steps side by side; every one has ended before a failure rolls back
       const [snap, mounts, etcFiles] = await allEnded([
         this.snapshots.prepare(id, cfg.rootfs.diff_ids),
-        resolveMounts({ volumes: this.volumes, records: this.records }, opts, icfg.Volumes ?? {}, createdVolumes),
+        resolveMounts({ volumes: this.volumes, records: this.records }, opts, icfg.Volumes ?? {}, createdVolumes, paths.subPaths),
         writeEtcFiles(paths.dir, hostname, opts.network),
         mkdir(paths.bundle, { recursive: true }),
       ] as const);
       const args = resolveProcessArgs(icfg, opts.command, opts.args);
       const userSpec = opts.user ?? icfg.User ?? '';
       const user = await this.imageUser(image.id, snap.rootfs, userSpec);
+      checkRunAsNonRoot(opts.security, user.uid);
       const env = mergeEnv(icfg.Env, [`HOSTNAME=${hostname}`, `HOME=${user.home}`], opts.env);
       for (const m of mounts) {
-        if (m.type === 'volume' && m.name) await this.volumes.initialise(m.name, await resolveInRoot(snap.rootfs, m.target));
+        if (m.type === 'volume' && m.name && !m.subPathOf) await this.volumes.initialise(m.name, await resolveInRoot(snap.rootfs, m.target));
       }
+      await stageSubPathMounts(mounts);
       const workingDir = opts.workingDir ?? (icfg.WorkingDir || '/');
       const rec: ContainerRecord = {
         id,
@@ -177,6 +185,7 @@ export class ContainerMetadataService implements Containers {
         swapAccounting: this.o.cgroupVersion === 'v2' || existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes'),
         cpus: opts.resources.cpus,
         pids: opts.resources.pids,
+        isolation,
       });
       const ensureWorkingDir = async (): Promise<void> => {
         const dir = await resolveInRoot(snap.rootfs, workingDir);
@@ -185,8 +194,11 @@ export class ContainerMetadataService implements Containers {
       // only the record is fsynced, last: it commits the journal, and with it the renames of the spec and state
       await allEnded([ensureWorkingDir(), replaceJson(paths.spec, spec), this.records.writeState(id, createdState())] as const);
       await this.records.write(rec);
+      await rm(paths.creating, { force: true });
       return rec;
     } catch (e) {
+      // a staging point still mounted would take the volume's files with the directory: leave both to the crash sweep
+      if (!(await unstageSubPaths(paths.subPaths).then(() => true, () => false))) throw e;
       await this.snapshots.remove(id).catch(() => undefined);
       await rm(paths.dir, { recursive: true, force: true });
       await this.records.names.release(name, id);
@@ -212,6 +224,7 @@ export class ContainerMetadataService implements Containers {
     const rec = await this.resolve(ref);
     await this.locks.run(rec.id, async () => {
       await this.tasks.deleteLocked(rec, opts.force ?? false);
+      await unstageSubPaths(this.records.paths(rec.id).subPaths);
       await this.snapshots.remove(rec.id);
       await rm(this.records.paths(rec.id).dir, { recursive: true, force: true });
       await this.records.names.release(rec.name, rec.id);

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { SecurityOptionsSchema } from '../security/isolation.js';
+import { LogOptionsSchema } from './log-files.js';
 
 export const MountOptionSchema = z.discriminatedUnion('type', [
   z.object({
@@ -7,12 +9,15 @@ export const MountOptionSchema = z.discriminatedUnion('type', [
     source: z.string().optional(),
     target: z.string().startsWith('/', 'target must be an absolute path'),
     readOnly: z.boolean().optional(),
+    /** Mount only this path inside the volume (volumes/subpath.ts: no symlink may be on the way). */
+    subPath: z.string().optional(),
   }),
   z.object({
     type: z.literal('bind'),
     source: z.string().startsWith('/', 'source must be an absolute host path'),
     target: z.string().startsWith('/', 'target must be an absolute path'),
     readOnly: z.boolean().optional(),
+    subPath: z.string().optional(),
   }),
 ]);
 export type MountOption = z.infer<typeof MountOptionSchema>;
@@ -45,6 +50,10 @@ export const CreateOptionsSchema = z.object({
   labels: z.record(z.string(), z.string()).default({}),
   stopSignal: z.string().optional(),
   stopTimeoutSeconds: z.number().int().nonnegative().optional(),
+  /** Capabilities, seccomp, privileged, runAsNonRoot (security/isolation.ts). */
+  security: SecurityOptionsSchema.default({ capAdd: [], capDrop: [], privileged: false, seccomp: 'default', runAsNonRoot: false }),
+  /** Log size cap and rotation (log-files.ts): Docker's max-size and max-file. */
+  log: LogOptionsSchema.default({ maxSizeBytes: 10 << 20, maxFiles: 3 }),
 });
 export type CreateOptions = z.input<typeof CreateOptionsSchema>;
 export type CreateSpec = z.infer<typeof CreateOptionsSchema>;
@@ -57,5 +66,7 @@ export const ResolvedMountSchema = z.object({
   target: z.string(),
   readOnly: z.boolean(),
   anonymous: z.boolean().default(false),
+  /** A subPath mount: `source` is its staging point, bind-mounted from `path` below `base` (volumes/subpath.ts). */
+  subPathOf: z.object({ base: z.string(), path: z.string() }).optional(),
 });
 export type ResolvedMount = z.infer<typeof ResolvedMountSchema>;

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { invalid, RuntimeError } from '../util/errors.js';
 import { pathExists } from '../util/fs.js';
 import type { VolumeStore } from '../volumes/store.js';
+import { checkSubPath } from '../volumes/subpath.js';
 import type { CreateOptionsSchema, ResolvedMount } from './options.js';
 import type { ContainerRecords } from './record.js';
 
@@ -17,6 +18,8 @@ export async function resolveMounts(
   imageVolumes: Record<string, object>,
   /** Volumes this create made, for its rollback. */
   createdVolumes: string[],
+  /** Where subPath mounts get their staging points (the container's subpaths directory). */
+  subPathDir: string,
 ): Promise<ResolvedMount[]> {
   const mounts: ResolvedMount[] = [];
   const targets = new Set<string>();
@@ -26,15 +29,15 @@ export async function resolveMounts(
     targets.add(t);
     mounts.push({ ...m, target: t });
   };
-  for (const m of opts.mounts) {
+  for (const [i, m] of opts.mounts.entries()) {
     if (m.type === 'bind') {
       if (!(await pathExists(m.source))) throw invalid(`mounts: bind source path does not exist: ${m.source}`);
-      add({ type: 'bind', source: m.source, target: m.target, readOnly: m.readOnly ?? false, anonymous: false });
+      add({ type: 'bind', source: m.source, target: m.target, readOnly: m.readOnly ?? false, anonymous: false, ...subPathMount(m.source, m.subPath, i, subPathDir) });
     } else {
       const existed = m.source ? await d.volumes.find(m.source) : undefined;
       const v = await d.volumes.create(m.source);
       if (!existed) createdVolumes.push(v.name);
-      add({ type: 'volume', name: v.name, source: v.mountpoint, target: m.target, readOnly: m.readOnly ?? false, anonymous: v.anonymous });
+      add({ type: 'volume', name: v.name, source: v.mountpoint, target: m.target, readOnly: m.readOnly ?? false, anonymous: v.anonymous, ...subPathMount(v.mountpoint, m.subPath, i, subPathDir) });
     }
   }
   for (const vf of opts.volumesFrom) {
@@ -42,7 +45,10 @@ export async function resolveMounts(
       throw e instanceof RuntimeError && e.code === 'NotFound' ? invalid(`volumesFrom: container "${vf.container}" not found`) : e;
     });
     for (const m of other.mounts) {
-      if (!targets.has(m.target)) add({ ...m, readOnly: vf.readOnly ?? m.readOnly, anonymous: false });
+      if (targets.has(m.target)) continue;
+      // a subPath mount gets a staging point of this container's own
+      const sub = m.subPathOf ? subPathMount(m.subPathOf.base, m.subPathOf.path, mounts.length, subPathDir) : {};
+      add({ ...m, ...sub, readOnly: vf.readOnly ?? m.readOnly, anonymous: false });
     }
   }
   for (const target of Object.keys(imageVolumes)) {
@@ -53,6 +59,13 @@ export async function resolveMounts(
     add({ type: 'volume', name: v.name, source: v.mountpoint, target: t, readOnly: false, anonymous: true });
   }
   return mounts;
+}
+
+/** A subPath mount's source (its staging point) and origin, checked now so that a bad subPath fails the create. */
+function subPathMount(base: string, subPath: string | undefined, index: number, dir: string): Partial<ResolvedMount> {
+  if (subPath === undefined || subPath.split('/').every((p) => p === '' || p === '.')) return {};
+  checkSubPath(base, subPath, `mounts[${index}].subPath`);
+  return { source: join(dir, String(index)), subPathOf: { base, path: subPath } };
 }
 
 /** /etc/hostname and /etc/hosts of the container (and the host's resolv.conf with the host network). */

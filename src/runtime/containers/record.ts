@@ -1,4 +1,6 @@
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { creatorAlive, processIdentity } from '../util/process.js';
 import { z } from 'zod';
 import { conflict, notFound } from '../util/errors.js';
 import { atomicWriteJson, pathExists, readDirOrEmpty, readJsonIfExists, replaceJson } from '../util/fs.js';
@@ -62,6 +64,10 @@ export class ContainerPaths {
   get conmonPid(): string { return join(this.dir, 'conmon.pid'); }
   get initPid(): string { return join(this.dir, 'init.pid'); }
   get execDir(): string { return join(this.dir, 'exec'); }
+  /** Present while a create is in progress: the creating process (pid and start time, util/process.ts). */
+  get creating(): string { return join(this.dir, 'creating'); }
+  /** Staging points of subPath mounts (volumes/subpath.ts). */
+  get subPaths(): string { return join(this.dir, 'subpaths'); }
   get oomFiles(): string[] { return [join(this.dir, 'bundle', 'oom'), join(this.dir, 'oom')]; }
 }
 
@@ -76,13 +82,28 @@ export class ContainerRecords {
     this.dir = join(root, 'containers');
     this.names = new NameIndex(
       join(root, 'container-names'),
-      (id) => pathExists(this.paths(id).dir),
+      (id) => this.ownerLive(id),
       async () => (await this.all()).map((r) => ({ name: r.name, id: r.id })),
     );
   }
 
   paths(id: string): ContainerPaths {
     return new ContainerPaths(join(this.dir, id), id);
+  }
+
+  /**
+   * Whether a container ID has an owner: its record (the commit point of a create), or a create in
+   * progress in a process that still runs. A directory left by a create that died has neither, so its
+   * name is free again and the crash sweep removes it.
+   */
+  async ownerLive(id: string): Promise<boolean> {
+    if (await pathExists(this.paths(id).config)) return true;
+    return creatorAlive(await readJsonIfExists(this.paths(id).creating).catch(() => undefined));
+  }
+
+  /** Marks a create in progress by this process (see ownerLive). */
+  markCreating(id: string): void {
+    writeFileSync(this.paths(id).creating, JSON.stringify(processIdentity()));
   }
 
   async ids(): Promise<string[]> {

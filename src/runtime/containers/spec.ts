@@ -1,17 +1,10 @@
 import type { ResolvedUser } from './user.js';
 import type { ResolvedMount } from './options.js';
+import { DEFAULT_CAPABILITIES } from '../security/capabilities.js';
+import { applyIsolation, processCapabilities, type Isolation } from '../security/isolation.js';
 
-/** Docker's default capability set. */
-export const DEFAULT_CAPABILITIES = [
-  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID', 'CAP_SETUID',
-  'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',
-];
-
-const MASKED_PATHS = [
-  '/proc/acpi', '/proc/asound', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats',
-  '/proc/sched_debug', '/sys/firmware', '/proc/scsi', '/sys/devices/virtual/powercap',
-];
-const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+/** Docker's default capability set (security/capabilities.ts). */
+export { DEFAULT_CAPABILITIES };
 
 export interface SpecInput {
   args: string[];
@@ -31,6 +24,8 @@ export interface SpecInput {
   swapAccounting: boolean;
   cpus?: number;
   pids?: number;
+  /** Capabilities, seccomp, no_new_privs, masked paths (security/isolation.ts). */
+  isolation: Isolation;
 }
 
 export interface OciProcess {
@@ -44,17 +39,23 @@ export interface OciProcess {
   noNewPrivileges: boolean;
 }
 
-export function processSpec(args: string[], env: string[], cwd: string, user: ResolvedUser): OciProcess {
+export function processSpec(
+  args: string[],
+  env: string[],
+  cwd: string,
+  user: ResolvedUser,
+  iso: Pick<Isolation, 'capabilities' | 'noNewPrivileges'> = { capabilities: [...DEFAULT_CAPABILITIES], noNewPrivileges: true },
+): OciProcess {
   return {
     terminal: false,
     user: { uid: user.uid, gid: user.gid, ...(user.additionalGids.length ? { additionalGids: user.additionalGids } : {}) },
     args,
     env,
     cwd,
-    capabilities: { bounding: DEFAULT_CAPABILITIES, effective: DEFAULT_CAPABILITIES, permitted: DEFAULT_CAPABILITIES },
+    capabilities: processCapabilities(iso),
     // within the host's hard limits, or the kernel refuses to start the container
     rlimits: [{ type: 'RLIMIT_NOFILE', hard: 1024, soft: 1024 }],
-    noNewPrivileges: true,
+    noNewPrivileges: iso.noNewPrivileges,
   };
 }
 
@@ -85,9 +86,9 @@ export function buildSpec(i: SpecInput): Record<string, unknown> {
   }
   if (i.cpus !== undefined) resources.cpu = { period: 100000, quota: Math.round(i.cpus * 100000) };
   if (i.pids !== undefined) resources.pids = { limit: i.pids };
-  return {
+  const spec = {
     ociVersion: '1.0.2-dev',
-    process: processSpec(i.args, i.env, i.cwd, i.user),
+    process: processSpec(i.args, i.env, i.cwd, i.user, i.isolation),
     root: { path: i.rootfs, readonly: i.readOnlyRootfs },
     hostname: i.hostname,
     mounts,
@@ -95,8 +96,8 @@ export function buildSpec(i: SpecInput): Record<string, unknown> {
       resources,
       cgroupsPath: i.cgroupsPath,
       namespaces,
-      maskedPaths: MASKED_PATHS,
-      readonlyPaths: READONLY_PATHS,
-    },
+    } as Record<string, unknown>,
   };
+  applyIsolation(spec, i.isolation);
+  return spec;
 }

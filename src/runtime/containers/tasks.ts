@@ -15,11 +15,14 @@ import { launchConmon } from './conmon.js';
 import { collectExec, launchExec, type ExecStream, type TerminalSize } from './exec-stream.js';
 import { ExitMonitor, type ExitListener } from './exits.js';
 import type { ContainerLocks } from './locks.js';
+import { LogRotationWatcher, logFiles, prepareLogFile, settleRotation } from './log-files.js';
 import { readLogs, type LogLine, type LogOptions } from './logs.js';
 import { conmonAlive, observeState } from './observe.js';
 import type { ContainerRecord, ContainerRecords, ContainerState } from './record.js';
 import type { Runc } from './runc.js';
 import { processSpec } from './spec.js';
+import { processIsolation } from '../security/isolation.js';
+import { stageSubPathMounts } from '../volumes/subpath.js';
 import { describeProcesses, type TopProcess } from './top.js';
 import { resolveUser } from './user.js';
 
@@ -36,6 +39,8 @@ export interface ExecResult {
   exitCode: number;
   stdout: string;
   stderr: string;
+  /** Output passed the buffered exec's limit (exec-stream.ts EXEC_OUTPUT_LIMIT) and was cut, with a marker. */
+  truncated: boolean;
 }
 
 export interface ContainerStats extends CgroupStats {
@@ -81,6 +86,8 @@ export class TaskService implements Tasks {
   private readonly records: ContainerRecords;
   private readonly locks: ContainerLocks;
   private readonly exits: ExitMonitor;
+  /** Keeps the files conmon's log cap rotates away (log-files.ts). */
+  private readonly logRotation = new LogRotationWatcher();
 
   constructor(private readonly o: TaskServiceOptions) {
     this.records = o.records;
@@ -98,8 +105,17 @@ export class TaskService implements Tasks {
   }
 
   /** The container's state as conmon and runc report it; the caller holds its lock. */
-  observe(rec: ContainerRecord): Promise<ContainerState> {
-    return observeState({ records: this.records, runc: this.runc, cgroup: (r) => this.cgroup(r), onExited: (r, s) => this.exits.exited(r, s) }, rec);
+  async observe(rec: ContainerRecord): Promise<ContainerState> {
+    const s = await observeState({ records: this.records, runc: this.runc, cgroup: (r) => this.cgroup(r), onExited: (r, st) => this.exits.exited(r, st) }, rec);
+    // a running container this process did not start (adopted after a restart) has its log watched too
+    if (live(s)) this.logRotation.watch(rec.id, this.records.paths(rec.id).log, rec.options.log);
+    else this.logRotation.unwatch(rec.id);
+    return s;
+  }
+
+  /** Stops watching logs (the containers keep running). */
+  close(): void {
+    this.logRotation.close();
   }
 
   async state(ref: string): Promise<ContainerState> {
@@ -123,9 +139,11 @@ export class TaskService implements Tasks {
     const paths = this.records.paths(rec.id);
     // re-mounts the rootfs only when it is gone (after a reboot); a created container's rootfs is already mounted
     if (!(await this.o.snapshots.isMounted(rec.id))) await this.o.snapshots.prepare(rec.id, rec.diffIDs);
+    await stageSubPathMounts(rec.mounts);
     await this.runc.delete(rec.id).catch(() => undefined);
     await Promise.all([paths.exitFile, paths.initPid, paths.conmonPid, ...paths.oomFiles].map((f) => rm(f, { force: true })));
     await mkdir(paths.exitDir, { recursive: true });
+    await prepareLogFile(paths.log, rec.options.log);
     let pid: number;
     try {
       pid = await launchConmon({
@@ -134,6 +152,7 @@ export class TaskService implements Tasks {
         runcRoot: this.runc.root,
         runtime: this.o.runtimeBinary,
         logPath: paths.log,
+        logSizeMax: rec.options.log.maxSizeBytes,
         exitDir: paths.exitDir,
         socketDir: paths.dir,
         conmonPidFile: paths.conmonPid,
@@ -158,6 +177,7 @@ export class TaskService implements Tasks {
     };
     await this.records.writeState(rec.id, next);
     this.exits.started(rec.id, pid);
+    this.logRotation.watch(rec.id, paths.log, rec.options.log);
     return next;
   }
 
@@ -266,13 +286,20 @@ export class TaskService implements Tasks {
     }
     await this.runc.delete(rec.id).catch(() => undefined);
     await this.cgroup(rec).remove();
+    this.logRotation.unwatch(rec.id);
     this.exits.removed(rec.id);
   }
 
   async *logs(ref: string, opts: LogOptions = {}, signal?: AbortSignal): AsyncGenerator<LogLine> {
     const rec = await this.records.resolve(ref);
     const done = async (): Promise<boolean> => !live(await this.locks.run(rec.id, () => this.observe(rec)));
-    yield* readLogs(this.records.paths(rec.id).log, opts, done, signal);
+    const log = this.records.paths(rec.id).log;
+    const { maxFiles } = rec.options.log;
+    const files = async (): Promise<string[]> => {
+      await settleRotation(log, maxFiles);
+      return logFiles(log, maxFiles);
+    };
+    yield* readLogs(files, opts, done, signal);
   }
 
   /** docker exec, buffered: `input` as stdin, the output collected. */
@@ -290,7 +317,8 @@ export class TaskService implements Tasks {
     const user = await resolveUser(snap?.rootfs ?? '/nonexistent', o.user ?? rec.user);
     // docker exec -t sets TERM when the container's environment has none
     const env = mergeEnv(o.tty ? ['TERM=xterm'] : [], rec.env, o.env);
-    const proc = { ...processSpec(o.cmd, env, o.workingDir ?? rec.workingDir, user), terminal: o.tty !== undefined };
+    // an exec'd process gets the container's capabilities and no_new_privs; runc applies its seccomp filter
+    const proc = { ...processSpec(o.cmd, env, o.workingDir ?? rec.workingDir, user, processIsolation(rec.options.security)), terminal: o.tty !== undefined };
     const paths = this.records.paths(rec.id);
     await mkdir(paths.execDir, { recursive: true });
     const base = join(paths.execDir, randomHexId().slice(0, 16));

@@ -1,6 +1,7 @@
-import { readFile } from 'node:fs/promises';
-import { resolveInRoot } from '../snapshots/safe-path.js';
-import { invalid } from '../util/errors.js';
+import { constants as fsc, fstatSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { invalid, isNodeError } from '../util/errors.js';
+import { closeQuietly, fdPath, O_PATH, openInRoot, openRootDir } from '../util/in-root.js';
 
 export interface ResolvedUser {
   uid: number;
@@ -9,13 +10,55 @@ export interface ResolvedUser {
   home: string;
 }
 
-async function readEtc(rootfs: string, file: string): Promise<string[][]> {
+/** /etc/passwd and /etc/group larger than this are refused (glibc reads them line by line; Berth whole). */
+export const ETC_FILE_LIMIT = 4 << 20;
+
+/**
+ * An image's /etc/passwd or /etc/group, which the image's author controls: opened inside the root
+ * with O_PATH|O_NOFOLLOW (nothing is read and nothing can block: a FIFO or a device is never opened
+ * for reading), refused unless it is a regular file within ETC_FILE_LIMIT, then read through that
+ * descriptor. A missing file is an empty one, as Docker takes it.
+ */
+export async function readEtcFile(rootfs: string, file: 'passwd' | 'group'): Promise<string | undefined> {
+  let rootFd: number;
   try {
-    const text = await readFile(await resolveInRoot(rootfs, `/etc/${file}`), 'utf8');
-    return text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(':'));
-  } catch {
-    return [];
+    rootFd = openRootDir(rootfs);
+  } catch (e) {
+    if (isNodeError(e, 'ENOENT')) return undefined;
+    throw e;
   }
+  let fd: number;
+  try {
+    fd = openInRoot(rootFd, `/etc/${file}`, { flags: O_PATH(), final: 'nofollow' });
+  } catch (e) {
+    if (isNodeError(e, 'ENOENT') || isNodeError(e, 'ENOTDIR')) return undefined;
+    throw e;
+  } finally {
+    closeQuietly(rootFd);
+  }
+  try {
+    const st = fstatSync(fd);
+    const kind = st.isSymbolicLink() ? 'a symlink' : st.isFIFO() ? 'a FIFO' : st.isDirectory() ? 'a directory' : st.isFile() ? undefined : 'a device or socket';
+    if (kind) throw invalid(`user: /etc/${file} in the image is ${kind}, not a regular file`);
+    if (st.size > ETC_FILE_LIMIT) throw invalid(`user: /etc/${file} in the image is ${st.size} bytes, over the ${ETC_FILE_LIMIT}-byte limit`);
+    // the magic link is the regular file checked above; O_NONBLOCK in case anything else ever got there
+    const fh = await open(fdPath(fd), fsc.O_RDONLY | fsc.O_NONBLOCK);
+    try {
+      const buf = Buffer.alloc(Math.min(st.size, ETC_FILE_LIMIT) + 1);
+      const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+      if (bytesRead > ETC_FILE_LIMIT) throw invalid(`user: /etc/${file} in the image grew past the ${ETC_FILE_LIMIT}-byte limit`);
+      return buf.toString('utf8', 0, bytesRead);
+    } finally {
+      await fh.close();
+    }
+  } finally {
+    closeQuietly(fd);
+  }
+}
+
+async function readEtc(rootfs: string, file: 'passwd' | 'group'): Promise<string[][]> {
+  const text = await readEtcFile(rootfs, file);
+  return (text ?? '').split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(':'));
 }
 
 /** Resolves Docker's `user[:group]` (names or numbers) against the container's /etc/passwd and /etc/group. */

@@ -33,8 +33,26 @@ export async function isOverlayMounted(path: string): Promise<boolean> {
   return self.dev !== parent.dev;
 }
 
+const MNT_DETACH = 2;
+const UMOUNT_NOFOLLOW = 8;
+
+/** Unmounts `path` (lazily when busy); never what a symlink at `path` points to. */
 export async function unmount(path: string): Promise<void> {
   if (!(await isMountPoint(path))) return;
+  const sys = syscalls();
+  if (sys?.umount) {
+    try {
+      sys.umount(path, UMOUNT_NOFOLLOW);
+    } catch (e) {
+      if ((e as { errno?: number }).errno === 22 /* EINVAL: not mounted (any more) */) return;
+      try {
+        sys.umount(path, UMOUNT_NOFOLLOW | MNT_DETACH);
+      } catch (e2) {
+        throw syscallError(e2, `umount ${path}`);
+      }
+    }
+    return;
+  }
   const r = await runCommand('umount', [path]);
   if (r.code !== 0) await runChecked('umount', ['-l', path]);
 }

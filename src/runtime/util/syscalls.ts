@@ -1,10 +1,26 @@
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { getSystemErrorName } from 'node:util';
 
-interface SyscallsAddon {
+export interface SyscallsAddon {
   mount(source: string, target: string, fstype: string, flags: number, data: string): void;
+  /** umount2(2); absent from an addon built before it was added. */
+  umount?(target: string, flags: number): void;
   spawnDetached(file: string, argv: string[], envp: string[], cwd: string): { pid: number; stderrFd: number; syncFd: number };
   reap(pid: number): number;
+  /** openat2(2); absent from an addon built before it was added (scripts/setup rebuilds it). */
+  openat2?(dirfd: number, path: string, flags: number, mode: number, resolve: number): number;
+  constants?: OpenAt2Constants;
+}
+
+export interface OpenAt2Constants {
+  O_PATH: number;
+  O_TMPFILE: number;
+  RESOLVE_NO_XDEV: number;
+  RESOLVE_NO_MAGICLINKS: number;
+  RESOLVE_NO_SYMLINKS: number;
+  RESOLVE_BENEATH: number;
+  RESOLVE_IN_ROOT: number;
 }
 
 let addon: SyscallsAddon | null | undefined;
@@ -15,10 +31,15 @@ let addon: SyscallsAddon | null | undefined;
  */
 export function syscalls(): SyscallsAddon | undefined {
   if (addon === undefined) {
-    try {
-      addon = createRequire(import.meta.url)('berth-syscalls') as SyscallsAddon;
-    } catch {
-      addon = null;
+    const require = createRequire(import.meta.url);
+    // this checkout's own build first (src/ and dist/ are both three levels down), then the package
+    for (const id of [fileURLToPath(new URL('../../../native/syscalls/build/Release/berth_syscalls.node', import.meta.url)), 'berth-syscalls']) {
+      try {
+        addon = require(id) as SyscallsAddon;
+        break;
+      } catch {
+        addon = null;
+      }
     }
   }
   return addon ?? undefined;

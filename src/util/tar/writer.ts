@@ -1,5 +1,6 @@
 import { constants } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
+import type { Writable } from 'node:stream';
 import type { TarEntry } from './entry.js';
 
 const BLOCK = 512;
@@ -39,12 +40,45 @@ function paxRecord(key: string, value: string): string {
   return `${len}${body}`;
 }
 
+/** Where the archive goes: a file (a FileHandle is one) or a stream (TarWriter.toStream). */
+export interface TarSink {
+  write(data: Uint8Array, offset?: number, length?: number): Promise<unknown>;
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A Writable as a sink that waits for 'drain' when the stream's buffer is full (bounded memory). */
+function streamSink(out: Writable): TarSink {
+  const failed = new Promise<never>((_, reject) => {
+    out.once('error', reject);
+    out.once('close', () => reject(new Error('tar: the stream was closed')));
+  });
+  failed.catch(() => undefined);
+  return {
+    async write(data, offset = 0, length = data.length - offset) {
+      if (out.destroyed) throw new Error('tar: the stream was closed');
+      if (!out.write(Buffer.from(data.buffer, data.byteOffset + offset, length))) {
+        await Promise.race([new Promise((r) => out.once('drain', r)), failed]);
+      }
+    },
+    async sync() {},
+    async close() {
+      await new Promise<void>((resolve) => out.end(resolve));
+    },
+  };
+}
+
 /** Writes a POSIX tar archive sequentially; long names and big files get pax headers. */
 export class TarWriter {
-  private constructor(private readonly fh: FileHandle) {}
+  private constructor(private readonly fh: TarSink) {}
 
   static async create(path: string): Promise<TarWriter> {
     return new TarWriter(await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o644));
+  }
+
+  /** An archive written into a stream (an HTTP response), with its backpressure. */
+  static toStream(out: Writable): TarWriter {
+    return new TarWriter(streamSink(out));
   }
 
   private async pad(size: number): Promise<void> {
@@ -96,6 +130,21 @@ export class TarWriter {
     } finally {
       await src.close();
     }
+    await this.pad(size);
+  }
+
+  /** A file whose bytes come from `chunks`: exactly `size` of them are written (zeros if it ends early, the rest dropped). */
+  async addData(entry: Partial<TarEntry> & { name: string }, size: number, chunks: AsyncIterable<Buffer>): Promise<void> {
+    await this.writeHeader({ ...entry, type: 'file' }, size);
+    let done = 0;
+    for await (const c of chunks) {
+      const n = Math.min(c.length, size - done);
+      if (n > 0) await this.fh.write(c, 0, n);
+      done += n;
+      if (done >= size) break;
+    }
+    const zeros = Buffer.alloc(Math.min(size - done, 1 << 16));
+    for (; done < size; done += zeros.length) await this.fh.write(zeros, 0, Math.min(zeros.length, size - done));
     await this.pad(size);
   }
 

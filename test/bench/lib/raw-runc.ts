@@ -95,7 +95,7 @@ export class RawRunc {
     await mkdir(exitDir, { recursive: true });
     const t0 = process.hrtime.bigint();
     await launchConmon({
-      id, bundle, runcRoot: this.root, runtime: '/usr/sbin/runc', logPath: join(bundle, 'ctr.log'), exitDir, socketDir: bundle,
+      id, bundle, runcRoot: this.root, runtime: '/usr/sbin/runc', logPath: join(bundle, 'ctr.log'), logSizeMax: 10 << 20, exitDir, socketDir: bundle,
       conmonPidFile: join(bundle, 'conmon.pid'), containerPidFile: join(bundle, 'init.pid'),
     });
     await timedSpawn('runc', ['--root', this.root, 'start', id], join(bundle, 'runc.log'));

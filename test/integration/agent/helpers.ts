@@ -42,6 +42,8 @@ export async function startTestNode(opts: { agent?: boolean; agentToken?: string
     listen: '127.0.0.1:0',
     nodeName,
     cgroupParent,
+    // the build tests fetch git repositories made on this machine
+    gitAllowFileUrls: true,
     agent: opts.agent,
     ...(opts.agentToken ? { agentToken: opts.agentToken } : {}),
     ...(opts.nodeGraceMs ? { nodeGraceMs: opts.nodeGraceMs } : {}),

@@ -66,7 +66,7 @@ describe.skipIf(skip !== undefined)('containers on conmon + runc', () => {
     const started = await rt.tasks.start(c.id);
     expect(started.status).toBe('running');
     const ex = await rt.tasks.exec(c.id, { cmd: ['sh', '-c', 'id -u; hostname; echo oops >&2; exit 5'] });
-    expect(ex).toEqual({ exitCode: 5, stdout: '1000\nbox1\n', stderr: 'oops\n' });
+    expect(ex).toEqual({ exitCode: 5, stdout: '1000\nbox1\n', stderr: 'oops\n', truncated: false });
     const top = await rt.tasks.top(c.id);
     expect(top.map((p) => p.command)).toContain('sleep 1000');
     const stats = await rt.tasks.stats(c.id);

@@ -108,7 +108,7 @@ describe.skipIf(skip !== undefined)('streaming exec on runc', () => {
       expect([out.text(), err.text()]).toEqual(['', '']);
     }
     // a process that starts and exits 255 is just that
-    expect(await rt.tasks.exec(id, { cmd: ['sh', '-c', 'exit 255'] })).toEqual({ exitCode: 255, stdout: '', stderr: '' });
+    expect(await rt.tasks.exec(id, { cmd: ['sh', '-c', 'exit 255'] })).toEqual({ exitCode: 255, stdout: '', stderr: '', truncated: false });
     expect(await execFiles()).toEqual([]);
   });
 

@@ -44,12 +44,21 @@ describe('create options', () => {
     expect(o.env).toEqual(['A=1', 'B=']);
     expect(o.mounts).toEqual([
       { type: 'volume', source: 'team_data', target: '/d', readOnly: false },
-      { type: 'bind', source: '/vols/team_data/_data/sub', target: '/s', readOnly: true },
+      // the runtime resolves a subPath below the volume itself, refusing symlinks on the way
+      { type: 'volume', source: 'team_data', target: '/s', readOnly: true, subPath: 'sub' },
       { type: 'bind', source: '/etc', target: '/h', readOnly: false },
     ]);
     expect(o.resources).toEqual({ memoryBytes: 64 * 1024 * 1024, cpus: 0.5, pids: 10 });
     expect(o.network).toBe('host');
     expect(o.labels?.[LABEL_SPEC_HASH]).toMatch(/^[a-f0-9]{16}$/);
+  });
+  it('maps capabilities, seccomp, privileged, runAsNonRoot and log limits (Docker max-size units)', () => {
+    const o = createOptionsFor(obj({ capAdd: ['NET_ADMIN'], capDrop: ['ALL'], seccompProfile: 'Unconfined', privileged: true, runAsNonRoot: true, logging: { maxSize: '5m', maxFile: 2 } }), ctx);
+    expect(o.security).toEqual({ capAdd: ['NET_ADMIN'], capDrop: ['ALL'], privileged: true, seccomp: 'unconfined', runAsNonRoot: true });
+    expect(o.log).toEqual({ maxSizeBytes: 5 * 1024 * 1024, maxFiles: 2 });
+    expect(createOptionsFor(obj({}), ctx).security).toMatchObject({ seccomp: 'default', privileged: false, capAdd: [], capDrop: [] });
+    expect(createOptionsFor(obj({ logging: { maxSize: '10Mi' } }), ctx).log).toEqual({ maxSizeBytes: 10 << 20 });
+    expect(() => createOptionsFor(obj({ logging: { maxSize: '1k' } }), ctx)).toThrow(/spec\.logging\.maxSize: must be at least 4k/);
   });
   it('refuses what the node cannot run, naming the field', () => {
     expect(() => createOptionsFor(obj({ network: 'bridge' }), ctx)).toThrow(SpecError);

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mergeEnv, resolveProcessArgs } from '../../../src/runtime/containers/command.js';
 import { parseK8sLog } from '../../../src/runtime/containers/logs.js';
 import { buildSpec, DEFAULT_CAPABILITIES } from '../../../src/runtime/containers/spec.js';
+import { isolationFor } from '../../../src/runtime/security/isolation.js';
 import { normaliseTaggedName, parseReference } from '../../../src/runtime/images/reference.js';
 import { applyConfigChanges } from '../../../src/runtime/images/schema.js';
 import { archivePathParts, symlinkStaysInside } from '../../../src/runtime/snapshots/safe-path.js';
@@ -65,6 +66,7 @@ describe('OCI spec', () => {
     args: ['sh'], env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0, additionalGids: [], home: '/root' }, hostname: 'h', rootfs: '/r',
     readOnlyRootfs: true, network: 'none' as const, cgroupsPath: '/berth/x', etcFiles: [], swapAccounting: true,
     mounts: [{ type: 'bind' as const, source: '/s', target: '/t', readOnly: true, anonymous: false }],
+    isolation: isolationFor({}),
   };
   it('has Docker defaults: caps, no-new-privileges, namespaces, rlimits within host limits', () => {
     const s = buildSpec({ ...base, memoryBytes: 64 << 20, cpus: 1.5, pids: 50 }) as {
@@ -73,7 +75,7 @@ describe('OCI spec', () => {
       root: { readonly: boolean };
       mounts: Array<{ destination: string; options?: string[] }>;
     };
-    expect(s.process.capabilities.bounding).toEqual(DEFAULT_CAPABILITIES);
+    expect([...s.process.capabilities.bounding].sort()).toEqual([...DEFAULT_CAPABILITIES].sort());
     expect(s.process.capabilities.bounding).not.toContain('CAP_SYS_ADMIN');
     expect(s.process.noNewPrivileges).toBe(true);
     expect(s.process.rlimits).toEqual([{ type: 'RLIMIT_NOFILE', hard: 1024, soft: 1024 }]);
