@@ -7,6 +7,7 @@ import { InvalidContinueError, SelectorError, TooOldError, type Store } from '..
 import { tokenMatches, type Credentials } from './auth.js';
 import { MAX_BODY_BYTES } from './body.js';
 import { apiGroupDoc, apiGroupList, apiResourceList, apiVersions, versionInfo, type SubresourceVerbs } from './discovery.js';
+import { mountGitWebhook } from './git-webhook.js';
 import { ResourceHandlers, type RequestLabels } from './handlers.js';
 import { resolveTarget } from './resource-path.js';
 import type { Resources } from './resources.js';
@@ -89,6 +90,9 @@ export function createApp(deps: AppDeps): express.Express {
   app.get('/version', (_req, res) => {
     res.json(versionInfo());
   });
+
+  // signed by the GitSync's webhook token instead of a bearer token (git hosts cannot send one)
+  mountGitWebhook(app, { resources: deps.resources, kinds });
 
   app.use((req: Request, res: Response, next: NextFunction) => {
     if (ANONYMOUS_PATHS.has(req.path) || tokenMatches(req.get('authorization'), deps.credentials)) return next();

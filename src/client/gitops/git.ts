@@ -70,6 +70,7 @@ export function scrub(text: string): string {
 
 export class GitCli {
   private askpass: string | undefined;
+  private ready: Promise<unknown> | undefined;
 
   constructor(
     /** A private directory (0700) for the askpass script and per-command temp files. */
@@ -103,6 +104,8 @@ export class GitCli {
     };
     let tmp: string | undefined;
     const c = o.credentials;
+    this.ready ??= mkdir(this.stateDir, { recursive: true, mode: 0o700 });
+    await this.ready;
     try {
       if (c && (c.password !== undefined || c.token !== undefined)) {
         env.GIT_ASKPASS = await this.askpassScript();

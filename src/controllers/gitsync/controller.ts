@@ -30,7 +30,7 @@ import { gitSyncCommitToReady, gitSyncManagedObjects, gitSyncSyncDuration, gitSy
 import type { ControllerContext, RunnableController } from '../context.js';
 import { Applier } from './applier.js';
 import type { GitSyncCore, GitSyncObject } from './core.js';
-import { credentialsFrom } from './credentials.js';
+import { credentialsFrom } from '../../client/gitops/credentials.js';
 import { checkDrift } from './drift.js';
 import { aggregate, healthOf } from './health.js';
 import { advance, backoffMs, currentInventory, intervalOf, rollback, startOperation, timeoutOf, type OpOutcome } from './operation.js';

@@ -2,10 +2,10 @@
  * Repository credentials from the Secret a GitSync names: `token`, or `username` and `password`
  * (also the kubernetes.io/basic-auth keys), for http(s); `identity` (or ssh-privatekey, the
  * kubernetes.io/ssh-auth key) and `known_hosts` for ssh. Values stay in memory and go to git only
- * through its environment or 0600 files (src/client/gitops/git.ts).
+ * through its environment or 0600 files (git.ts).
  */
-import type { KObject } from '../../client/api-client.js';
-import type { GitCredentials } from '../../client/gitops/git.js';
+import type { KObject } from '../api-client.js';
+import type { GitCredentials } from './git.js';
 
 const decode = (data: Record<string, unknown>, ...keys: string[]): string | undefined => {
   for (const k of keys) {

@@ -1,0 +1,72 @@
+/** An API server in this process with the GitSync controller (and GC, namespace) on it, for GitSync tests without an agent. */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ApiClient, type KObject } from '../../../src/client/api-client.js';
+import { GitSyncType, NamespaceType, SecretType } from '../../../src/client/kinds.js';
+import { inProcessClient, startControllers, type ControllerSet } from '../../../src/cmd/compose.js';
+import { startTestServer, type TestServer } from '../../helpers/api-server.js';
+import { makeRepo, type TestRepo } from '../../helpers/git-repo.js';
+
+export interface GitSyncEnv {
+  dir: string;
+  server: TestServer;
+  client: ApiClient;
+  controllers: ControllerSet;
+  repo: TestRepo;
+  logs: string[];
+  gitsync(name: string, spec: Record<string, unknown>, namespace?: string): Promise<KObject>;
+  get(name: string, namespace?: string): Promise<KObject & { status?: any }>;
+  /** Resolves once `check` holds for the GitSync; waits on a watch, gives up after `ms`. */
+  waitFor(name: string, check: (gs: KObject & { status?: any }) => boolean, ms?: number): Promise<KObject & { status?: any }>;
+  stop(): Promise<void>;
+}
+
+export async function startGitSyncEnv(): Promise<GitSyncEnv> {
+  const dir = await mkdtemp(join(tmpdir(), 'berth-gitsync-'));
+  const server = await startTestServer({ store: 'memory' });
+  const client = inProcessClient(server.server);
+  const logs: string[] = [];
+  const controllers = await startControllers(client, { only: ['gitsync'], gitsyncCacheDir: join(dir, 'cache'), log: (m) => logs.push(m) });
+  const repo = await makeRepo(join(dir, 'repo'));
+  const gs = client.resource(GitSyncType);
+  const env: GitSyncEnv = {
+    dir,
+    server,
+    client,
+    controllers,
+    repo,
+    logs,
+    gitsync: (name, spec, namespace = 'default') => gs.create(namespace, { metadata: { name, namespace }, spec }),
+    get: (name, namespace = 'default') => gs.get(namespace, name),
+    async waitFor(name, check, ms = 30_000) {
+      const deadline = Date.now() + ms;
+      let last: KObject | undefined;
+      for (;;) {
+        last = await gs.getIfExists('default', name);
+        if (last && check(last)) return last;
+        if (Date.now() > deadline) throw new Error(`GitSync ${name}: condition not reached; last status: ${JSON.stringify(last?.status, null, 1)}\nlogs:\n${logs.join('\n')}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    async stop() {
+      await controllers.stop();
+      client.close();
+      await server.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  return env;
+}
+
+export const condition = (gs: { status?: any }, type: string): { status: string; reason: string; message: string } | undefined =>
+  (gs.status?.conditions ?? []).find((c: { type: string }) => c.type === type);
+
+export const secretManifest = (name: string, data: Record<string, string>, extra: Record<string, unknown> = {}) => ({
+  apiVersion: 'v1',
+  kind: 'Secret',
+  metadata: { name, ...extra },
+  stringData: data,
+});
+
+export { NamespaceType, SecretType };
