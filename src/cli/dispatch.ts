@@ -32,6 +32,7 @@ const commands: Record<string, Command> = {
   commit: { load: async () => (await import('./commands/commit.js')).commitCommand, summary: "create an image from a container's changes, on its node" },
   import: { load: async () => (await import('./commands/import.js')).importCommand, summary: 'create an image on a node from a rootfs tarball, with --change instructions' },
   history: { load: async () => (await import('./commands/history.js')).historyCommand, summary: 'show the history of an image of a node' },
+  gitsync: { load: async () => (await import('./commands/gitsync.js')).gitsyncCommand, summary: 'GitOps: status, sync, suspend, resume, history, rollback and diff of GitSyncs' },
 };
 
 export function usage(roles: Record<string, Command> = {}): string {
