@@ -197,6 +197,15 @@ function checkDocument(value: unknown, file: string, document: number, o: Render
   meta.annotations = annotations;
   const obj: KObject = { ...value, apiVersion: value.apiVersion, kind: value.kind, metadata: meta as KObject['metadata'] };
   delete obj.status;
+  if (type.group === '' && type.kind === 'Secret' && obj.stringData !== undefined) {
+    // stringData is write-only (the server folds it into data): applied as data, so that the fields
+    // this GitSync owns are the ones the cluster shows, and a hand edit of them is seen
+    if (!isObj(obj.stringData) || !Object.values(obj.stringData).every((x) => typeof x === 'string')) return fail('stringData', 'must be a mapping of strings', object);
+    const data = isObj(obj.data) ? { ...obj.data } : {};
+    for (const [k, v] of Object.entries(obj.stringData)) data[k] = Buffer.from(v as string, 'utf8').toString('base64');
+    obj.data = data;
+    delete obj.stringData;
+  }
   return {
     key: objectKey(type, type.namespaced ? (meta.namespace as string) : undefined, meta.name),
     type,

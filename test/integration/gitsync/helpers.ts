@@ -3,7 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiClient, type KObject } from '../../../src/client/api-client.js';
-import { GitSyncType, NamespaceType, SecretType } from '../../../src/client/kinds.js';
+import { EventType, GitSyncType, NamespaceType, SecretType } from '../../../src/client/kinds.js';
+import { metricsRegistry } from '../../../src/metrics/registry.js';
 import { inProcessClient, startControllers, type ControllerSet } from '../../../src/cmd/compose.js';
 import { startTestServer, type TestServer } from '../../helpers/api-server.js';
 import { makeRepo, type TestRepo } from '../../helpers/git-repo.js';
@@ -15,6 +16,12 @@ export interface GitSyncEnv {
   controllers: ControllerSet;
   repo: TestRepo;
   logs: string[];
+  /** Another repository of this test. */
+  newRepo(name: string): Promise<TestRepo>;
+  /** Events recorded about a GitSync, by reason. */
+  events(name: string): Promise<{ reason: string; message: string; type: string }[]>;
+  /** Write requests (POST/PUT/PATCH/DELETE) the API server answered so far. */
+  writes(): Promise<number>;
   gitsync(name: string, spec: Record<string, unknown>, namespace?: string): Promise<KObject>;
   get(name: string, namespace?: string): Promise<KObject & { status?: any }>;
   /** Resolves once `check` holds for the GitSync; waits on a watch, gives up after `ms`. */
@@ -37,6 +44,17 @@ export async function startGitSyncEnv(): Promise<GitSyncEnv> {
     controllers,
     repo,
     logs,
+    newRepo: (name) => makeRepo(join(dir, name)),
+    async events(name) {
+      const list = await client.resource(EventType).list({ namespace: 'default', fieldSelector: `involvedObject.name=${name},involvedObject.kind=GitSync` });
+      return list.items.map((e) => ({ reason: String(e.reason), message: String(e.message), type: String(e.type) }));
+    },
+    async writes() {
+      const text = await metricsRegistry.metrics();
+      let n = 0;
+      for (const m of text.matchAll(/^apiserver_request_total\{verb="(POST|PUT|PATCH|DELETE)"[^}]*\} (\d+)$/gm)) n += Number(m[2]);
+      return n;
+    },
     gitsync: (name, spec, namespace = 'default') => gs.create(namespace, { metadata: { name, namespace }, spec }),
     get: (name, namespace = 'default') => gs.get(namespace, name),
     async waitFor(name, check, ms = 30_000) {
