@@ -163,8 +163,9 @@ export function mountGitWebhook(app: express.Express, o: GitWebhookOptions): voi
     const url = normalizeRepoUrl((found.gs as unknown as GitSync).spec.url);
     const ref = pushedRef(body, req.get('content-type'));
     const matched = all.items.filter((g) => {
-      const spec = (g as unknown as GitSync).spec;
-      return g.metadata.namespace === ns && !g.metadata.deletionTimestamp && normalizeRepoUrl(spec.url) === url && refMatches(spec.ref, ref);
+      const { spec, status } = g as unknown as GitSync;
+      // without spec.ref the GitSync follows the default branch, which its status names once fetched
+      return g.metadata.namespace === ns && !g.metadata.deletionTimestamp && normalizeRepoUrl(spec.url) === url && refMatches(spec.ref ?? status?.fetchedRef, ref);
     });
     const at = new Date().toISOString();
     const triggered: string[] = [];

@@ -68,7 +68,7 @@ export async function startGitSyncEnv(): Promise<GitSyncEnv> {
       }
     },
     async stop() {
-      await controllers.stop();
+      await env.controllers.stop();
       client.close();
       await server.stop();
       await rm(dir, { recursive: true, force: true });
