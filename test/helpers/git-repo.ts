@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { stringify } from 'yaml';
 
 function git(cwd: string, args: string[]): string {
   const r = spawnSync('git', args, {
@@ -145,5 +146,5 @@ export async function serveHttp(root: string, user: string, password: string): P
 
 /** YAML of an object. */
 export function yamlOf(obj: object): string {
-  return `${JSON.stringify(obj, null, 2)}\n`;
+  return stringify(obj);
 }

@@ -29,10 +29,10 @@ import { allResourceTypes, EventType, GitSyncType, SecretType } from '../../clie
 import { gitSyncCommitToReady, gitSyncManagedObjects, gitSyncSyncDuration, gitSyncSyncs } from '../../metrics/gitsync.js';
 import type { ControllerContext, RunnableController } from '../context.js';
 import { Applier } from './applier.js';
-import type { GitSyncCore, GitSyncObject } from './core.js';
+import { currentHealth, type GitSyncCore, type GitSyncObject } from './core.js';
 import { credentialsFrom } from '../../client/gitops/credentials.js';
 import { checkDrift } from './drift.js';
-import { aggregate, healthOf } from './health.js';
+import { aggregate } from './health.js';
 import { advance, backoffMs, currentInventory, intervalOf, rollback, startOperation, timeoutOf, type OpOutcome } from './operation.js';
 import { buildStatus, sameStatus, statusPatch, withoutTimes } from './status.js';
 import { newState, type SyncState } from './state.js';
@@ -282,19 +282,32 @@ export class GitSyncController implements RunnableController, GitSyncCore {
     const health = this.health(st);
     if (!st.op && st.awaitingHealth) {
       const a = st.awaitingHealth;
-      if (health.health === 'Healthy') {
+      const windowOver = this.now() - a.since > timeoutOf(gs);
+      if (health.health === 'Healthy' && !a.healthySeen) {
+        // healthy now; with rollbackOnFailure it stays on probation until timeout (a crash right after
+        // a first Running is still this revision's fault)
+        if (st.lastHealthyRevision !== a.revision) st.previousHealthy = st.lastHealthyRevision;
         st.lastHealthyRevision = a.revision;
-        st.awaitingHealth = undefined;
+        a.healthySeen = true;
         if (a.commitTime) gitSyncCommitToReady.observe(Math.max(0, this.now() - a.commitTime) / 1000);
         await this.keep(gs, 'healthy', a.revision).catch(() => undefined);
-      } else if (spec.rollbackOnFailure && st.lastHealthyRevision && st.lastHealthyRevision !== a.revision && st.lastSyncResult?.result !== 'RolledBack') {
-        const late = this.now() - a.since > timeoutOf(gs);
-        if (health.health === 'Degraded' || late) {
-          const why = `${health.holder ?? 'an object'} ${health.health === 'Degraded' ? 'is degraded' : `is not healthy after ${spec.timeout ?? '5m'}`}${health.message ? `: ${health.message}` : ''}`;
-          this.history(gs, st, { revision: a.revision, result: 'Failed', message: `HealthCheckFailed: ${why}`.slice(0, 1024) });
-          outcome = await rollback(this, gs, st, a.revision, why);
-          if (outcome !== 'waiting') wrote = true;
-        }
+      }
+      const target = st.lastHealthyRevision !== a.revision ? st.lastHealthyRevision : st.previousHealthy;
+      const rollbackDue = spec.rollbackOnFailure && target && target !== a.revision && st.lastSyncResult?.result !== 'RolledBack' && !windowOver;
+      if (rollbackDue && health.health === 'Degraded') {
+        const why = `${health.holder ?? 'an object'} ${health.health === 'Degraded' ? 'is degraded' : `is not healthy after ${spec.timeout ?? '5m'}`}${health.message ? `: ${health.message}` : ''}`;
+        this.history(gs, st, { revision: a.revision, result: 'Failed', message: `HealthCheckFailed: ${why}`.slice(0, 1024) });
+        st.lastHealthyRevision = target;
+        outcome = await rollback(this, gs, st, a.revision, why);
+        if (outcome !== 'waiting') wrote = true;
+      } else if (spec.rollbackOnFailure && !a.healthySeen && windowOver && target && st.lastSyncResult?.result !== 'RolledBack') {
+        const why = `${health.holder ?? 'an object'} is not healthy after ${spec.timeout ?? '5m'}${health.message ? `: ${health.message}` : ''}`;
+        this.history(gs, st, { revision: a.revision, result: 'Failed', message: `HealthCheckFailed: ${why}`.slice(0, 1024) });
+        st.lastHealthyRevision = target;
+        outcome = await rollback(this, gs, st, a.revision, why);
+        if (outcome !== 'waiting') wrote = true;
+      } else if (a.healthySeen && (!spec.rollbackOnFailure || windowOver)) {
+        st.awaitingHealth = undefined;
       }
     }
 
@@ -308,7 +321,8 @@ export class GitSyncController implements RunnableController, GitSyncCore {
     if (st.op) waits.push(timeoutOf(gs) - (this.now() - st.op.stepAppliedAt) + 100);
     if (st.failure) waits.push(st.failure.retryAt - this.now());
     if (st.sourceError) waits.push(st.sourceError.retryAt - this.now());
-    if (st.awaitingHealth && spec.rollbackOnFailure) waits.push(timeoutOf(gs) - (this.now() - st.awaitingHealth.since) + 100);
+    const probation = st.awaitingHealth ? timeoutOf(gs) - (this.now() - st.awaitingHealth.since) : -1;
+    if (spec.rollbackOnFailure && probation >= 0) waits.push(probation + 100);
     return { result, requeueAfterMs: Math.min(...waits) };
   }
 
@@ -375,7 +389,7 @@ export class GitSyncController implements RunnableController, GitSyncCore {
   }
 
   private health(st: SyncState) {
-    return aggregate([...st.tracked.values()], (t) => healthOf(this.live(t.desired)), (t) => describeKey(t.desired));
+    return aggregate([...st.tracked.values()], (t) => currentHealth(this, st, t.desired), (t) => describeKey(t.desired));
   }
 
   private trimRenders(st: SyncState): void {

@@ -10,6 +10,7 @@ import type { Applier } from './applier.js';
 import { fingerprintOf } from './fields.js';
 import { FIELD_MANAGER } from './applier.js';
 import type { SyncState, Tracked } from './state.js';
+import { healthOf, type HealthResult } from './health.js';
 
 export type GitSyncObject = KObject & { spec?: GitSyncSpec & Record<string, unknown>; status?: GitSyncStatus & Record<string, unknown> };
 
@@ -54,4 +55,15 @@ export function olderThan(liveRv: string | undefined, known: string): boolean {
   const a = Number(liveRv);
   const b = Number(known);
   return Number.isSafeInteger(a) && Number.isSafeInteger(b) && a < b;
+}
+
+/**
+ * Health of a desired object as the caches show it; a cached copy older than what this controller
+ * applied (the watch event of the apply has not arrived yet) says nothing about it: Progressing.
+ */
+export function currentHealth(core: GitSyncCore, st: SyncState, d: DesiredObject): HealthResult {
+  const live = core.live(d);
+  const t = st.tracked.get(d.key);
+  if (live && t && live.metadata.uid === t.uid && olderThan(live.metadata.resourceVersion, t.rv)) return { health: 'Progressing', message: 'waiting for the watch to show the applied object' };
+  return healthOf(live);
 }

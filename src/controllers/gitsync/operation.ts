@@ -10,8 +10,8 @@ import { describeKey, OWNER_ANNOTATION, ownerId, PRUNE_ANNOTATION, type DesiredO
 import { gitSyncLastApplied } from '../../metrics/gitsync.js';
 import { parseDuration } from '../../api/fields.js';
 import { driftedPaths } from './fields.js';
-import { aggregate, healthOf } from './health.js';
-import { track, type GitSyncCore, type GitSyncObject } from './core.js';
+import { aggregate } from './health.js';
+import { currentHealth, track, type GitSyncCore, type GitSyncObject } from './core.js';
 import { describeEntry, entryKey, isMassPrune, leftGit, stepsOf } from './plan.js';
 import { listSome } from './status.js';
 import type { Failure, Operation, SyncState } from './state.js';
@@ -124,7 +124,7 @@ export async function advance(core: GitSyncCore, gs: GitSyncObject, st: SyncStat
   for (;;) {
     if (op.next > 0 && op.next < op.steps.length) {
       const prev = op.steps[op.next - 1]!;
-      const h = aggregate(prev, (d) => healthOf(core.live(d)), (d) => describeKey(d));
+      const h = aggregate(prev, (d) => currentHealth(core, st, d), (d) => describeKey(d));
       if (h.health === 'Degraded') return healthFailure(core, gs, st, `${h.holder} is degraded${h.message ? `: ${h.message}` : ''}`);
       if (h.health === 'Progressing') {
         if (core.now() - op.stepAppliedAt > timeoutOf(gs)) return healthFailure(core, gs, st, `${h.holder} is not healthy after ${gs.spec?.timeout ?? '5m'}${h.message ? `: ${h.message}` : ''}`);

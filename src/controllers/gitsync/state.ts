@@ -71,7 +71,9 @@ export interface SyncState {
   /** A revision rolled back from: not applied again automatically. */
   rejected?: string;
   /** When the applied revision was applied, and its commit time, until it is healthy. */
-  awaitingHealth?: { revision: string; since: number; commitTime?: number };
+  awaitingHealth?: { revision: string; since: number; commitTime?: number; healthySeen?: boolean };
+  /** The healthy revision before lastHealthyRevision: where a rollback goes when the current one was healthy for a moment. */
+  previousHealthy?: string;
   lastSyncResult?: { result: 'Succeeded' | 'Failed' | 'RolledBack'; message?: string };
   /** Objects of this GitSync that another GitSync claims (reported here too). */
   claimedBy: Map<string, string>;
