@@ -49,6 +49,9 @@ export interface GitSyncControllerOptions {
   kustomize?: string[];
 }
 
+/** Least time between two status writes that change only condition messages. */
+const STATUS_MESSAGE_INTERVAL_MS = 1000;
+
 type Result = 'applied' | 'unchanged' | 'failed' | 'blocked' | 'rolled_back';
 
 class SourceError extends Error {
@@ -210,7 +213,8 @@ export class GitSyncController implements RunnableController, GitSyncCore {
     const now = this.now();
     if (spec.suspend) {
       st.op = undefined;
-      await this.writeStatus(gs, st, { suspended: true });
+      const later = await this.writeStatus(gs, st, { suspended: true });
+      if (later !== undefined) return { result: 'unchanged', requeueAfterMs: later };
       return { result: 'unchanged' };
     }
     const ann = gs.metadata.annotations ?? {};
@@ -312,12 +316,13 @@ export class GitSyncController implements RunnableController, GitSyncCore {
     }
 
     // 6. status
-    await this.writeStatus(gs, st, { fetchedChanged, driftErrors: drift.errors });
+    const statusLater = await this.writeStatus(gs, st, { fetchedChanged, driftErrors: drift.errors });
     gitSyncManagedObjects.set({ namespace: gs.metadata.namespace ?? '', gitsync: gs.metadata.name }, st.tracked.size + st.extras.length);
     this.trimRenders(st);
 
     const result: Result = outcome === 'rolled_back' ? 'rolled_back' : outcome === 'failed' ? 'failed' : outcome === 'blocked' ? 'blocked' : wrote ? 'applied' : 'unchanged';
     const waits = [st.nextFetchAt - this.now()];
+    if (statusLater !== undefined) waits.push(statusLater);
     if (st.op) waits.push(timeoutOf(gs) - (this.now() - st.op.stepAppliedAt) + 100);
     if (st.failure) waits.push(st.failure.retryAt - this.now());
     if (st.sourceError) waits.push(st.sourceError.retryAt - this.now());
@@ -437,7 +442,12 @@ export class GitSyncController implements RunnableController, GitSyncCore {
     return out.sort((a, b) => a.kind.localeCompare(b.kind) || (a.namespace ?? '').localeCompare(b.namespace ?? '') || a.name.localeCompare(b.name));
   }
 
-  private async writeStatus(gs: GitSyncObject, st: SyncState, o: { suspended?: boolean; fetchedChanged?: boolean; driftErrors?: SyncError[] }): Promise<void> {
+  /**
+   * Writes the status when it changed. A change of condition messages alone (which object holds a
+   * rollout back, as it moves from one to the next) is written at most once a second: the answer
+   * is how long until it may be (the caller comes back then).
+   */
+  private async writeStatus(gs: GitSyncObject, st: SyncState, o: { suspended?: boolean; fetchedChanged?: boolean; driftErrors?: SyncError[] }): Promise<number | undefined> {
     const problem = st.op
       ? { reason: 'Progressing', message: `${st.op.kind === 'rollback' ? 'rolling back to' : 'applying'} revision ${st.op.revision.slice(0, 12)}: step ${st.op.next} of ${st.op.steps.length} applied`, progressing: true }
       : st.sourceError
@@ -471,9 +481,15 @@ export class GitSyncController implements RunnableController, GitSyncCore {
       handled: st.handled,
     });
     const json = JSON.stringify(withoutTimes(status));
-    if (st.lastStatus === json || sameStatus(gs.status, status)) return;
+    if (st.lastStatus === json || sameStatus(gs.status, status)) return undefined;
+    const gist = JSON.stringify({ ...withoutTimes(status), conditions: status.conditions?.map((c) => [c.type, c.status, c.reason]) });
+    const since = this.now() - (st.lastStatusAt ?? 0);
+    if (gist === st.lastStatusGist && since < STATUS_MESSAGE_INTERVAL_MS) return STATUS_MESSAGE_INTERVAL_MS - since;
     await this.ctx.client.resource(GitSyncType).patchStatus(gs.metadata.namespace, gs.metadata.name, statusPatch(gs.status, status), { fieldManager: 'berth-gitsync' });
     st.lastStatus = json;
+    st.lastStatusGist = gist;
+    st.lastStatusAt = this.now();
+    return undefined;
   }
 }
 

@@ -150,6 +150,8 @@ export async function advance(core: GitSyncCore, gs: GitSyncObject, st: SyncStat
     }
     op.next++;
     op.stepAppliedAt = core.now();
+    const kinds = [...new Set(op.steps[op.next - 1]!.map((d) => d.type.kind))].join(',');
+    core.log(`${gs.metadata.namespace}/${gs.metadata.name}: ${op.revision.slice(0, 12)} step ${op.next}/${op.steps.length} (${kinds}, ${step.length} written) at ${Math.round(core.now() - op.startedAt)} ms`);
   }
 }
 

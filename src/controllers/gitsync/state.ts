@@ -83,6 +83,9 @@ export interface SyncState {
   history: HistoryEntry[];
   /** The status last written (the informer's copy may be older). */
   lastStatus?: string;
+  /** The same without condition messages, and when it was written. */
+  lastStatusGist?: string;
+  lastStatusAt?: number;
 }
 
 export function newState(uid: string): SyncState {
