@@ -30,7 +30,7 @@ export function gitUrlProblem(url: string): string | undefined {
   if (!(GIT_URL_SCHEMES as readonly string[]).includes(scheme)) return `scheme "${scheme}" is not allowed: use one of ${GIT_URL_SCHEMES.join(', ')}`;
   if (u.password) return 'must not carry a password: put credentials in the Secret named by spec.secretRef';
   if ((scheme === 'http' || scheme === 'https') && u.username) return 'must not carry a user name: put credentials in the Secret named by spec.secretRef';
-  if (scheme === 'file' && !u.pathname.startsWith('/')) return 'file:// URLs must name an absolute path';
+  if (scheme === 'file' && ((u.host !== '' && u.host !== 'localhost') || !u.pathname.startsWith('/'))) return 'file:// URLs must name an absolute path (file:///srv/repo.git)';
   return undefined;
 }
 
