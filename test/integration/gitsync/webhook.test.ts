@@ -35,7 +35,8 @@ describe('git webhook', () => {
 
   it('refuses a bad or missing signature with 401 and triggers nothing', async () => {
     const body = push();
-    for (const headers of [{ 'x-hub-signature-256': `sha256=${sign('other body')}` }, {}, { 'x-gitlab-token': 'nope' }, { 'x-gitea-signature': sign('x') }, { 'x-signature': 'md5=abc' }]) {
+    const attempts: Record<string, string>[] = [{ 'x-hub-signature-256': `sha256=${sign('other body')}` }, {}, { 'x-gitlab-token': 'nope' }, { 'x-gitea-signature': sign('x') }, { 'x-signature': 'md5=abc' }];
+    for (const headers of attempts) {
       const res = await post(path, body, headers);
       expect(res.status).toBe(401);
     }

@@ -73,7 +73,7 @@ describe('plan', () => {
     `apiVersion: ${apiVersion}\nkind: ${kind}\nmetadata:\n  name: ${name}\n${wave !== undefined ? `  annotations:\n    berth.dev/sync-wave: "${wave}"\n` : ''}${kind === 'Container' ? 'spec:\n  image: busybox\n' : kind === 'Image' ? 'spec:\n  ref: busybox\n' : ''}`;
   it('orders steps by wave, then Namespaces, Secrets, Volumes, Images, Containers, then the rest', () => {
     const r = toObjects('r', [
-      { path: 'a.yaml', text: [m('Container', 'berth.dev/v1alpha1', 'c1'), m('GitSync', 'berth.dev/v1alpha1', 'child'), m('Image', 'berth.dev/v1alpha1', 'i1'), m('Volume', 'berth.dev/v1alpha1', 'v1'), m('Secret', 'v1', 's1'), m('Namespace', 'v1', 'ns1'), m('Container', 'berth.dev/v1alpha1', 'early', -1)].join('---\n').replace(/kind: GitSync\nmetadata:\n  name: child\n/, 'kind: GitSync\nmetadata:\n  name: child\nspec:\n  url: file:///x\n') },
+      { path: 'a.yaml', text: [m('Container', 'berth.dev/v1alpha1', 'c1'), m('GitSync', 'berth.dev/v1alpha1', 'child'), m('Image', 'berth.dev/v1alpha1', 'i1'), m('Volume', 'berth.dev/v1alpha1', 'v1'), m('Secret', 'v1', 's1'), m('Namespace', 'v1', 'ns1'), m('Container', 'berth.dev/v1alpha1', 'early', -1)].join('---\n').replace('kind: GitSync\nmetadata:\n  name: child\n', 'kind: GitSync\nmetadata:\n  name: child\nspec:\n  url: file:///x\n') },
     ], o);
     expect(r.errors).toEqual([]);
     expect(stepsOf(r.objects).map((s) => s.map((d) => d.object.metadata.name))).toEqual([['early'], ['ns1'], ['s1'], ['v1'], ['i1'], ['c1'], ['child']]);
