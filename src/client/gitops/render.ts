@@ -92,8 +92,15 @@ export function isManifestPath(path: string, base: string): boolean {
   return MANIFEST.test(rel) && !rel.split('/').some((p) => p.startsWith('.'));
 }
 
-/** Renders `revision` of `url` at `path` (see the module comment). */
-export async function renderRevision(source: GitSource, url: string, revision: string, path: string | undefined, o: RenderOptions): Promise<RenderResult> {
+/** What one file renders to: kept by blob id, so that a new commit parses only the files it changed. */
+export interface FileRender {
+  objects: DesiredObject[];
+  errors: SyncError[];
+  docs: number;
+}
+
+/** Renders `revision` of `url` at `path` (see the module comment). `cache` holds files by blob id and path across revisions. */
+export async function renderRevision(source: GitSource, url: string, revision: string, path: string | undefined, o: RenderOptions, cache?: Map<string, FileRender>): Promise<RenderResult> {
   const base = (path ?? '').replace(/\/+$/, '');
   const files = await source.listFiles(url, revision, base);
   const inBase = files.filter((f) => !base || f.path.startsWith(`${base}/`));
@@ -107,53 +114,80 @@ export async function renderRevision(source: GitSource, url: string, revision: s
     return toObjects(revision, [{ path: kustomization.path, text: built.yaml }], o);
   }
   const manifests = inBase.filter((f) => isManifestPath(f.path, base));
-  const contents = await source.readFiles(url, manifests);
-  return toObjects(revision, manifests.map((f) => ({ path: f.path, text: (contents.get(f.path) ?? Buffer.alloc(0)).toString('utf8') })), o);
+  const key = (f: { oid: string; path: string }) => `${f.oid}|${f.path}`;
+  const missing = manifests.filter((f) => !cache?.has(key(f)));
+  const contents = await source.readFiles(url, missing);
+  const rendered = manifests.map((f) => {
+    const hit = cache?.get(key(f));
+    if (hit) return { path: f.path, r: hit };
+    const r = renderFile(f.path, (contents.get(f.path) ?? Buffer.alloc(0)).toString('utf8'), o);
+    cache?.set(key(f), r);
+    return { path: f.path, r };
+  });
+  if (cache && cache.size > manifests.length * 2 + 1000) for (const k of [...cache.keys()].slice(0, cache.size - manifests.length)) cache.delete(k);
+  return merge(revision, rendered);
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Parses and checks the documents of `files` (in the order given). */
 export function toObjects(revision: string, files: { path: string; text: string }[], o: RenderOptions): RenderResult {
+  return merge(revision, files.map((f) => ({ path: f.path, r: renderFile(f.path, f.text, o) })));
+}
+
+/** The documents of one file, checked one by one. */
+export function renderFile(path: string, text: string, o: RenderOptions): FileRender {
+  const objects: DesiredObject[] = [];
+  const errors: SyncError[] = [];
+  const parsed = parseAllDocuments(text, { uniqueKeys: true, prettyErrors: true });
+  const list = Array.isArray(parsed) ? parsed : [parsed];
+  list.forEach((doc, index) => {
+    if (index >= MAX_DOCS) return;
+    if (doc.errors.length > 0) {
+      const e = doc.errors[0]!;
+      const line = e.linePos?.[0]?.line;
+      errors.push({ file: path, document: index, message: `invalid YAML${line ? ` at line ${line}` : ''}: ${e.message.split('\n')[0]}` });
+      return;
+    }
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: 100 });
+    } catch (err) {
+      errors.push({ file: path, document: index, message: `invalid YAML: ${(err as Error).message}` });
+      return;
+    }
+    if (value === null || value === undefined) return;
+    const items = isObj(value) && typeof value.kind === 'string' && value.kind.endsWith('List') && Array.isArray(value.items) ? value.items : [value];
+    for (const item of items) {
+      const d = checkDocument(item, path, index, o, errors);
+      if (d) objects.push(d);
+    }
+  });
+  return { objects, errors, docs: list.length };
+}
+
+/** The files' objects in order, with duplicates across files reported. */
+function merge(revision: string, files: { path: string; r: FileRender }[]): RenderResult {
   const objects: DesiredObject[] = [];
   const errors: SyncError[] = [];
   const seen = new Map<string, { file: string; document: number }>();
   let docs = 0;
-  for (const f of files) {
-    const parsed = parseAllDocuments(f.text, { uniqueKeys: true, prettyErrors: true });
-    const list = Array.isArray(parsed) ? parsed : [parsed];
-    list.forEach((doc, index) => {
-      if (++docs > MAX_DOCS) {
-        if (docs === MAX_DOCS + 1) errors.push({ file: f.path, message: `more than ${MAX_DOCS} documents under the path` });
-        return;
+  for (const { path, r } of files) {
+    docs += r.docs;
+    if (docs > MAX_DOCS) {
+      errors.push({ file: path, message: `more than ${MAX_DOCS} documents under the path` });
+      break;
+    }
+    errors.push(...r.errors);
+    for (const d of r.objects) {
+      const prior = seen.get(d.key);
+      if (prior) {
+        errors.push({ file: d.file, document: d.document, object: describeKey(d), field: 'metadata.name', message: `${describeKey(d)} is also defined in ${prior.file} (document ${prior.document})` });
+        continue;
       }
-      if (doc.errors.length > 0) {
-        const e = doc.errors[0]!;
-        const line = e.linePos?.[0]?.line;
-        errors.push({ file: f.path, document: index, message: `invalid YAML${line ? ` at line ${line}` : ''}: ${e.message.split('\n')[0]}` });
-        return;
-      }
-      let value: unknown;
-      try {
-        value = doc.toJS({ maxAliasCount: 100 });
-      } catch (err) {
-        errors.push({ file: f.path, document: index, message: `invalid YAML: ${(err as Error).message}` });
-        return;
-      }
-      if (value === null || value === undefined) return;
-      const items = isObj(value) && typeof value.kind === 'string' && value.kind.endsWith('List') && Array.isArray(value.items) ? value.items : [value];
-      for (const item of items) {
-        const d = checkDocument(item, f.path, index, o, errors);
-        if (!d) continue;
-        const prior = seen.get(d.key);
-        if (prior) {
-          errors.push({ file: f.path, document: index, object: describeKey(d), field: 'metadata.name', message: `${describeKey(d)} is also defined in ${prior.file} (document ${prior.document})` });
-          continue;
-        }
-        seen.set(d.key, { file: f.path, document: index });
-        objects.push(d);
-      }
-    });
+      seen.set(d.key, { file: d.file, document: d.document });
+      objects.push(d);
+    }
   }
   return { revision, objects, errors, hash: errors.length ? '' : sha256(objects.map((x) => `${x.key}=${x.hash}`).join('\n')) };
 }

@@ -154,9 +154,12 @@ export class GitSource {
         if (resolved.ref === resolved.revision) throw err;
         await this.git.run([...base, '--', url, `+${resolved.ref}:refs/berth/fetch`], { cwd: dir, credentials, timeoutMs: 300_000 });
       }
-      await this.git.run(['update-ref', `refs/berth/rev/${resolved.revision}`, resolved.revision], { cwd: dir });
+      try {
+        await this.git.run(['cat-file', '-e', `${resolved.revision}^{commit}`], { cwd: dir });
+      } catch {
+        throw new Error(`commit ${resolved.revision} is not on the remote's ${resolved.ref}`);
+      }
     });
-    if (!(await this.hasCommit(url, resolved.revision))) throw new Error(`commit ${resolved.revision} is not on the remote's ${resolved.ref}`);
   }
 
   /** Keeps `revision` in the cache under `name` (applied, healthy...) until set again. */

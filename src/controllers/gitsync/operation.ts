@@ -32,16 +32,23 @@ export function intervalOf(gs: GitSyncObject): number {
   return parseDuration(gs.spec?.interval ?? '1m');
 }
 
-/** The inventory as it stands: what is tracked, and what left git but stays. */
+/** The inventory as it stands: what is tracked, and what left git but stays (sorted; rebuilt only when it changed). */
 export function currentInventory(st: SyncState): InventoryEntry[] {
   if (!st.baselineDone) return st.inventory;
-  const out: InventoryEntry[] = [];
+  let sig = '';
+  for (const [key, t] of st.tracked) sig += `${key}=${t.uid};`;
+  for (const e of st.extras) sig += `${e.kind}/${e.namespace ?? ''}/${e.name}=${e.uid ?? ''};`;
+  if (st.inventoryCache?.sig === sig) return st.inventoryCache.entries;
+  const out: { sort: string; e: InventoryEntry }[] = [];
   for (const t of st.tracked.values()) {
     const m = t.desired.object.metadata;
-    out.push({ apiVersion: t.desired.object.apiVersion!, kind: t.type.kind, ...(m.namespace ? { namespace: m.namespace } : {}), name: m.name, ...(t.uid ? { uid: t.uid } : {}) });
+    const e: InventoryEntry = { apiVersion: t.desired.object.apiVersion!, kind: t.type.kind, ...(m.namespace ? { namespace: m.namespace } : {}), name: m.name, ...(t.uid ? { uid: t.uid } : {}) };
+    out.push({ sort: `${e.kind}\0${e.namespace ?? ''}\0${e.name}`, e });
   }
-  out.push(...st.extras);
-  return out.sort((a, b) => a.kind.localeCompare(b.kind) || (a.namespace ?? '').localeCompare(b.namespace ?? '') || a.name.localeCompare(b.name));
+  for (const e of st.extras) out.push({ sort: `${e.kind}\0${e.namespace ?? ''}\0${e.name}`, e });
+  const entries = out.sort((a, b) => (a.sort < b.sort ? -1 : a.sort > b.sort ? 1 : 0)).map((x) => x.e);
+  st.inventoryCache = { sig, entries };
+  return entries;
 }
 
 /** Whether `d` must be written: new, changed in git, gone or replaced live, or drifted. */

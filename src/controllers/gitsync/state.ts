@@ -5,7 +5,7 @@
  */
 import type { HistoryEntry, InventoryEntry, SyncError } from '../../api/gitsync.js';
 import type { ResourceType } from '../../client/api-client.js';
-import type { DesiredObject, RenderResult } from '../../client/gitops/render.js';
+import type { DesiredObject, FileRender, RenderResult } from '../../client/gitops/render.js';
 import type { Fingerprint } from './fields.js';
 
 export interface Tracked {
@@ -56,6 +56,8 @@ export interface SyncState {
   fetched?: { revision: string; ref: string; render: RenderResult; commitTime?: number };
   /** Renders by revision (fetched, applied, last healthy), for holds and rollbacks. */
   renders: Map<string, RenderResult>;
+  /** Rendered files by blob id and path: a new commit parses only what it changed. */
+  files: Map<string, FileRender>;
   /** What is applied: revision and render hash. */
   applied?: { revision: string; hash: string; at: number };
   tracked: Map<string, Tracked>;
@@ -81,6 +83,9 @@ export interface SyncState {
   inventory: InventoryEntry[];
   lastHealthyRevision?: string;
   history: HistoryEntry[];
+  inventoryCache?: { sig: string; entries: InventoryEntry[] };
+  /** How long the last reconcile took: events of managed objects are coalesced over a few times that. */
+  lastReconcileMs?: number;
   /** The status last written (the informer's copy may be older). */
   lastStatus?: string;
   /** The same without condition messages, and when it was written. */
@@ -89,5 +94,5 @@ export interface SyncState {
 }
 
 export function newState(uid: string): SyncState {
-  return { uid, renders: new Map(), tracked: new Map(), extras: [], baselineDone: false, nextFetchAt: 0, handled: {}, claimedBy: new Map(), inventory: [], history: [] };
+  return { uid, renders: new Map(), files: new Map(), tracked: new Map(), extras: [], baselineDone: false, nextFetchAt: 0, handled: {}, claimedBy: new Map(), inventory: [], history: [] };
 }

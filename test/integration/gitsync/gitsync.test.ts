@@ -44,8 +44,7 @@ describe('GitSync controller', () => {
     expect(condition(gs, 'Synced')?.status).toBe('True');
     expect(await secretValue(env, 'r1-c')).toBeUndefined();
     expect(gs.status.history[0]).toMatchObject({ revision: rev, result: 'Succeeded' });
-    await env.waitFor('r1', () => true);
-    expect((await env.events('r1')).some((e) => e.reason === 'Synced' && e.message.includes(rev.slice(0, 12)))).toBe(true);
+    expect((await env.eventsOnceThere('r1', 'Synced')).some((e) => e.reason === 'Synced' && e.message.includes(rev.slice(0, 12)))).toBe(true);
 
     // resyncs every second: two of them with no write at all
     const before = await syncCount('unchanged');
@@ -67,8 +66,7 @@ describe('GitSync controller', () => {
     const deadline = Date.now() + 10_000;
     while ((await secretValue(env, 'r2-s')) !== 'git' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect(await secretValue(env, 'r2-s')).toBe('git');
-    await env.waitFor('r2', () => true);
-    const events = await env.events('r2');
+    const events = await env.eventsOnceThere('r2', 'DriftCorrected');
     expect(events.find((e) => e.reason === 'DriftCorrected')?.message).toMatch(/Secret default\/r2-s: \.data\.k changed by kubectl-edit/);
   });
 
@@ -127,8 +125,8 @@ describe('GitSync controller', () => {
     expect(await secretValue(env, 'r5-a')).toBeUndefined();
     expect(await secretValue(env, 'r5-c')).toBe('c');
     expect(gs.status.inventory.map((e: { name: string }) => e.name)).toEqual(['r5-b', 'r5-d', 'r5-e']);
-    await env.waitFor('r5', () => true);
-    expect((await env.events('r5')).map((e) => e.reason)).toEqual(expect.arrayContaining(['Pruned', 'PruneSkipped']));
+    await env.eventsOnceThere('r5', 'Pruned');
+    expect((await env.eventsOnceThere('r5', 'PruneSkipped')).map((e) => e.reason)).toEqual(expect.arrayContaining(['Pruned', 'PruneSkipped']));
 
     const off = await env.newRepo('r6');
     await off.commit({ 'a.yaml': yamlOf(secretManifest('r6-a', { k: 'a' })), 'b.yaml': yamlOf(secretManifest('r6-b', { k: 'b' })) });
@@ -189,8 +187,7 @@ describe('GitSync controller', () => {
     expect(gs.status.appliedRevision).toBe(good);
     expect(await secretValue(env, 'r9-s')).toBe('good');
     expect(condition(gs, 'Ready')?.reason).toBe('RolledBack');
-    await env.waitFor('r9', () => true);
-    expect((await env.events('r9')).some((e) => e.reason === 'RolledBack')).toBe(true);
+    expect((await env.eventsOnceThere('r9', 'RolledBack')).some((e) => e.reason === 'RolledBack')).toBe(true);
   });
 
   it('follows the highest tag in a semver range', async () => {

@@ -20,6 +20,8 @@ export interface GitSyncEnv {
   newRepo(name: string): Promise<TestRepo>;
   /** Events recorded about a GitSync, by reason. */
   events(name: string): Promise<{ reason: string; message: string; type: string }[]>;
+  /** The events of a GitSync once one with `reason` is there (events are sent in the background). */
+  eventsOnceThere(name: string, reason: string): Promise<{ reason: string; message: string; type: string }[]>;
   /** Write requests (POST/PUT/PATCH/DELETE) the API server answered so far. */
   writes(): Promise<number>;
   gitsync(name: string, spec: Record<string, unknown>, namespace?: string): Promise<KObject>;
@@ -48,6 +50,14 @@ export async function startGitSyncEnv(): Promise<GitSyncEnv> {
     async events(name) {
       const list = await client.resource(EventType).list({ namespace: 'default', fieldSelector: `involvedObject.name=${name},involvedObject.kind=GitSync` });
       return list.items.map((e) => ({ reason: String(e.reason), message: String(e.message), type: String(e.type) }));
+    },
+    async eventsOnceThere(name, reason) {
+      const deadline = Date.now() + 15_000;
+      for (;;) {
+        const list = await env.events(name);
+        if (list.some((e) => e.reason === reason) || Date.now() > deadline) return list;
+        await new Promise((r) => setTimeout(r, 50));
+      }
     },
     async writes() {
       const text = await metricsRegistry.metrics();
