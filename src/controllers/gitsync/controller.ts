@@ -385,9 +385,17 @@ export class GitSyncController implements RunnableController, GitSyncCore {
     }
     const render = st.renders.get(resolved.revision) ?? (await this.render(gs, st, resolved.revision));
     st.renders.set(resolved.revision, render);
-    const commitTime = await this.source.commitTime(spec.url, resolved.revision).catch(() => undefined);
     const changed = st.fetched?.revision !== resolved.revision;
-    st.fetched = { revision: resolved.revision, ref: resolved.ref, render, ...(commitTime ? { commitTime } : {}) };
+    const fetched: NonNullable<SyncState['fetched']> = { revision: resolved.revision, ref: resolved.ref, render };
+    st.fetched = fetched;
+    // for berth_gitsync_commit_to_ready_seconds only: off the path to applying the commit
+    void this.source.commitTime(spec.url, resolved.revision).then(
+      (t) => {
+        fetched.commitTime = t;
+        if (st.awaitingHealth?.revision === resolved.revision) st.awaitingHealth.commitTime ??= t;
+      },
+      () => undefined,
+    );
     if (changed) {
       this.log(`${keyOf(gs)}: fetched ${resolved.ref} at ${resolved.revision.slice(0, 12)} (${render.objects.length} objects${render.errors.length ? `, ${render.errors.length} errors` : ''})`);
       if (st.rejected && st.rejected !== resolved.revision) st.rejected = undefined;
