@@ -29,7 +29,7 @@ import { allResourceTypes, EventType, GitSyncType, SecretType } from '../../clie
 import { gitSyncCommitToReady, gitSyncManagedObjects, gitSyncSyncDuration, gitSyncSyncs } from '../../metrics/gitsync.js';
 import type { ControllerContext, RunnableController } from '../context.js';
 import { Applier } from './applier.js';
-import { currentHealth, type GitSyncCore, type GitSyncObject } from './core.js';
+import { currentHealth, olderThan, type GitSyncCore, type GitSyncObject } from './core.js';
 import { credentialsFrom } from '../../client/gitops/credentials.js';
 import { checkDrift } from './drift.js';
 import { aggregate } from './health.js';
@@ -154,6 +154,11 @@ export class GitSyncController implements RunnableController, GitSyncCore {
 
   live(d: Pick<DesiredObject, 'type' | 'object'>): KObject | undefined {
     return this.managed.get(`${d.type.group}/${d.type.kind}`)?.get(d.type.namespaced ? d.object.metadata.namespace : undefined, d.object.metadata.name);
+  }
+
+  cacheBehind(d: Pick<DesiredObject, 'type'>, rv: string): boolean {
+    const inf = this.managed.get(`${d.type.group}/${d.type.kind}`);
+    return !!inf && olderThan(inf.lastResourceVersion, rv);
   }
 
   liveByEntry(apiVersion: string, kind: string, namespace: string | undefined, name: string): KObject | undefined {

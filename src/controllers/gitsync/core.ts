@@ -22,6 +22,8 @@ export interface GitSyncCore {
   /** The live object a desired one names, from the informer caches. */
   live(d: Pick<DesiredObject, 'type' | 'object'>): KObject | undefined;
   liveByEntry(apiVersion: string, kind: string, namespace: string | undefined, name: string): KObject | undefined;
+  /** Whether the cache of `d`'s kind has not yet seen resourceVersion `rv` (what an apply answered). */
+  cacheBehind(d: Pick<DesiredObject, 'type'>, rv: string): boolean;
   /** The GitSync named namespace/name, if it exists. */
   gitSync(id: string): GitSyncObject | undefined;
   /** Queue a GitSync (namespace/name) for a reconcile. */
@@ -64,6 +66,8 @@ export function olderThan(liveRv: string | undefined, known: string): boolean {
 export function currentHealth(core: GitSyncCore, st: SyncState, d: DesiredObject): HealthResult {
   const live = core.live(d);
   const t = st.tracked.get(d.key);
-  if (live && t && live.metadata.uid === t.uid && olderThan(live.metadata.resourceVersion, t.rv)) return { health: 'Progressing', message: 'waiting for the watch to show the applied object' };
+  if (t && ((live && live.metadata.uid === t.uid && olderThan(live.metadata.resourceVersion, t.rv)) || (!live && t.rv && core.cacheBehind(d, t.rv)))) {
+    return { health: 'Progressing', message: 'waiting for the watch to show the applied object' };
+  }
   return healthOf(live);
 }

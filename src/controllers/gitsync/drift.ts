@@ -42,6 +42,8 @@ export async function checkDrift(core: GitSyncCore, gs: GitSyncObject, st: SyncS
     if (live && live.metadata.uid === t.uid && live.metadata.resourceVersion === t.rv) continue;
     if (live && live.metadata.uid === t.uid && olderThan(live.metadata.resourceVersion, t.rv)) continue;
     if (live?.metadata.deletionTimestamp) continue;
+    // just applied and not in the cache yet: not deleted, only not seen
+    if (!live && t.rv && core.cacheBehind(t.desired, t.rv)) continue;
     const owner = live?.metadata.annotations?.[OWNER_ANNOTATION];
     if (live && owner && owner !== me && core.gitSync(owner)) continue; // another GitSync's now: reported as a conflict
     const paths = live && live.metadata.uid === t.uid ? driftedPaths(live, t.fingerprint) : ['["(deleted)"]'];
