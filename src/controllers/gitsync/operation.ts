@@ -101,7 +101,9 @@ export async function startOperation(core: GitSyncCore, gs: GitSyncObject, st: S
   }
   const changed = render.objects.filter((d) => needsApply(core, st, d));
   const newNamespaces = new Set(render.objects.filter((d) => d.type.kind === 'Namespace' && !core.live(d)).map((d) => d.object.metadata.name));
+  const dryRunStart = core.now();
   const { errors } = await core.applier.dryRun(changed, newNamespaces, gs.metadata.namespace ?? 'default');
+  const dryRunMs = core.now() - dryRunStart;
   if (errors.length > 0) {
     fail(core, gs, st, rev, 'ValidationFailed', `the server refused ${errors.length} field(s) in a dry run: ${describeErrors(errors)}`, errors);
     return 'failed';
@@ -118,6 +120,7 @@ export async function startOperation(core: GitSyncCore, gs: GitSyncObject, st: S
     prune: prune ? gone : [],
     keep: prune ? [] : gone,
     reason,
+    timing: { dryRunMs, writeMs: 0, waitMs: 0 },
   };
   core.log(`${me}: ${kind} of ${rev.slice(0, 12)}: ${changed.length} of ${render.objects.length} objects to apply, ${prune ? gone.length : 0} to prune`);
   return advance(core, gs, st);
@@ -135,7 +138,12 @@ export async function advance(core: GitSyncCore, gs: GitSyncObject, st: SyncStat
       if (h.health === 'Degraded') return healthFailure(core, gs, st, `${h.holder} is degraded${h.message ? `: ${h.message}` : ''}`);
       if (h.health === 'Progressing') {
         if (core.now() - op.stepAppliedAt > timeoutOf(gs)) return healthFailure(core, gs, st, `${h.holder} is not healthy after ${gs.spec?.timeout ?? '5m'}${h.message ? `: ${h.message}` : ''}`);
+        op.timing.waitingSince ??= op.stepAppliedAt;
         return wrote ? 'applied' : 'waiting';
+      }
+      if (op.timing.waitingSince !== undefined) {
+        op.timing.waitMs += core.now() - op.timing.waitingSince;
+        delete op.timing.waitingSince;
       }
     }
     if (op.next >= op.steps.length) {
@@ -144,7 +152,9 @@ export async function advance(core: GitSyncCore, gs: GitSyncObject, st: SyncStat
     }
     const step = op.steps[op.next]!.filter((d) => needsApply(core, st, d));
     if (step.length > 0) {
+      const writeStart = core.now();
       const { applied, errors } = await core.applier.apply(step);
+      op.timing.writeMs += core.now() - writeStart;
       for (const d of step) {
         const obj = applied.get(d.key);
         if (obj) track(st, d, obj, st.tracked.get(d.key));
@@ -207,6 +217,8 @@ async function finish(core: GitSyncCore, gs: GitSyncObject, st: SyncState, op: O
   if (problems.length) core.events.record(gs, 'Warning', 'PruneFailed', problems.slice(0, 5).join('; '));
   const keep = new Set(op.render.objects.map((d) => d.key));
   for (const key of [...st.tracked.keys()]) if (!keep.has(key)) st.tracked.delete(key);
+  const t = op.timing;
+  core.log(`${gs.metadata.namespace}/${gs.metadata.name}: ${op.revision.slice(0, 12)} applied ${Math.round(core.now() - op.startedAt + t.dryRunMs)} ms after validation began: dry run ${Math.round(t.dryRunMs)} ms, writes ${Math.round(t.writeMs)} ms, waiting for waves to be healthy ${Math.round(t.waitMs)} ms, ${pruned.length} pruned`);
   const extraKeys = new Set(extras.map(entryKey));
   st.extras = extras.filter((e, i, all) => all.findIndex((x) => entryKey(x) === entryKey(e)) === i && extraKeys.has(entryKey(e)));
   const now = core.now();

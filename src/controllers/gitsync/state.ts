@@ -38,6 +38,8 @@ export interface Operation {
   /** Inventory entries that left git but stay (prune off). */
   keep: InventoryEntry[];
   reason: string;
+  /** Where the time went, for the log: the dry run, the writes, the waits for health. */
+  timing: { dryRunMs: number; writeMs: number; waitMs: number; waitingSince?: number };
 }
 
 export interface Failure {
