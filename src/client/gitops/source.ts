@@ -144,16 +144,18 @@ export class GitSource {
    * Makes `revision` present in the cache: a shallow fetch of that very commit (or of `ref` when the
    * server refuses commit ids), kept by a ref so that it stays until replaced.
    */
-  async fetch(url: string, resolved: ResolvedRef, credentials?: GitCredentials): Promise<void> {
-    if (await this.hasCommit(url, resolved.revision)) return;
+  async fetch(url: string, resolved: ResolvedRef, credentials?: GitCredentials, o: { knownMissing?: boolean } = {}): Promise<void> {
+    if (!o.knownMissing && (await this.hasCommit(url, resolved.revision))) return;
     await this.withRepo(url, async (dir) => {
       const base = ['fetch', '--quiet', '--depth', '1', '--no-tags', '--no-write-fetch-head', '--no-recurse-submodules'];
       try {
+        // a fetch of the commit id that succeeds has brought exactly that commit
         await this.git.run([...base, '--', url, resolved.revision], { cwd: dir, credentials, timeoutMs: 300_000 });
+        return;
       } catch (err) {
         if (resolved.ref === resolved.revision) throw err;
-        await this.git.run([...base, '--', url, `+${resolved.ref}:refs/berth/fetch`], { cwd: dir, credentials, timeoutMs: 300_000 });
       }
+      await this.git.run([...base, '--', url, `+${resolved.ref}:refs/berth/fetch`], { cwd: dir, credentials, timeoutMs: 300_000 });
       try {
         await this.git.run(['cat-file', '-e', `${resolved.revision}^{commit}`], { cwd: dir });
       } catch {

@@ -380,7 +380,8 @@ export class GitSyncController implements RunnableController, GitSyncCore {
     }
     if (st.fetched && st.fetched.revision === resolved.revision && st.fetched.ref === resolved.ref && !specChanged) return false;
     try {
-      await this.source.fetch(spec.url, resolved, creds);
+      // a revision rendered before is in the cache; a new one is not (no need to ask git)
+      if (!st.renders.has(resolved.revision)) await this.source.fetch(spec.url, resolved, creds, { knownMissing: !specChanged });
     } catch (err) {
       throw new SourceError('FetchFailed', `${spec.url} ${resolved.ref}: ${(err as Error).message}`);
     }
