@@ -4,7 +4,7 @@
  * tests set by hand) stand in for what a node would run.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GitSyncType, SecretType, VolumeType } from '../../../src/client/kinds.js';
+import { GitSyncType, NamespaceType, SecretType, VolumeType } from '../../../src/client/kinds.js';
 import { metricsRegistry } from '../../../src/metrics/registry.js';
 import { yamlOf } from '../../helpers/git-repo.js';
 import { condition, secretManifest, startGitSyncEnv, type GitSyncEnv } from './helpers.js';
@@ -191,6 +191,35 @@ describe('GitSync controller', () => {
     expect(await secretValue(env, 'r9-s')).toBe('good');
     expect(condition(gs, 'Ready')?.reason).toBe('RolledBack');
     expect((await env.eventsOnceThere('r9', 'RolledBack')).some((e) => e.reason === 'RolledBack')).toBe(true);
+  });
+
+  it('validates what goes into a namespace the revision creates together with it, and applies both', async () => {
+    const repo = await env.newRepo('r11');
+    const ns = yamlOf({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'r11-team' } });
+    const bad = await repo.commit({ 'ns.yaml': ns, 'c.yaml': yamlOf({ apiVersion: 'berth.dev/v1alpha1', kind: 'Container', metadata: { name: 'c', namespace: 'r11-team' }, spec: { image: 'busybox', restartPolicy: 'Sometimes' } }) });
+    await env.gitsync('r11', { url: repo.url, interval: '1h' });
+    const gs = await env.waitFor('r11', (g) => g.status?.fetchedRevision === bad && condition(g, 'Ready')?.reason === 'ValidationFailed');
+    expect(gs.status.errors).toEqual([expect.objectContaining({ file: 'c.yaml', document: 0, object: 'Container r11-team/c', field: 'spec.restartPolicy' })]);
+    expect(await env.client.resource(NamespaceType).getIfExists(undefined, 'r11-team')).toBeUndefined();
+    const good = await repo.commit({ 'c.yaml': null, 's.yaml': yamlOf(secretManifest('r11-s', { k: 'in the new namespace' }, { namespace: 'r11-team' })) });
+    await env.client.resource(GitSyncType).patch('default', 'r11', { metadata: { annotations: { 'berth.dev/requested-at': new Date().toISOString() } } });
+    await env.waitFor('r11', (g) => g.status?.appliedRevision === good && condition(g, 'Ready')?.status === 'True');
+    expect(await secretValue(env, 'r11-s', 'k', 'r11-team')).toBe('in the new namespace');
+  });
+
+  it('rolls back a revision that is not healthy within timeout', async () => {
+    const repo = await env.newRepo('r12');
+    const good = await repo.commit({ 's.yaml': yamlOf(secretManifest('r12-s', { k: 'good' })) });
+    await env.gitsync('r12', { url: repo.url, interval: '1h', rollbackOnFailure: true, timeout: '2s' });
+    await env.waitFor('r12', (g) => g.status?.lastHealthyRevision === good);
+    // a Volume no agent will ever make Ready: the revision stays Progressing past its timeout
+    const bad = await repo.commit({ 's.yaml': yamlOf(secretManifest('r12-s', { k: 'bad' })), 'v.yaml': volume('r12-v') });
+    await env.client.resource(GitSyncType).patch('default', 'r12', { metadata: { annotations: { 'berth.dev/requested-at': new Date().toISOString() } } });
+    const gs = await env.waitFor('r12', (g) => g.status?.history?.[0]?.result === 'RolledBack');
+    expect(gs.status.appliedRevision).toBe(good);
+    expect(gs.status.history[1]).toMatchObject({ revision: bad, result: 'Failed' });
+    expect(gs.status.history[1].message).toMatch(/Volume default\/r12-v is not healthy after 2s/);
+    expect(await secretValue(env, 'r12-s')).toBe('good');
   });
 
   it('follows the highest tag in a semver range', async () => {
