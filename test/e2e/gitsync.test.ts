@@ -162,7 +162,10 @@ describe.skipIf(!!skip)('GitOps with a berth server, kubectl and real git', () =
     await expect.poll(() => jp('gitsync', 'manual', '.status.conditions[?(@.type=="Ready")].status'), POLL).toBe('True');
     const table = await berth('gitsync', 'status');
     expect(table.stdout).toMatch(/^NAME\s+REVISION\s+SYNC\s+HEALTH\s+READY\s+SUSPENDED\s+MESSAGE$/m);
-    expect(table.stdout).toMatch(/^manual\s+[0-9a-f]{12}\s+Synced\s+Healthy\s+True\s+false/m);
+    // manual-2 left git but prune is off: kept, and listed as OutOfSync (Extra)
+    expect(table.stdout).toMatch(/^manual\s+[0-9a-f]{12}\s+OutOfSync\s+Healthy\s+True\s+false/m);
+    expect(table.stdout).toMatch(/^web\s+[0-9a-f]{12}\s+Synced\s+Healthy\s+True\s+false/m);
+    expect((await berth('gitsync', 'status', 'manual')).stdout).toMatch(/Out of sync:\n {2}Container default\/manual-2 {2}Extra/);
     const metrics = await (await server.api('/metrics')).text();
     for (const name of ['berth_gitsync_sync_total', 'berth_gitsync_sync_duration_seconds', 'berth_gitsync_commit_to_ready_seconds', 'berth_gitsync_drift_corrections_total', 'berth_gitsync_managed_objects', 'berth_gitsync_last_applied_timestamp_seconds']) {
       expect(metrics).toContain(`# TYPE ${name} `);
