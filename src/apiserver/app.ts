@@ -11,6 +11,7 @@ import { AUTHZ_GROUP, authorizationResourceList, serveReview } from './auth/revi
 import { MAX_BODY_BYTES, parseBody } from './body.js';
 import { isObject } from './objects.js';
 import { apiGroupDoc, apiGroupList, apiResourceList, apiVersions, versionInfo, type SubresourceVerbs } from './discovery.js';
+import { mountGitWebhook } from './git-webhook.js';
 import { ResourceHandlers, type RequestLabels } from './handlers.js';
 import { pathSegmentProblem } from './meta-validation.js';
 import { resolveTarget } from './resource-path.js';
@@ -103,6 +104,9 @@ export function createApp(deps: AppDeps): express.Express {
   app.get('/version', (_req, res) => {
     res.json(versionInfo());
   });
+
+  // signed by the GitSync's webhook token instead of a bearer token (git hosts cannot send one)
+  mountGitWebhook(app, { resources: deps.resources, kinds });
 
   // The one door: nothing below runs for a request that is not authenticated and authorised.
   const nameFromBody = (req: Request, res: Response) => (): Promise<string | undefined> =>

@@ -33,6 +33,7 @@ const commands: Record<string, Command> = {
   import: { load: async () => (await import('./commands/import.js')).importCommand, summary: 'create an image on a node from a rootfs tarball, with --change instructions' },
   token: { load: async () => (await import('./commands/token.js')).tokenCommand, summary: 'make (create NAME --role view|edit|admin|cluster-admin), list or revoke user tokens; writes a kubeconfig' },
   history: { load: async () => (await import('./commands/history.js')).historyCommand, summary: 'show the history of an image of a node' },
+  gitsync: { load: async () => (await import('./commands/gitsync.js')).gitsyncCommand, summary: 'GitOps: status, sync, suspend, resume, history, rollback and diff of GitSyncs' },
 };
 
 export function usage(roles: Record<string, Command> = {}): string {

@@ -19,6 +19,7 @@ import { InformerFactory } from '../client/informer.js';
 import { inProcessKubeConfig } from '../client/kubeconfig.js';
 import type { ControllerContext, RunnableController } from '../controllers/context.js';
 import { GarbageCollector } from '../controllers/garbage-collector.js';
+import { defaultGitSyncCacheDir, GitSyncController } from '../controllers/gitsync/index.js';
 import { NamespaceController } from '../controllers/namespace-controller.js';
 import { NodeLifecycleController } from '../controllers/node-lifecycle.js';
 import { Scheduler } from '../controllers/scheduler.js';
@@ -57,6 +58,8 @@ export interface ControllerOptions {
   nodeGraceMs?: number;
   /** Which controllers to run (default all). */
   only?: string[];
+  /** The GitSync controller's clone cache (berth server: <data-dir>/gitsync). */
+  gitsyncCacheDir?: string;
   log?: LogFn;
 }
 
@@ -65,8 +68,16 @@ export async function startControllers(client: ApiClient, o: ControllerOptions =
   const log = o.log ?? logFn('controller');
   const informers = new InformerFactory(log);
   const ctx: ControllerContext = { client, informers, log };
-  const all: RunnableController[] = [new GarbageCollector(ctx), new NamespaceController(ctx), new Scheduler(ctx), new NodeLifecycleController(ctx, o.nodeGraceMs)];
-  const controllers = o.only ? all.filter((c) => o.only!.includes(c.name)) : all;
+  const makers: Record<string, () => RunnableController> = {
+    garbage_collector: () => new GarbageCollector(ctx),
+    namespace: () => new NamespaceController(ctx),
+    scheduler: () => new Scheduler(ctx),
+    node_lifecycle: () => new NodeLifecycleController(ctx, o.nodeGraceMs),
+    gitsync: () => new GitSyncController(ctx, { cacheDir: o.gitsyncCacheDir ?? defaultGitSyncCacheDir() }),
+  };
+  const controllers = Object.entries(makers)
+    .filter(([name]) => !o.only || o.only.includes(name))
+    .map(([, make]) => make());
   await informers.start();
   await Promise.all(controllers.map((c) => c.start()));
   return {
@@ -147,7 +158,11 @@ export async function startAllInOne(o: AllInOneOptions): Promise<AllInOne> {
   const agentToken = o.agentToken ?? randomBytes(32).toString('hex');
   const api = await startApi({ store: o.store, dataDir: o.dataDir, listen: o.listen, agentToken, ...(o.podSecurity ? { podSecurity: o.podSecurity } : {}), ...(o.watch ? { watch: o.watch } : {}) });
   const client = inProcessClient(api, controllerIdentity);
-  const controllers = await startControllers(client, { ...(o.nodeGraceMs ? { nodeGraceMs: o.nodeGraceMs } : {}), ...(o.log ? { log: o.log } : {}) });
+  const controllers = await startControllers(client, {
+    ...(o.nodeGraceMs ? { nodeGraceMs: o.nodeGraceMs } : {}),
+    ...(o.log ? { log: o.log } : {}),
+    gitsyncCacheDir: join(o.dataDir, 'gitsync'),
+  });
   const nodeClient = o.agent !== false ? inProcessClient(api, nodeIdentity(o.nodeName)) : undefined;
   let agent: Agent | undefined;
   let runtime: Runtime | undefined;

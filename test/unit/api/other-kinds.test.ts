@@ -87,9 +87,13 @@ describe('GitSync schema', () => {
     expect(applyGitSyncDefaults(gs({ url: 'https://example.com/site.git' }) as ApiObject).spec).toEqual({
       url: 'https://example.com/site.git',
       interval: '1m',
+      timeout: '5m',
+      autoSync: true,
       prune: false,
-      selfHeal: false,
+      allowMassPrune: false,
+      selfHeal: { driftPolicy: 'Correct' },
       suspend: false,
+      rollbackOnFailure: false,
     });
   });
 
@@ -98,6 +102,8 @@ describe('GitSync schema', () => {
     expect(badFields(gitSync, gs({ url: 'file:///srv/repo', interval: '5 minutes' }))).toEqual(['spec.interval']);
     expect(badFields(gitSync, gs({ url: 'file:///srv/repo', path: '/abs' }))).toEqual(['spec.path']);
     expect(badFields(gitSync, gs({ url: 'file:///srv/repo', targetNamespace: 'Bad_NS' }))).toEqual(['spec.targetNamespace']);
+    expect(badFields(gitSync, gs({ url: 'file:///srv/repo', selfHeal: { driftPolicy: 'Sometimes' } }))).toEqual(['spec.selfHeal.driftPolicy']);
+    expect(badFields(gitSync, gs({ url: 'file:///srv/repo', ref: '--upload-pack=evil' }))).toEqual(['spec.ref']);
   });
 
   it('accepts a status with an inventory', () => {
@@ -107,7 +113,7 @@ describe('GitSync schema', () => {
       inventory: [{ apiVersion: 'berth.dev/v1alpha1', kind: 'Container', namespace: 'default', name: 'web' }],
       conditions: [{ type: 'Ready', status: 'True' }],
     };
-    expect(gitSync.safeParse({ ...gs({ url: '/srv/repo', ref: 'main', path: 'apps' }), status }).success).toBe(true);
+    expect(gitSync.safeParse({ ...gs({ url: 'file:///srv/repo', ref: 'main', path: 'apps' }), status }).success).toBe(true);
     expect(gitSyncKind).toMatchObject({ plural: 'gitsyncs', singular: 'gitsync', namespaced: true });
   });
 });
