@@ -45,7 +45,7 @@ describe.skipIf(!!skip)('chaos: kill -9 of the agent, the API server and conmon 
   const startAgent = async (): Promise<void> => {
     agent = await startRole(
       ['agent', '--kubeconfig', join(dir, 'api', 'kubeconfig'), '--node-name', NODE, '--data-dir', join(dir, 'data'), '--endpoint-token-file', join(dir, 'api', 'agent-token'), '--cgroup-parent', cgroupParent],
-      /berth agent: node chaos-node registered/,
+      /"component":"agent".*node chaos-node registered/,
     );
   };
 
