@@ -13,6 +13,8 @@ export interface ContainerSample {
   cpuSeconds: number;
   workingSetBytes: number;
   pids: number;
+  /** Counters of the interfaces in the container's own network namespace (loopback left out). */
+  network: Array<{ interface: string; rxBytes: number; txBytes: number }>;
 }
 
 export interface MetricsSources {
@@ -86,6 +88,22 @@ export function agentMetrics(): AgentMetrics {
       for (const s of await samples()) this.set(labels(s), s.pids);
     },
   });
+  const netLabels = [...labelNames, 'interface'] as const;
+  for (const [metric, help, field] of [
+    ['container_network_receive_bytes_total', 'Cumulative count of bytes received by the container, per interface.', 'rxBytes'],
+    ['container_network_transmit_bytes_total', 'Cumulative count of bytes transmitted by the container, per interface.', 'txBytes'],
+  ] as const) {
+    new Counter({
+      name: metric,
+      help,
+      labelNames: netLabels,
+      registers: [metricsRegistry],
+      async collect() {
+        this.reset();
+        for (const s of await samples()) for (const n of s.network) this.inc({ ...labels(s), interface: n.interface }, n[field]);
+      },
+    });
+  }
   shared = {
             startLatency,
     bind(src) {

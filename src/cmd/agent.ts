@@ -7,6 +7,7 @@ import { parseCommand, type CommandSpec, type FlagSpecs } from '../cli/args.js';
 import { resolveDataDir } from '../cli/data-dir.js';
 import { CliError } from '../cli/errors.js';
 import { startAgent } from './compose.js';
+import { networkFlags, networkOptionsFrom } from './network-flags.js';
 import { loadOrCreateToken, onSignals } from './token-file.js';
 
 const flags = {
@@ -16,6 +17,7 @@ const flags = {
   'endpoint-listen': { type: 'string', valueName: 'HOST:PORT', default: '127.0.0.1:0', description: 'address of the endpoint the API server proxies logs and exec to' },
   'endpoint-token-file': { type: 'string', valueName: 'FILE', description: 'bearer token the endpoint requires, shared with the API server (default: DIR/agent-token, created when missing)' },
   'cgroup-parent': { type: 'string', valueName: 'NAME', description: 'parent cgroup of the containers (default "berth")' },
+  ...networkFlags,
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 } as const satisfies FlagSpecs;
 
@@ -46,6 +48,7 @@ export async function agentCommand(argv: string[]): Promise<void> {
     endpointHost: host,
     endpointPort: port,
     ...(parsed.values['cgroup-parent'] ? { cgroupParent: parsed.values['cgroup-parent'] } : {}),
+    network: networkOptionsFrom(parsed.values),
   });
   console.log(`berth agent: node ${nodeName} registered; endpoint ${agent.endpoint.url}; runtime ${join(dataDir, 'runtime')}`);
   onSignals('agent', async () => {

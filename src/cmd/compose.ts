@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Agent } from '../agent/agent.js';
+import type { NetworkOptions } from '../agent/network-reconciler.js';
 import { kinds } from '../api/registry.js';
 import { openapiV3GroupVersion, openapiV3Index } from '../api/openapi.js';
 import { agentProxyRoutes, agentSubresources } from '../apiserver/agent-proxy.js';
@@ -98,6 +99,8 @@ export interface AgentRoleOptions {
   /** Runtime state directory (default <dataDir>/runtime). */
   runtimeRoot?: string;
   cgroupParent?: string;
+  /** The default network, the user networks' pool, the embedded DNS's upstreams. */
+  network?: NetworkOptions;
   log?: (msg: string) => void;
 }
 
@@ -113,6 +116,7 @@ export async function startAgent(o: AgentRoleOptions): Promise<{ agent: Agent; r
     endpointToken: o.endpointToken,
     ...(o.endpointHost ? { endpointHost: o.endpointHost } : {}),
     ...(o.endpointPort !== undefined ? { endpointPort: o.endpointPort } : {}),
+    ...(o.network ? { network: o.network } : {}),
     ...(o.log ? { log: o.log } : {}),
   });
   await agent.start();
@@ -129,6 +133,7 @@ export interface AllInOneOptions {
   runtimeRoot?: string;
   cgroupParent?: string;
   nodeGraceMs?: number;
+  network?: NetworkOptions;
   /** Token agent endpoints accept (default: a new random one, given to the in-process agent). */
   agentToken?: string;
   log?: (msg: string) => void;
@@ -159,6 +164,7 @@ export async function startAllInOne(o: AllInOneOptions): Promise<AllInOne> {
       endpointToken: agentToken,
       ...(o.runtimeRoot ? { runtimeRoot: o.runtimeRoot } : {}),
       ...(o.cgroupParent ? { cgroupParent: o.cgroupParent } : {}),
+      ...(o.network ? { network: o.network } : {}),
       ...(o.log ? { log: o.log } : {}),
     }));
   }

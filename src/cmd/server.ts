@@ -2,6 +2,7 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { startAllInOne } from './compose.js';
+import { networkFlags, networkOptionsFrom } from './network-flags.js';
 import { onSignals } from './token-file.js';
 import { openStore } from '../store/index.js';
 import { parseCommand, type CommandSpec, type FlagSpecs } from '../cli/args.js';
@@ -20,6 +21,7 @@ const flags = {
   'registry-anonymous-pull': { type: 'boolean', description: 'the registry serves pulls without credentials (as `berth registry --anonymous-pull`)' },
   'node-name': { type: 'string', valueName: 'NAME', description: "this node's name (default: the hostname)" },
   'cgroup-parent': { type: 'string', valueName: 'NAME', description: 'parent cgroup of the containers (default "berth")' },
+  ...networkFlags,
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 } as const satisfies FlagSpecs;
 
@@ -50,6 +52,7 @@ export async function serverCommand(argv: string[]): Promise<void> {
     nodeName,
     agent: runAgent,
     ...(parsed.values['cgroup-parent'] ? { cgroupParent: parsed.values['cgroup-parent'] } : {}),
+    network: networkOptionsFrom(parsed.values),
     log: (m: string) => console.error(`berth server: ${m}`),
   });
   const server = node.api;

@@ -14,6 +14,9 @@ export async function cleanUpE2eServer(server: Pick<ServerProcess, 'kill'> | und
   const { Runtime } = await import('../../src/runtime/index.js');
   const rt = new Runtime({ root: join(dir, 'data', 'runtime'), cgroupParent });
   for (const c of await rt.containers.records.all()) await rt.containers.remove(c.id, { force: true, volumes: true }).catch(() => undefined);
+  await rt.sweepNetworks().catch(() => undefined);
+  await rt.networks.prune().catch(() => undefined);
+  await rt.close();
   for (const b of ['/sys/fs/cgroup', ...(await readdir('/sys/fs/cgroup').catch(() => [] as string[])).map((n) => join('/sys/fs/cgroup', n))]) {
     await rmdir(join(b, cgroupParent)).catch(() => undefined);
   }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { berthArgv, ROOT } from './berth-bin.js';
 import { fetchTrusting } from './tls-fetch.js';
+import { testNetworkFlags } from './test-network.js';
 
 
 export interface ServerProcess {
@@ -18,7 +19,9 @@ export interface ServerProcess {
 }
 
 export async function startServerProcess(dataDir: string, extraArgs: string[] = []): Promise<ServerProcess> {
-  const child = spawn(...berthArgv(['server', '--data-dir', dataDir, '--listen', '127.0.0.1:0', ...extraArgs]), {
+  // a default network of its own that reaches nothing outside the machine, unless the test chose one
+  const net = extraArgs.some((a) => a.startsWith('--default-') || a === '--no-agent') ? [] : testNetworkFlags();
+  const child = spawn(...berthArgv(['server', '--data-dir', dataDir, '--listen', '127.0.0.1:0', ...net, ...extraArgs]), {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NODE_NO_WARNINGS: '1' },

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { invalid } from '../util/errors.js';
 import { CNI_VERSION, type NetworkConfigList } from './cni.js';
-import { contains, formatIPv4, isHostAddress, lastAddress, parseCidr, parseIPv4, within } from './ipv4.js';
+import { contains, formatIPv4, isHostAddress, lastAddress, parseCidr, parseIPv4, within } from '../../util/ipv4.js';
 
 export const NETWORK_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
 export const BRIDGE_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}$/;

@@ -18,7 +18,7 @@ import { conflict, failed } from '../util/errors.js';
 import { runCommand } from '../util/exec.js';
 import { readDirOrEmpty } from '../util/fs.js';
 import { FileLock } from '../util/file-lock.js';
-import { blockOf, overlaps, type Cidr } from './ipv4.js';
+import { blockOf, overlaps, type Cidr } from '../../util/ipv4.js';
 
 const parseCidrLoose = blockOf;
 import type { ResolvedNetwork } from './config.js';

@@ -18,7 +18,7 @@ import { CniInvoker, CniPluginError, type CniResult, type NetworkConfigList } fr
 import { bridgeConfList, fixedAddressProblem, loopbackConfList, resolveNetwork, type NetworkDefinitionInput, type ResolvedNetwork } from './config.js';
 import { DnsResponder, upstreamsFromResolvConf, type DnsRecord, type Upstream } from './dns.js';
 import { hostRoutes, HostNetwork, linkExists, portmapRuleOwners, removeEmptyHostportChains } from './host.js';
-import { formatCidr, overlaps, parseCidr } from './ipv4.js';
+import { formatCidr, overlaps, parseCidr } from '../../util/ipv4.js';
 import { NetnsStore } from './netns.js';
 import { PortReservations, type PortMapping } from './ports.js';
 
@@ -213,13 +213,14 @@ export class NetworkService {
    * The first block of `prefix` bits in `pool` that overlaps no network of this runtime, no route of
    * the node and no other Berth runtime's claim (Docker's default address pools), or undefined.
    */
-  async freeSubnet(pool: string, prefix: number): Promise<string | undefined> {
+  async freeSubnet(pool: string, prefix: number, exclude: string[] = []): Promise<string | undefined> {
     const p = parseCidr(pool);
     if (!p || prefix < p.prefix || prefix > 29) throw invalid(`pool: ${pool} cannot be cut into /${prefix} blocks`);
     const taken = [
       ...[...(await this.definitions()).values()].map((d) => parseCidr(d.subnet)!),
       ...(await hostRoutes()).map((r) => r.block),
       ...(await this.host.claims()).map((c) => parseCidr(c.subnet)).filter((c) => c !== undefined),
+      ...exclude.map((e) => parseCidr(e)).filter((c) => c !== undefined),
     ];
     const step = 2 ** (32 - prefix);
     for (let n = p.network; n + step - 1 <= p.network + 2 ** (32 - p.prefix) - 1; n += step) {
