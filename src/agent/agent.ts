@@ -113,7 +113,15 @@ export class Agent {
         }
       },
     });
-    this.metrics.bind({ phases: () => this.phases(), samples: () => this.samples() });
+    this.metrics.bind({
+      phases: () => this.phases(),
+      samples: () => this.samples(),
+      dnsRecords: () => {
+        const out = new Map<string, number>();
+        for (const r of runtime.networks.dnsEntries()) out.set(r.network, (out.get(r.network) ?? 0) + 1);
+        return out;
+      },
+    });
   }
 
   async start(): Promise<void> {

@@ -19,6 +19,8 @@ export interface ContainerSample {
 
 export interface MetricsSources {
   phases(): Map<string, number>;
+  /** Names the embedded DNS answers, by network. */
+  dnsRecords(): Map<string, number>;
   samples(): Promise<ContainerSample[]>;
 }
 
@@ -47,6 +49,16 @@ export function agentMetrics(): AgentMetrics {
     collect() {
       this.reset();
       for (const [phase, n] of sources?.phases() ?? []) this.set({ phase }, n);
+    },
+  });
+  new Gauge({
+    name: 'berth_network_dns_records',
+    help: 'Names (container names and aliases) the embedded DNS responder answers, by network.',
+    labelNames: ['network'] as const,
+    registers: [metricsRegistry],
+    collect() {
+      this.reset();
+      for (const [network, n] of sources?.dnsRecords() ?? []) this.set({ network }, n);
     },
   });
   let cached: { at: number; samples: Promise<ContainerSample[]> } | undefined;

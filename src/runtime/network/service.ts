@@ -185,7 +185,7 @@ export class NetworkService {
     return this.lock.write(async () => {
       const defs = await this.definitions();
       const old = defs.get(net.name);
-      if (old && JSON.stringify(old) === JSON.stringify(net)) return old;
+      if (old && sameNetwork(old, net)) return old;
       const subnet = parseCidr(net.subnet)!;
       for (const other of defs.values()) {
         if (other.name === net.name) continue;
@@ -498,6 +498,12 @@ export class NetworkService {
     }
     return out;
   }
+}
+
+/** Whether two definitions are the same network (field by field: the key order of a stored one may differ). */
+function sameNetwork(a: ResolvedNetwork, b: ResolvedNetwork): boolean {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)] as Array<keyof ResolvedNetwork>);
+  return [...keys].every((k) => JSON.stringify(a[k]) === JSON.stringify(b[k]) || (k === 'labels' && JSON.stringify(Object.entries(a.labels).sort()) === JSON.stringify(Object.entries(b.labels).sort())));
 }
 
 /** The address, gateway and MAC of the container's interface in a bridge result. */
