@@ -155,10 +155,11 @@ export class Runtime {
 
   /**
    * After a crash: undoes every network attachment, namespace, lease and port rule that belongs to no
-   * container of this runtime any more. Returns what it removed.
+   * container of this runtime any more. Returns what it removed. Only while no create runs (at start).
    */
   async sweepNetworks(): Promise<string[]> {
-    return this.networks.sweep(new Set(await this.containers.records.ids()));
+    // a directory without a record is a create that died half-way: its namespace is nobody's
+    return this.networks.sweep(new Set((await this.containers.records.all()).map((r) => r.id)));
   }
 
   /** docker builder prune: forgets the build cache; the collector then frees what only it kept. */
