@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Runtime } from '../../src/runtime/index.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+import { listTables, splitRule, tableIsEmpty } from '../../src/runtime/network/host.js';
 import { hostNetState, type HostNetState } from '../helpers/test-network.js';
 import { WatchReader } from '../helpers/watch-stream.js';
 import { mountsUnder, runtimeSkipReason } from '../integration/runtime/helpers.js';
@@ -123,7 +124,27 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 
 
 // ---------- cleanup ----------
 
+/**
+ * netavark, like portmap, leaves its shared chains after its last network: unless they were there
+ * before the bench, they go (the jumps to them first), and so do the tables that were not there
+ * before and are left empty.
+ */
+async function removePodmanRules(before: HostNetState): Promise<void> {
+  if (before.iptables.includes('NETAVARK')) return;
+  for (const table of ['filter', 'nat']) {
+    const rules = run('iptables', ['-t', table, '-S']).stdout.split('\n');
+    for (const l of rules) if (/^-A (INPUT|FORWARD|OUTPUT|PREROUTING|POSTROUTING) .*-j NETAVARK/.test(l)) run('iptables', ['-t', table, ...splitRule(l.replace(/^-A/, '-D'))]);
+    const chains = rules.filter((l) => /^-N NETAVARK/.test(l)).map((l) => l.slice(3));
+    for (const c of chains) run('iptables', ['-t', table, '-F', c]);
+    for (const c of chains) run('iptables', ['-t', table, '-X', c]);
+  }
+  for (const t of await listTables()) {
+    if (!before.nft.includes(`table ${t} {`) && (t === 'ip nat' || t === 'ip filter') && (await tableIsEmpty(t))) run('nft', ['delete', 'table', ...t.split(' ')]);
+  }
+}
+
 const toClean: { work?: string; server?: ServerProcess; podman?: string[] } = {};
+let hostBefore: HostNetState | undefined;
 
 async function deleteBerthContainers(server: ServerProcess): Promise<void> {
   await server.api(CONTAINERS, { method: 'DELETE' });
@@ -146,6 +167,7 @@ async function cleanupAll(): Promise<void> {
   if (podman) {
     run('podman', [...podman, 'rm', '-af', '-t', '0']);
     run('podman', [...podman, 'network', 'rm', '-f', PODMAN_NET]);
+    if (hostBefore) await removePodmanRules(hostBefore);
   }
   for (let pass = 0; work && pass < 5 && mountsUnder(work).length > 0; pass++) {
     for (const m of mountsUnder(work).reverse()) if (run('umount', [m]).code !== 0) run('umount', ['-l', m]);
@@ -167,7 +189,7 @@ async function main(): Promise<Record<string, unknown> | undefined> {
     return undefined;
   }
   if (!existsSync(fileURLToPath(new URL('../../dist/cmd/main.js', import.meta.url)))) throw new Error('dist/ is missing: run `npm run build` first');
-  const hostBefore: HostNetState = hostNetState();
+  hostBefore = hostNetState();
   const podmanMissing = ensurePodman();
   const work = await mkdtemp(join(tmpdir(), 'berth-bench-net-'));
   toClean.work = work;
@@ -204,15 +226,13 @@ async function main(): Promise<Record<string, unknown> | undefined> {
   const res = await server.api(`/apis/berth.dev/v1alpha1/namespaces/${NS}/images`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(image) });
   if (!res.ok) throw new Error(`creating the Image: ${res.status} ${await res.text()}`);
   await waitFor('the busybox Image to be Ready', async () => (await jsonOf(server, `/apis/berth.dev/v1alpha1/namespaces/${NS}/images/busybox`))?.status?.phase === 'Ready');
-  const node = await jsonOf(server, '/apis/berth.dev/v1alpha1/nodes/bench-node');
-  const berthSubnet = node?.status?.networks?.[0]?.subnet as string | undefined;
   const watch = new RunningWatch();
   await watch.start(server);
 
   const cores = spawnSync('nproc').stdout.toString().trim();
   const sides: Side[] = ['berth-none', 'berth-bridge', ...(podman ? (['podman-none', 'podman-bridge'] as Side[]) : [])];
   console.log(`network bench: ${N} containers per side one by one (after ${WARMUP} warm-ups), sides interleaved: ${sides.join(', ')}; ${cores} cores`);
-  console.log(`  berth default network ${berthSubnet ?? '?'} on ${BRIDGE}${podman ? `; podman network ${PODMAN_NET} ${podmanSubnet}` : ''}`);
+  console.log(`  berth default network on ${BRIDGE}${podman ? `; podman network ${PODMAN_NET} ${podmanSubnet}` : ''}`);
   const out: Record<Side, number[]> = { 'berth-none': [], 'berth-bridge': [], 'podman-none': [], 'podman-bridge': [] };
   const cpu0 = machineBusyMs();
   const wall0 = now();
@@ -271,6 +291,7 @@ async function main(): Promise<Record<string, unknown> | undefined> {
   const hostAfter = hostNetState();
   const restored = JSON.stringify({ ...hostAfter, claims: [] }) === JSON.stringify({ ...hostBefore, claims: [] });
   console.log(`  host ip_forward, iptables and nftables as found: ${restored ? 'yes' : hostBefore.claims.length || hostAfter.claims.length ? 'not compared (other Berth runtimes hold networks)' : 'NO'}`);
+  if (!restored) console.log(`  before: ${JSON.stringify(hostBefore)}\n  after: ${JSON.stringify(hostAfter)}`);
   return {
     bench: 'network',
     date: new Date().toISOString(),

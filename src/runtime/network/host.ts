@@ -228,7 +228,7 @@ export async function listTables(): Promise<string[]> {
 }
 
 /** A table with no rule and no chain but the base chains iptables-nft makes. */
-async function tableIsEmpty(t: string): Promise<boolean> {
+export async function tableIsEmpty(t: string): Promise<boolean> {
   const out = await runCommand('nft', ['-j', 'list', 'table', ...t.split(' ')]);
   if (out.code !== 0) return false;
   const items = (JSON.parse(out.stdout) as { nftables: Array<Record<string, { hook?: string }>> }).nftables;
