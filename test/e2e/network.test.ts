@@ -50,7 +50,6 @@ describe.skipIf(!!skip)('container networking through the CNI plugins', { timeou
   let args: string[];
   const cgroupParent = `berth-e2e-net-${process.pid}`;
   const root = () => join(dir, 'data', 'runtime');
-  const kc = (...a: string[]) => run('kubectl', ['--kubeconfig', server.kubeconfig, ...a], { timeoutMs: 90_000 });
   const berth = (command: string, ...a: string[]) => {
     const [cmd, argv] = berthArgv([command, '--kubeconfig', server.kubeconfig, ...a]);
     return run(cmd, argv, { timeoutMs: 60_000 });

@@ -106,8 +106,7 @@ export class HostNetwork {
 
   /**
    * Before a network is defined, under the host-wide lock: its bridge and subnet may not be another
-   * runtime's (nor an interface that is not Berth's); remembers ip_forward and the tables as they were
-   * before the first Berth network of this boot; records the claim.
+   * runtime's (nor an interface that is not Berth's); records the claim. Nothing on the host changes yet.
    */
   async claim(bridge: string, subnet: Cidr, subnetText: string): Promise<void> {
     await this.lock.run(async () => {
@@ -122,7 +121,6 @@ export class HostNetwork {
         if (c.root !== this.o.root && other && overlaps(subnet, other)) throw conflict(`subnet: ${subnetText} overlaps ${c.subnet} of another Berth runtime (${c.root}) on this node`);
       }
       if (!mine && (await linkExists(bridge))) throw conflict(`bridge: an interface named ${bridge} already exists on this node and is not Berth's; choose another bridge name`);
-      await this.rememberOriginal();
       await mkdir(this.claimsDir, { recursive: true });
       await writeFile(join(this.claimsDir, bridge), JSON.stringify({ bridge, subnet: subnetText, root: this.o.root } satisfies Claim));
     });
@@ -141,7 +139,13 @@ export class HostNetwork {
     return (await this.claims()).map((c) => c.bridge);
   }
 
-  private async rememberOriginal(): Promise<void> {
+  /** Before a network first changes the host (its rules, its bridge): the host's state as it was, once per boot. */
+  async rememberOriginal(): Promise<void> {
+    await this.lock.run(() => this.rememberOriginalLocked());
+  }
+
+  private async rememberOriginalLocked(): Promise<void> {
+    await mkdir(this.stateDir, { recursive: true });
     const file = join(this.stateDir, 'original.json');
     let fh;
     try {

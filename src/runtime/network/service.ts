@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { allEnded } from '../../util/all-ended.js';
 import { conflict, invalid, notFound, RuntimeError } from '../util/errors.js';
 import { atomicWriteJson, readDirOrEmpty, readJsonIfExists } from '../util/fs.js';
+import { Mutex } from '../util/mutex.js';
 import { RwLock } from '../util/rw-lock.js';
 import { runCommand } from '../util/exec.js';
 import { CniInvoker, CniPluginError, type CniResult, type NetworkConfigList } from './cni.js';
@@ -90,6 +91,9 @@ export class NetworkService {
   private dns: DnsResponder | undefined;
   private readonly lock = new RwLock();
   private defs: Map<string, ResolvedNetwork> | undefined;
+  /** Networks whose rules are on the host (they have, or are about to have, their bridge). */
+  private readonly active = new Set<string>();
+  private readonly activation = new Mutex();
   private readonly log: (line: string) => void;
 
   constructor(private readonly o: NetworkServiceOptions) {
@@ -152,7 +156,10 @@ export class NetworkService {
         }
         for (const n of a.networks) if (n.ip) this.dns!.register(n.name, a.containerId, n.aliases, n.ip);
       }
-      for (const d of defs.values()) if (await linkExists(d.bridge)) await this.ensureDns(d);
+      const up: ResolvedNetwork[] = [];
+      for (const d of defs.values()) if (await linkExists(d.bridge)) up.push(d);
+      await this.activate(up);
+      for (const d of up) await this.ensureDns(d);
     });
   }
 
@@ -177,7 +184,7 @@ export class NetworkService {
 
   /**
    * Defines (or keeps) a network on this node. Its subnet may overlap neither another network nor a
-   * route of the node; a network in use cannot change. Makes nothing but its rules: the bridge comes
+   * route of the node; a network in use cannot change. Changes nothing on the host yet: its rules and bridge come
    * with the first container.
    */
   async define(input: NetworkDefinitionInput): Promise<ResolvedNetwork> {
@@ -204,7 +211,7 @@ export class NetworkService {
       await this.host.claim(net.bridge, subnet, net.subnet);
       await atomicWriteJson(this.defPath(net.name), net);
       defs.set(net.name, net);
-      await this.host.applyRules([...defs.values()]);
+      if (this.active.has(net.name)) await this.host.applyRules(this.activeDefs());
       return net;
     });
   }
@@ -228,6 +235,25 @@ export class NetworkService {
       if (!taken.some((t) => overlaps(block, t))) return formatCidr(block);
     }
     return undefined;
+  }
+
+  private activeDefs(): ResolvedNetwork[] {
+    return [...(this.defs?.values() ?? [])].filter((d) => this.active.has(d.name));
+  }
+
+  /**
+   * A network's first container is coming: the host's state is remembered (once per boot, before any
+   * Berth network changed it) and the network's rules go on. A defined network that never gets a
+   * container changes nothing on the host.
+   */
+  private async activate(nets: ResolvedNetwork[]): Promise<void> {
+    if (nets.every((n) => this.active.has(n.name))) return;
+    await this.activation.run(async () => {
+      if (nets.every((n) => this.active.has(n.name))) return;
+      await this.host.rememberOriginal();
+      for (const n of nets) this.active.add(n.name);
+      await this.host.applyRules(this.activeDefs());
+    });
   }
 
   async get(name: string): Promise<ResolvedNetwork | undefined> {
@@ -254,7 +280,8 @@ export class NetworkService {
       await this.teardownLocked(def);
       this.defs!.delete(name);
       await rm(this.defPath(name), { force: true });
-      await this.host.applyRules([...this.defs!.values()]);
+      this.active.delete(name);
+      await this.host.applyRules(this.activeDefs());
       await this.host.release(def.bridge);
     });
   }
@@ -347,6 +374,7 @@ export class NetworkService {
         networks: req.networks.map((n, i) => ({ name: n.name, ifName: `eth${i}`, aliases: n.aliases, ...(n.ipv4Address ? { ipv4Address: n.ipv4Address } : {}) })),
         ports: req.ports,
       };
+      await this.activate(nets);
       await atomicWriteJson(this.attachmentPath(containerId), pending);
       try {
         const ports = req.ports.length > 0 ? await this.ports.reserve(containerId, req.ports, (i) => `ports[${i}]`) : [];
