@@ -490,6 +490,14 @@ export class NetworkService {
           (e: unknown) => this.log(`network: sweep: attachment ${id}: ${(e as Error).message}`),
         );
       }
+      // the temporary files of atomic writes a kill cut short
+      for (const d of [join(this.dir, 'attachments'), join(this.dir, 'cni-cache', 'results'), join(this.dir, 'networks')]) {
+        for (const f of await readDirOrEmpty(d)) {
+          if (!/\.tmp-[0-9a-f]+$/.test(f)) continue;
+          await rm(join(d, f), { force: true });
+          removed.push(`temporary file ${f}`);
+        }
+      }
       for (const id of await this.netns.list()) {
         if (live.has(id)) continue;
         await this.netns.remove(id).then(() => removed.push(`netns ${id}`), (e: unknown) => this.log(`network: sweep: ${(e as Error).message}`));

@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CniPluginError, Runtime } from '../../../src/runtime/index.js';
@@ -135,8 +135,11 @@ describe.skipIf(!!skip || !existsSync(BUSYBOX_TAR))('runtime networking with the
     const att = await rt.networks.attach(id, ns, { networks: [{ name: 'net1', aliases: ['ghost'] }], ports: [] });
     const ip = att.networks[0]!.ip!;
     expect(rt.networks.dnsEntries().map((e) => e.name)).toEqual(['ghost']);
+    // and an atomic write a kill cut short
+    await writeFile(join(root, 'network', 'attachments', `${id}.json.tmp-0123456789ab`), '{"containerId":');
     const removed = await rt.sweepNetworks();
-    expect(removed).toEqual(expect.arrayContaining([`attachment ${id}`, `netns ${id}`]));
+    expect(removed).toEqual(expect.arrayContaining([`attachment ${id}`, `netns ${id}`, `temporary file ${id}.json.tmp-0123456789ab`]));
+    expect(await readdir(join(root, 'network', 'attachments'))).toEqual([]);
     expect(await rt.networks.attachment(id)).toBeUndefined();
     expect(await readdir(join(root, 'network', 'ipam', 'net1'))).not.toContain(ip);
     expect(existsSync(join(root, 'netns', id))).toBe(false);
