@@ -27,7 +27,6 @@ export function logSizeBytes(size: string): number {
 export function createOptionsFor(obj: KObject, _ctx?: OptionsContext): CreateOptions {
   const spec = obj.spec as unknown as ContainerSpec;
   const ns = obj.metadata.namespace ?? 'default';
-  if (spec.network === 'bridge') throw new SpecError('spec.network: bridge networking is not implemented on this node yet; use none or host');
   const mounts: NonNullable<CreateOptions['mounts']> = [];
   for (const [i, m] of (spec.volumeMounts ?? []).entries()) {
     const readOnly = m.readOnly ?? false;
@@ -58,6 +57,7 @@ export function createOptionsFor(obj: KObject, _ctx?: OptionsContext): CreateOpt
     ...(spec.workingDir ? { workingDir: spec.workingDir } : {}),
     ...(spec.user ? { user: spec.user } : {}),
     hostname: spec.hostname ?? obj.metadata.name.slice(0, 63).replace(/\.+$/, ''),
+    // bridge and container:NAME need the node's networks: the network reconciler fills them in
     network: spec.network === 'host' ? 'host' : 'none',
     mounts,
     volumesFrom: (spec.volumesFrom ?? []).map((v) => {

@@ -14,6 +14,7 @@ import { createOptionsFor, SpecError } from './container-options.js';
 import { DeferredWrites } from './deferred-writes.js';
 import type { EventRecorder, EventType } from './events.js';
 import type { AgentMetrics } from './metrics.js';
+import type { NetworkReconciler } from './network-reconciler.js';
 import { CONTAINER_FINALIZER, LABEL_SPEC_HASH, LABEL_UID, runtimeContainerName, specHash, splitKey } from './names.js';
 import { condition, normalise, setFinalizer, writeStatus } from './status.js';
 
@@ -28,6 +29,8 @@ export interface ContainerReconcilerDeps {
   client: BerthResources;
   runtime: Runtime;
   nodeName: string;
+  /** The node's networks: a Container's network create options come from there. */
+  networks: Pick<NetworkReconciler, 'createOptions'>;
   containers: Informer;
   events: EventRecorder;
   metrics: AgentMetrics;
@@ -39,6 +42,15 @@ export interface ContainerReconcilerDeps {
 export function restartDelaySeconds(restartCount: number): number {
   if (restartCount <= 0) return 0;
   return Math.min(MAX_BACKOFF_S, 10 * 2 ** (restartCount - 1));
+}
+
+/**
+ * A runtime message about networks or ports ("ports[0].hostPort: ...", "networks[1].ipv4Address: ...")
+ * as the spec field it is about; on the default network "networks[0]" is spec.network.
+ */
+export function specField(spec: ContainerSpec, message: string): string {
+  if (/^networks\[\d+\]/.test(message) && !(spec.networks?.length)) return message.replace(/^networks\[\d+\](\.\w+)?/, 'spec.network');
+  return /^(networks|ports)\[\d+\]/.test(message) ? `spec.${message}` : message;
 }
 
 export function exitReason(s: ContainerState): string {
@@ -142,12 +154,12 @@ export class ContainerReconciler {
         throw new RetryLater(`image ${spec.image} not present`);
       }
       try {
-        const opts = createOptionsFor(obj, { volumeMountpoint: (v) => this.d.runtime.volumes.mountpoint(v) });
+        const opts = { ...createOptionsFor(obj, { volumeMountpoint: (v) => this.d.runtime.volumes.mountpoint(v) }), ...(await this.d.networks.createOptions(obj)) };
         event('Normal', 'Pulled', `Container image "${spec.image}" already present on machine`);
         rec = await this.d.runtime.containers.create(opts);
       } catch (e) {
         const reason = e instanceof SpecError || (e instanceof RuntimeError && e.code === 'Invalid') ? 'CreateContainerConfigError' : 'CreateContainerError';
-        const message = (e as Error).message;
+        const message = specField(spec, (e as Error).message);
         await this.setStatus(obj, key, {
           phase: 'Failed',
           reason,
@@ -173,13 +185,15 @@ export class ContainerReconciler {
       try {
         s = await rt.start(rec.id, { onLaunched: () => later.flush() });
       } catch (e) {
-        const message = (e as Error).message;
+        const message = specField(spec, (e as Error).message);
+        // a published port taken on the node, an address taken on a network: the reason says which
+        const reason = /\.hostPort: .* already in use/.test(message) ? 'PortInUse' : /^spec\.(networks?|ports)\b/.test(message) ? 'NetworkError' : 'StartError';
         await this.setStatus(obj, key, {
           ...this.base(obj, rec, restartCount),
           phase: 'Failed',
-          reason: 'StartError',
+          reason,
           message,
-          conditions: [condition(prev.conditions, { type: 'Ready', status: 'False', reason: 'StartError' })],
+          conditions: [condition(prev.conditions, { type: 'Ready', status: 'False', reason })],
         });
         event('Warning', 'Failed', `Error: ${message}`);
         throw new RetryLater(message);
@@ -226,10 +240,35 @@ export class ContainerReconciler {
       }
     }
 
+    // an exit that is not followed by a restart gives its addresses and ports back, as Docker does
+    if (s.status === 'exited' && requeueAfterMs === undefined && rec.options.network === 'bridge' && (await this.d.runtime.networks.attachment(rec.id))) {
+      s = await rt.stop(rec.id, 0);
+    }
     const status = this.statusFrom(obj, rec, s, restartCount, prev, reasonOverride);
-    Object.assign(status, await sizes);
+    Object.assign(status, await sizes, await this.networkStatus(rec, s));
     await this.setStatus(obj, key, status);
     return requeueAfterMs !== undefined ? { requeueAfterMs } : undefined;
+  }
+
+  /** status.ip, status.networks and status.ports while the container is attached. */
+  private async networkStatus(rec: ContainerRecord, s: ContainerState): Promise<Partial<ContainerStatus>> {
+    if (rec.options.network !== 'bridge' || (s.status !== 'running' && s.status !== 'paused')) return {};
+    const att = await this.d.runtime.networks.attachment(rec.id);
+    if (!att || att.state !== 'ready') return {};
+    const toApi = (n: string): string => (n.includes('_') ? n.slice(n.indexOf('_') + 1) : n);
+    const out: Partial<ContainerStatus> = {
+      networks: att.networks.map((n) => ({
+        name: toApi(n.name),
+        ...(n.ip ? { ipAddress: n.ip } : {}),
+        ...(n.prefix !== undefined ? { prefixLength: n.prefix } : {}),
+        ...(n.gateway ? { gateway: n.gateway } : {}),
+        ...(n.mac ? { macAddress: n.mac } : {}),
+        interface: n.ifName,
+      })),
+    };
+    if (att.networks[0]?.ip) out.ip = att.networks[0].ip;
+    if (att.ports.length > 0) out.ports = att.ports.map((p) => ({ containerPort: p.containerPort, protocol: p.protocol === 'udp' ? 'UDP' : 'TCP', hostIP: p.hostIP ?? '0.0.0.0', hostPort: p.hostPort }));
+    return out;
   }
 
   /** Layers never change, so their sizes are measured once. */

@@ -13,10 +13,14 @@ export interface ContainerSample {
   cpuSeconds: number;
   workingSetBytes: number;
   pids: number;
+  /** Counters of the interfaces in the container's own network namespace (loopback left out). */
+  network: Array<{ interface: string; rxBytes: number; txBytes: number }>;
 }
 
 export interface MetricsSources {
   phases(): Map<string, number>;
+  /** Names the embedded DNS answers, by network. */
+  dnsRecords(): Map<string, number>;
   samples(): Promise<ContainerSample[]>;
 }
 
@@ -45,6 +49,16 @@ export function agentMetrics(): AgentMetrics {
     collect() {
       this.reset();
       for (const [phase, n] of sources?.phases() ?? []) this.set({ phase }, n);
+    },
+  });
+  new Gauge({
+    name: 'berth_network_dns_records',
+    help: 'Names (container names and aliases) the embedded DNS responder answers, by network.',
+    labelNames: ['network'] as const,
+    registers: [metricsRegistry],
+    collect() {
+      this.reset();
+      for (const [network, n] of sources?.dnsRecords() ?? []) this.set({ network }, n);
     },
   });
   let cached: { at: number; samples: Promise<ContainerSample[]> } | undefined;
@@ -86,6 +100,22 @@ export function agentMetrics(): AgentMetrics {
       for (const s of await samples()) this.set(labels(s), s.pids);
     },
   });
+  const netLabels = [...labelNames, 'interface'] as const;
+  for (const [metric, help, field] of [
+    ['container_network_receive_bytes_total', 'Cumulative count of bytes received by the container, per interface.', 'rxBytes'],
+    ['container_network_transmit_bytes_total', 'Cumulative count of bytes transmitted by the container, per interface.', 'txBytes'],
+  ] as const) {
+    new Counter({
+      name: metric,
+      help,
+      labelNames: netLabels,
+      registers: [metricsRegistry],
+      async collect() {
+        this.reset();
+        for (const s of await samples()) for (const n of s.network) this.inc({ ...labels(s), interface: n.interface }, n[field]);
+      },
+    });
+  }
   shared = {
             startLatency,
     bind(src) {

@@ -6,6 +6,9 @@ export const VOLUME_FINALIZER = 'berth.dev/volume';
 /** Held by an Image until its ref is removed from its node's runtime. */
 export const IMAGE_FINALIZER = 'berth.dev/image';
 
+/** Held by a Network until no container uses it and its bridge is gone from this node. */
+export const NETWORK_FINALIZER = 'berth.dev/network';
+
 /** Labels the agent stores on each runtime container, so a restarted agent finds its objects again. */
 export const LABEL_UID = 'berth.dev/uid';
 export const LABEL_NAMESPACE = 'berth.dev/namespace';
@@ -15,6 +18,9 @@ export const LABEL_SPEC_HASH = 'berth.dev/spec-hash';
 /** Runtime names allow [a-zA-Z0-9_.-]; API names are DNS subdomains, so "_" cannot clash. */
 export const runtimeContainerName = (namespace: string, name: string): string => `${namespace}_${name}`;
 export const runtimeVolumeName = (namespace: string, name: string): string => `${namespace}_${name}`;
+export const runtimeNetworkName = (namespace: string, name: string): string => `${namespace}_${name}`;
+/** The runtime name of the node's default network (no "_": it cannot clash with a Network's). */
+export const DEFAULT_NETWORK = 'bridge';
 
 export const objectKey = (namespace: string | undefined, name: string): string => (namespace ? `${namespace}/${name}` : name);
 

@@ -16,6 +16,8 @@ export class NodeRegistration {
     private readonly nodeName: string,
     private readonly endpointUrl: () => string | undefined,
     private readonly intervalMs = 10_000,
+    /** The networks set up on the node, reported with every heartbeat. */
+    private readonly networks: () => Promise<Array<Record<string, unknown>>> = async () => [],
   ) {}
 
   async register(): Promise<void> {
@@ -43,20 +45,21 @@ export class NodeRegistration {
       nodeInfo: this.facts.nodeInfo,
       addresses: this.facts.addresses,
       ...(url ? { agentEndpoint: { url } } : {}),
-      ...this.heartbeat(),
+      ...(await this.heartbeat()),
       observedGeneration: node.metadata.generation,
     });
   }
 
-  private heartbeat(): Record<string, unknown> {
+  private async heartbeat(): Promise<Record<string, unknown>> {
     const ready = condition(this.readyCondition, { type: 'Ready', status: 'True', reason: 'AgentReady', message: 'berth agent is posting ready status' });
     this.readyCondition = [ready];
-    return { lastHeartbeatTime: new Date().toISOString(), conditions: [ready] };
+    const networks = await this.networks().catch(() => undefined);
+    return { lastHeartbeatTime: new Date().toISOString(), conditions: [ready], ...(networks ? { networks } : {}) };
   }
 
   async renew(): Promise<void> {
     try {
-      await this.client.nodes.patchStatus(undefined, this.nodeName, this.heartbeat());
+      await this.client.nodes.patchStatus(undefined, this.nodeName, await this.heartbeat());
     } catch (e) {
       if (isNotFound(e)) await this.register();
       else throw e;

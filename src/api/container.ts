@@ -33,11 +33,30 @@ const portNumber = z.number().int().min(1).max(65535);
 
 export const containerPort = z.strictObject({
   containerPort: portNumber.describe('Port the process listens on inside the container.'),
-  hostPort: portNumber.optional().describe('Port on the node that forwards to containerPort (docker run -p HOST:CONTAINER). Not published when omitted.'),
+  hostPort: z
+    .number()
+    .int()
+    .min(0)
+    .max(65535)
+    .optional()
+    .describe('Port on the node that forwards to containerPort (docker run -p HOST:CONTAINER); 0 picks a free port, reported in status.ports (docker run -P). Not published when omitted. Needs network bridge.'),
   protocol: z.enum(['TCP', 'UDP']).default('TCP').describe('TCP or UDP. Defaults to TCP.'),
   hostIP: ipAddress.optional().describe('Node address to bind hostPort on. All addresses when omitted.'),
 });
 export type ContainerPort = z.infer<typeof containerPort>;
+
+/** Network modes: Docker's --network none, host, bridge and container:NAME. */
+export const NETWORK_MODE_RE = /^(none|host|bridge|container:[a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/;
+
+export const containerNetwork = z.strictObject({
+  name: dnsSubdomain.describe('Name of a Network in the same namespace to join (docker run --network NAME / docker network connect).'),
+  aliases: z
+    .array(z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { message: 'must be a DNS label (lower case letters, digits and -)' }).max(63))
+    .optional()
+    .describe('More names the container answers to on this network, besides its own (--network-alias).'),
+  ipv4Address: ipAddress.optional().describe('Fixed address on this network, inside its subnet and ipRange (--ip).'),
+});
+export type ContainerNetwork = z.infer<typeof containerNetwork>;
 
 export const volumeMount = exactlyOne(
   z.strictObject({
@@ -156,11 +175,24 @@ export const containerSpec = z.strictObject({
     .describe('Seconds to wait after the stop signal before SIGKILL (docker stop -t). Defaults to 10.'),
   logging: containerLogging.optional().describe("Size cap and rotation of the container's log (docker run --log-opt max-size=... --log-opt max-file=...). Defaults to 10m × 3."),
   network: z
-    .enum(['none', 'host', 'bridge'])
-    .default('none')
-    .describe("Network mode: none (loopback only), host (share the node's network) or bridge (own address on the node's bridge; not implemented yet). Defaults to none."),
+    .string()
+    .regex(NETWORK_MODE_RE, { message: 'must be bridge, none, host or container:NAME' })
+    .default('bridge')
+    .describe(
+      "Network mode (docker run --network): bridge (its own namespace with an address on the node's default network, or on spec.networks), none (loopback only), host (the node's network) or container:NAME (the namespace of that container, in the same namespace and node). Defaults to bridge.",
+    ),
+  networks: listMap(containerNetwork, ['name'])
+    .optional()
+    .describe('User networks to join, with bridge networking, instead of the default network: the first gets eth0 (and the published ports), the next eth1... (docker run --network NAME, docker network connect).'),
   nodeName: nodeName.optional(),
   nodeSelector: nodeSelector.optional(),
+}).superRefine((spec, ctx) => {
+  // joined networks and published ports need an own namespace on a bridge
+  const mode = spec.network;
+  if (mode !== 'bridge' && (spec.networks?.length ?? 0) > 0) ctx.addIssue({ code: 'custom', path: ['networks'], message: `joining networks needs network bridge, not ${mode}` });
+  for (const [i, p] of (spec.ports ?? []).entries()) {
+    if (p.hostPort !== undefined && mode !== 'bridge') ctx.addIssue({ code: 'custom', path: ['ports', i, 'hostPort'], message: `publishing a port needs network bridge, not ${mode}` });
+  }
 });
 export type ContainerSpec = z.infer<typeof containerSpec>;
 
@@ -174,7 +206,31 @@ export const containerStatus = z.strictObject({
     .describe('Pending (waiting for a node or image), Creating, Running, Paused, Exited (stopped or ended), Failed (could not be created or started) or Unknown (the node stopped reporting).'),
   containerID: z.string().optional().describe('ID of the container in the node runtime.'),
   pid: z.number().int().min(0).optional().describe('Host PID of the container\'s main process while it runs.'),
-  ip: z.string().optional().describe('Container IP address, when it has its own network namespace with an address.'),
+  ip: z.string().optional().describe('Container IP address, when it has its own network namespace with an address (its first network).'),
+  networks: z
+    .array(
+      z.strictObject({
+        name: z.string().describe('The Network (or "bridge", the default network).'),
+        ipAddress: z.string().optional().describe('Address of the container on it.'),
+        prefixLength: z.number().int().optional().describe('Prefix length of the subnet.'),
+        gateway: z.string().optional().describe('Gateway (and DNS server) on it.'),
+        macAddress: z.string().optional().describe('MAC address of the interface.'),
+        interface: z.string().optional().describe('Interface in the container: eth0, eth1...'),
+      }),
+    )
+    .optional()
+    .describe("The container's addresses per network, while it is attached (docker inspect NetworkSettings.Networks)."),
+  ports: z
+    .array(
+      z.strictObject({
+        containerPort: z.number().int().describe('Port in the container.'),
+        protocol: z.enum(['TCP', 'UDP']).describe('TCP or UDP.'),
+        hostIP: z.string().describe('Node address it is published on.'),
+        hostPort: z.number().int().describe('Node port, the one picked for hostPort 0 included.'),
+      }),
+    )
+    .optional()
+    .describe('Published ports as they are on the node (docker port).'),
   startedAt: timestamp.optional().describe('When the current (or last) process started.'),
   finishedAt: timestamp.optional().describe('When the last process ended.'),
   exitCode: z.number().int().optional().describe('Exit code of the last process; 128+N when killed by signal N (137 for SIGKILL and OOM kills).'),

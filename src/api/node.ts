@@ -57,6 +57,18 @@ export const nodeStatus = z.strictObject({
     .strictObject({ url: z.url().describe('Base URL, e.g. https://10.0.0.5:10250.') })
     .optional()
     .describe("The agent's authenticated endpoint, to which the API server proxies log and exec requests."),
+  networks: listMap(
+    z.strictObject({
+      name: z.string().min(1).describe('namespace/name of the Network, or "bridge" for the default network.'),
+      bridge: z.string().optional().describe('Linux bridge.'),
+      subnet: z.string().optional().describe('Subnet.'),
+      gateway: z.string().optional().describe('Gateway and DNS server.'),
+      containers: z.number().int().min(0).optional().describe('Containers attached on this node.'),
+    }),
+    ['name'],
+  )
+    .optional()
+    .describe('Networks set up on this node (docker network ls), the default one first.'),
   lastHeartbeatTime: timestamp.optional().describe('When the agent last reported; a node silent for too long is marked NotReady.'),
   conditions: conditions.optional(),
   observedGeneration: observedGeneration.optional(),

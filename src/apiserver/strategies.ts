@@ -9,11 +9,13 @@ import type { ApiObject } from '../api/meta.js';
 import { NamespaceStrategy } from './namespace-strategy.js';
 import { isObject } from './objects.js';
 import { BindingStrategy, RoleStrategy } from './rbac-strategy.js';
-import { DefaultStrategy, StrategyRegistry, type RestStrategy } from './strategy.js';
+import type { StatusCause } from './status.js';
+import { DefaultStrategy, StrategyRegistry, type RestStrategy, type Subresource } from './strategy.js';
 
 export const CONTAINER_FINALIZER = 'berth.dev/container';
 export const VOLUME_FINALIZER = 'berth.dev/volume';
 export const IMAGE_FINALIZER = 'berth.dev/image';
+export const NETWORK_FINALIZER = 'berth.dev/network';
 
 /** A kind whose objects a node agent realises (spec.nodeName) and cleans up after under `finalizer`. */
 export class NodeBoundStrategy extends DefaultStrategy {
@@ -37,6 +39,24 @@ export class NodeBoundStrategy extends DefaultStrategy {
   }
 }
 
+/**
+ * Networks: the agents take their bridges down and drop the finalizer once no container uses them
+ * (a Network in use stays Terminating, as Kubernetes protects a PVC in use). A network's spec cannot
+ * change (Docker's networks neither): its subnet and bridge are in every attached container. Whether
+ * a subnet overlaps another Network is not decided here but by the agents, which see every Network
+ * and their node's routes, and report it in the Network's Ready condition: a check against the store
+ * at admission would race with a concurrent create and could not see the nodes' routes.
+ */
+export class NetworkStrategy extends DefaultStrategy {
+  override readonly finalizersOnCreate: readonly string[] = [NETWORK_FINALIZER];
+
+  override validateUpdate(next: ApiObject, old: ApiObject, sub: Subresource): StatusCause[] {
+    if (sub !== undefined || next.metadata.deletionTimestamp) return [];
+    if (JSON.stringify(next.spec ?? {}) === JSON.stringify(old.spec ?? {})) return [];
+    return [{ reason: 'FieldValueForbidden', field: 'spec', message: 'Forbidden: a Network\'s spec is immutable; delete the Network and create it again' }];
+  }
+}
+
 /** Strategy makers by store resource ('core/namespaces'); the other kinds get the DefaultStrategy. */
 const MAKERS: Record<string, (kind: KindInfo) => RestStrategy> = {
   'core/namespaces': (k) => new NamespaceStrategy(k),
@@ -47,6 +67,7 @@ const MAKERS: Record<string, (kind: KindInfo) => RestStrategy> = {
   'rbac.authorization.k8s.io/clusterroles': (k) => new RoleStrategy(k),
   'rbac.authorization.k8s.io/rolebindings': (k) => new BindingStrategy(k),
   'rbac.authorization.k8s.io/clusterrolebindings': (k) => new BindingStrategy(k),
+  'berth.dev/networks': (k) => new NetworkStrategy(k),
 };
 
 export function builtinStrategies(kinds: KindInfo[]): StrategyRegistry {

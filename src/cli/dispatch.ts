@@ -12,6 +12,7 @@ const commands: Record<string, Command> = {
   logs: { load: async () => (await import('./commands/logs.js')).logsCommand, summary: "print a container's output (-f follows, --tail N)" },
   exec: { load: async () => (await import('./commands/exec.js')).execCommand, summary: 'run a command in a running container; its exit code is passed through' },
   cp: { load: async () => (await import('./commands/cp.js')).cpCommand, summary: 'copy files between a container and the local filesystem' },
+  port: { load: async () => (await import('./commands/port.js')).portCommand, summary: "list a container's published ports" },
   top: { load: async () => (await import('./commands/top.js')).topCommand, summary: 'show the processes of a running container' },
   stats: { load: async () => (await import('./commands/stats.js')).statsCommand, summary: 'show CPU, memory and pids of running containers' },
   apply: { load: async () => (await import('./commands/apply.js')).applyCommand, summary: 'create or update objects from manifests (server-side apply)' },

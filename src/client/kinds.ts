@@ -6,6 +6,7 @@
 import { kinds } from '../api/registry.js';
 import type { ContainerSpec, ContainerStatus } from '../api/container.js';
 import type { ImageSpec, ImageStatus } from '../api/image.js';
+import type { NetworkSpec, NetworkStatus } from '../api/network.js';
 import type { NodeSpec, NodeStatus } from '../api/node.js';
 import type { VolumeSpec, VolumeStatus } from '../api/volume.js';
 import { apiVersionOf, type ApiClient, type KObject, type ResourceClient, type ResourceType } from './api-client.js';
@@ -22,6 +23,7 @@ export const ContainerType = typeOf('berth.dev', 'Container');
 export const VolumeType = typeOf('berth.dev', 'Volume');
 export const ImageType = typeOf('berth.dev', 'Image');
 export const NodeType = typeOf('berth.dev', 'Node');
+export const NetworkType = typeOf('berth.dev', 'Network');
 export const GitSyncType = typeOf('berth.dev', 'GitSync');
 export const NamespaceType = typeOf('', 'Namespace');
 export const EventType = typeOf('', 'Event');
@@ -40,12 +42,14 @@ export type ContainerObject = Typed<ContainerSpec, ContainerStatus>;
 export type VolumeObject = Typed<VolumeSpec, VolumeStatus>;
 export type ImageObject = Typed<ImageSpec, ImageStatus>;
 export type NodeObject = Typed<NodeSpec, NodeStatus>;
+export type NetworkObject = Typed<NetworkSpec, NetworkStatus>;
 
 export interface BerthResources {
   containers: ResourceClient<ContainerObject>;
   volumes: ResourceClient<VolumeObject>;
   images: ResourceClient<ImageObject>;
   nodes: ResourceClient<NodeObject>;
+  networks: ResourceClient<NetworkObject>;
   namespaces: ResourceClient;
   events: ResourceClient;
   secrets: ResourceClient;
@@ -57,6 +61,7 @@ export function berthResources(client: ApiClient): BerthResources {
     volumes: client.resource<VolumeObject>(VolumeType),
     images: client.resource<ImageObject>(ImageType),
     nodes: client.resource<NodeObject>(NodeType),
+    networks: client.resource<NetworkObject>(NetworkType),
     namespaces: client.resource(NamespaceType),
     events: client.resource(EventType),
     secrets: client.resource(SecretType),

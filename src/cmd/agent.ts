@@ -7,6 +7,7 @@ import { parseCommand, type CommandSpec, type FlagSpecs } from '../cli/args.js';
 import { resolveDataDir } from '../cli/data-dir.js';
 import { CliError } from '../cli/errors.js';
 import { startAgent } from './compose.js';
+import { networkFlags, networkOptionsFrom } from './network-flags.js';
 import { loadOrCreateToken, onSignals } from './token-file.js';
 import { applyLogFlags, logFlags } from './logging.js';
 import { logger } from '../util/log.js';
@@ -20,6 +21,7 @@ const flags = {
   'cgroup-parent': { type: 'string', valueName: 'NAME', description: 'parent cgroup of the containers (default "berth")' },
   ...logFlags,
   'git-allow-file-urls': { type: 'boolean', description: 'let Image builds fetch file:// URLs and local paths (git repositories on this node); off by default' },
+  ...networkFlags,
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 } as const satisfies FlagSpecs;
 
@@ -52,6 +54,7 @@ export async function agentCommand(argv: string[]): Promise<void> {
     endpointPort: port,
     ...(parsed.values['cgroup-parent'] ? { cgroupParent: parsed.values['cgroup-parent'] } : {}),
     ...(parsed.values['git-allow-file-urls'] === true ? { gitAllowFileUrls: true } : {}),
+    network: networkOptionsFrom(parsed.values),
   });
   logger('agent').info({ node: nodeName, endpoint: agent.endpoint.url, runtime: join(dataDir, 'runtime') }, `node ${nodeName} registered; endpoint ${agent.endpoint.url}`);
   onSignals('agent', async () => {

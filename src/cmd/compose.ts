@@ -12,6 +12,7 @@ import type { ApiServer } from '../apiserver/server.js';
 import { startApi } from './api-role.js';
 import type { UserInfo } from '../apiserver/auth/authn.js';
 import { CONTROLLER_USER, NODES_GROUP, nodeUser } from '../apiserver/auth/bootstrap.js';
+import type { NetworkOptions } from '../agent/network-reconciler.js';
 import type { WatchSettings } from '../apiserver/watch.js';
 import type { PodSecurityOptions } from '../apiserver/pod-security.js';
 import { ApiClient } from '../client/api-client.js';
@@ -101,6 +102,8 @@ export interface AgentRoleOptions {
   cgroupParent?: string;
   /** Builds may fetch file:// and local git repositories. */
   gitAllowFileUrls?: boolean;
+  /** The default network, the user networks' pool, the embedded DNS's upstreams. */
+  network?: NetworkOptions;
   log?: LogFn;
 }
 
@@ -120,6 +123,7 @@ export async function startAgent(o: AgentRoleOptions): Promise<{ agent: Agent; r
     endpointToken: o.endpointToken,
     ...(o.endpointHost ? { endpointHost: o.endpointHost } : {}),
     ...(o.endpointPort !== undefined ? { endpointPort: o.endpointPort } : {}),
+    ...(o.network ? { network: o.network } : {}),
     ...(o.log ? { log: o.log } : {}),
   });
   await agent.start();
@@ -136,6 +140,7 @@ export interface AllInOneOptions {
   runtimeRoot?: string;
   cgroupParent?: string;
   nodeGraceMs?: number;
+  network?: NetworkOptions;
   /** Token agent endpoints accept (default: a new random one, given to the in-process agent). */
   agentToken?: string;
   podSecurity?: PodSecurityOptions;
@@ -175,6 +180,7 @@ export async function startAllInOne(o: AllInOneOptions): Promise<AllInOne> {
       ...(o.runtimeRoot ? { runtimeRoot: o.runtimeRoot } : {}),
       ...(o.cgroupParent ? { cgroupParent: o.cgroupParent } : {}),
       ...(o.gitAllowFileUrls ? { gitAllowFileUrls: true } : {}),
+      ...(o.network ? { network: o.network } : {}),
       ...(o.log ? { log: o.log } : {}),
     }));
   }

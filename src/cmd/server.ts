@@ -2,6 +2,7 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { startAllInOne } from './compose.js';
+import { networkFlags, networkOptionsFrom } from './network-flags.js';
 import { onSignals } from './token-file.js';
 import { applyLogFlags, logFlags } from './logging.js';
 import { podSecurityFrom, securityFlags, watchSettingsFrom } from './security-flags.js';
@@ -26,6 +27,7 @@ const flags = {
   ...securityFlags,
   ...logFlags,
   'git-allow-file-urls': { type: 'boolean', description: 'let Image builds fetch file:// URLs and local paths (git repositories on this node); off by default' },
+  ...networkFlags,
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 } as const satisfies FlagSpecs;
 
@@ -61,6 +63,7 @@ export async function serverCommand(argv: string[]): Promise<void> {
     watch: watchSettingsFrom(parsed.values),
     ...(parsed.values['cgroup-parent'] ? { cgroupParent: parsed.values['cgroup-parent'] } : {}),
     ...(parsed.values['git-allow-file-urls'] === true ? { gitAllowFileUrls: true } : {}),
+    network: networkOptionsFrom(parsed.values),
   });
   const server = node.api;
   log.info({ url: server.url }, `API listening on ${server.url}`);

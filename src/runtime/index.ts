@@ -2,6 +2,7 @@
  * The runtime core's one door: the Runtime and what its users (the agent, the CLI, the registry)
  * may use of it. Nothing outside src/runtime imports a file under it but this one.
  */
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BuildCache } from './build/cache.js';
 import { fetchGitContext } from './build/git.js';
@@ -19,6 +20,8 @@ import { leasesFor, type LeaseManager } from './gc/leases.js';
 import { loadImages, saveImages, type ArchiveFormat, type LoadOptions, type LoadedImage } from './images/archive.js';
 import { importRootfsTarball, type ImportOptions } from './images/import.js';
 import { ImageStore } from './images/store.js';
+import { ContainerNetworking } from './network/containers.js';
+import { NetworkService } from './network/service.js';
 import { SnapshotStore } from './snapshots/store.js';
 import { diskUsage, type DiskUsage } from './system/df.js';
 import { VolumeStore } from './volumes/store.js';
@@ -34,6 +37,8 @@ export interface RuntimeOptions {
   log?: (line: string) => void;
   /** Builds may fetch file:// and local-path git repositories (off by default: build/git.ts). */
   gitAllowFileUrls?: boolean;
+  /** Networking: where the CNI plugins are (default /usr/lib/cni, /opt/cni/bin), and the host-wide state directory (default /run/berth/network). */
+  network?: { pluginDirs?: string[]; hostStateDir?: string };
 }
 
 /** @deprecated src/cli/commands/commit.ts's `runtime.containers.commit` until the CLI's local verbs leave the runtime: use runtime.changes.commit. */
@@ -59,6 +64,8 @@ export class Runtime {
   readonly tasks: TaskService;
   readonly changes: ContainerChanges;
   readonly leases: LeaseManager;
+  /** Networks of this node and the containers' attachments to them (CNI), the embedded DNS. */
+  readonly networks: NetworkService;
   private readonly collector: GarbageCollector;
   private readonly buildCache: BuildCache;
   private readonly tmpDir: string;
@@ -82,7 +89,22 @@ export class Runtime {
     const locks = new ContainerLocks();
     const cgroupVersion = (this.cgroupVersion = detectCgroupVersion());
     this.cgroupParent = o.cgroupParent ?? 'berth';
-    this.tasks = new TaskService({ records, locks, runc: new Runc(join(o.root, 'runc'), 'runc'), snapshots: this.snapshots, cgroupVersion, runtimeBinary: '/usr/sbin/runc' });
+    const log = (this.log = o.log ?? ((line: string) => console.error(line)));
+    this.networks = new NetworkService({ root: o.root, ...(o.network?.pluginDirs ? { pluginDirs: o.network.pluginDirs } : {}), ...(o.network?.hostStateDir ? { hostStateDir: o.network.hostStateDir } : {}), log });
+    const networking = new ContainerNetworking(this.networks, {
+      dirOf: (id) => records.paths(id).dir,
+      resolve: (ref) => records.resolve(ref),
+      runningPid: async (rec) => {
+        const s = await this.tasks.state(rec.id);
+        return s.status === 'running' || s.status === 'paused' ? s.pid : undefined;
+      },
+      specNamespacePath: async (id) => {
+        const spec = JSON.parse(await readFile(records.paths(id).spec, 'utf8')) as { linux?: { namespaces?: Array<{ type: string; path?: string }> } };
+        const ns = spec.linux?.namespaces?.find((n) => n.type === 'network');
+        return ns ? ns.path : null;
+      },
+    });
+    this.tasks = new TaskService({ records, locks, runc: new Runc(join(o.root, 'runc'), 'runc'), snapshots: this.snapshots, cgroupVersion, runtimeBinary: '/usr/sbin/runc', network: networking });
     const containers = new ContainerMetadataService({
       records,
       locks,
@@ -92,6 +114,7 @@ export class Runtime {
       volumes: this.volumes,
       cgroupParent: o.cgroupParent ?? 'berth',
       cgroupVersion,
+      network: networking,
       // a container that outlived its image was the last to need its layers
       onRemoved: (rec) => void this.images.exists(rec.imageId).then((exists) => exists || this.collector.schedule()),
     });
@@ -99,7 +122,6 @@ export class Runtime {
     this.containers = Object.assign(containers, { commit: this.changes.commit.bind(this.changes) });
     this.images.setUsage((id) => this.containers.usersOfImage(id));
     this.volumes.setUsage((name) => this.containers.usersOfVolume(name));
-    const log = (this.log = o.log ?? ((line: string) => console.error(line)));
     this.collector = new GarbageCollector({
       root: o.root,
       content: this.content,
@@ -145,6 +167,16 @@ export class Runtime {
   async close(): Promise<void> {
     this.tasks.close();
     await this.collector.close();
+    await this.networks.close();
+  }
+
+  /**
+   * After a crash: undoes every network attachment, namespace, lease and port rule that belongs to no
+   * container of this runtime any more. Returns what it removed. Only while no create runs (at start).
+   */
+  async sweepNetworks(): Promise<string[]> {
+    // a directory without a record is a create that died half-way: its namespace is nobody's
+    return this.networks.sweep(new Set((await this.containers.records.all()).map((r) => r.id)));
   }
 
   /**
@@ -202,6 +234,12 @@ export type { ExitEvent, ExitListener } from './containers/exits.js';
 export type { SweepReport } from './containers/crash-sweep.js';
 export type { ExecStream, TerminalSize } from './containers/exec-stream.js';
 export { detectCgroupVersion, type CgroupVersion } from './containers/cgroups.js';
+export type { Attachment, AttachRequest, InterfaceCounters, NetworkInfo, NetworkService } from './network/service.js';
+export type { NetworkDefinitionInput, ResolvedNetwork } from './network/config.js';
+export type { DnsRecord, Upstream } from './network/dns.js';
+export type { PortMapping } from './network/ports.js';
+export { parseUpstream } from './network/dns.js';
+export { CniInvoker, CniPluginError, type CniResult, type NetworkConfigList, type RuntimeConf } from './network/cni.js';
 export type { ImageInspect, ImageSummary } from './images/store.js';
 export { normaliseImageRef } from './images/reference.js';
 export type { VolumeInfo } from './volumes/store.js';

@@ -157,6 +157,9 @@ async function cleanupAll(): Promise<void> {
   if (work) {
     const rt = new Runtime({ root: join(work, 'data', 'runtime'), cgroupParent: BERTH_PARENT });
     for (const c of await rt.containers.records.all().catch(() => [])) await rt.containers.remove(c.id, { force: true, volumes: true }).catch(() => undefined);
+    // the node's default network goes too (its bridge, rules and the host's ip_forward as found)
+    await rt.networks.prune().catch(() => undefined);
+    await rt.close();
   }
   raw?.cleanup();
   if (podman) run('podman', [...podman, 'rm', '-af', '-t', '0']);

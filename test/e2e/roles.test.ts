@@ -12,6 +12,7 @@ import { berthArgv, ROOT } from '../helpers/berth-bin.js';
 import { cleanUpE2eServer } from '../helpers/e2e-cleanup.js';
 import { BUSYBOX_TAR, e2eSkipReason } from '../helpers/e2e-skip.js';
 import { run } from '../helpers/run.js';
+import { testNetworkFlags } from '../helpers/test-network.js';
 
 const skip = e2eSkipReason('roles', ['runc', 'conmon', 'kubectl']);
 if (skip) console.warn(`skipping roles e2e: ${skip}`);
@@ -78,7 +79,7 @@ describe.skipIf(!!skip)('berth apiserver + berth controller + berth agent as thr
     // the controllers as system:berth-controller (the kubeconfig berth apiserver writes for them), not as the admin
     controller = await startRole(['controller', '--kubeconfig', join(dir, 'api', 'controller.kubeconfig')], /"component":"controller".*running /);
     agent = await startRole(
-      ['agent', '--kubeconfig', kubeconfig, '--node-name', 'roles-node', '--data-dir', join(dir, 'data'), '--endpoint-token-file', join(dir, 'api', 'agent-token'), '--cgroup-parent', cgroupParent],
+      ['agent', '--kubeconfig', kubeconfig, '--node-name', 'roles-node', '--data-dir', join(dir, 'data'), '--endpoint-token-file', join(dir, 'api', 'agent-token'), '--cgroup-parent', cgroupParent, ...testNetworkFlags()],
       /"component":"agent".*node roles-node registered/,
     );
   });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { berthArgv, ROOT } from './berth-bin.js';
 import { fetchTrusting } from './tls-fetch.js';
+import { testNetworkFlags } from './test-network.js';
 
 
 export interface ServerProcess {
@@ -19,7 +20,9 @@ export interface ServerProcess {
 
 /** `berth ROLE` (server, or apiserver: the API alone) as a child process, once it listens. */
 export async function startServerProcess(dataDir: string, extraArgs: string[] = [], role: 'server' | 'apiserver' = 'server'): Promise<ServerProcess> {
-  const child = spawn(...berthArgv([role, '--data-dir', dataDir, '--listen', '127.0.0.1:0', ...extraArgs]), {
+  // a default network of its own that reaches nothing outside the machine, unless the test chose one
+  const net = role === 'apiserver' || extraArgs.some((a) => a.startsWith('--default-') || a === '--no-agent') ? [] : testNetworkFlags();
+  const child = spawn(...berthArgv([role, '--data-dir', dataDir, '--listen', '127.0.0.1:0', ...net, ...extraArgs]), {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NODE_NO_WARNINGS: '1' },

@@ -22,7 +22,7 @@ const spec = {
 interface Ctr {
   metadata: { name: string; namespace?: string; creationTimestamp?: string };
   spec: { image: string; command?: string[]; args?: string[]; ports?: { containerPort: number; hostPort?: number; protocol?: string; hostIP?: string }[] };
-  status?: { phase?: string; containerID?: string; startedAt?: string; finishedAt?: string; exitCode?: number; reason?: string; sizeRw?: number; sizeRootFs?: number; restartCount?: number };
+  status?: { phase?: string; containerID?: string; startedAt?: string; finishedAt?: string; exitCode?: number; reason?: string; sizeRw?: number; sizeRootFs?: number; restartCount?: number; ports?: { containerPort: number; hostPort: number; protocol: string; hostIP: string }[] };
 }
 
 const ago = (t: string | undefined, now: number): string => (t ? `${humanDuration(now - Date.parse(t))} ago` : '');
@@ -61,7 +61,8 @@ export function psTable(items: Ctr[], o: { size?: boolean; namespaces?: boolean 
   const rows = items.map((c) => {
     const cmd = [...(c.spec.command ?? []), ...(c.spec.args ?? [])].join(' ');
     const quoted = `"${cmd.length > 20 ? `${cmd.slice(0, 19)}…` : cmd}"`;
-    const ports = (c.spec.ports ?? []).map((p) => (p.hostPort ? `${p.hostIP ?? '0.0.0.0'}:${p.hostPort}->${p.containerPort}/${(p.protocol ?? 'TCP').toLowerCase()}` : `${p.containerPort}/${(p.protocol ?? 'TCP').toLowerCase()}`)).join(', ');
+    // the ports as published on the node (hostPort 0 resolved), else as the spec asks
+    const ports = (c.status?.ports ?? c.spec.ports ?? []).map((p) => (p.hostPort ? `${p.hostIP ?? '0.0.0.0'}:${p.hostPort}->${p.containerPort}/${(p.protocol ?? 'TCP').toLowerCase()}` : `${p.containerPort}/${(p.protocol ?? 'TCP').toLowerCase()}`)).join(', ');
     const name = o.namespaces ? `${c.metadata.namespace}/${c.metadata.name}` : c.metadata.name;
     const size = `${sizeText(c.status?.sizeRw)} (virtual ${sizeText(c.status?.sizeRootFs)})`;
     return [(c.status?.containerID ?? '').slice(0, 12) || '<none>', c.spec.image, cmd ? quoted : '""', ago(c.metadata.creationTimestamp, now), statusText(c, now), ports, name, ...(o.size ? [size] : [])];

@@ -182,6 +182,9 @@ export async function crashSweep(d: SweepDeps): Promise<SweepReport> {
 
   // 7. any other mount under the root (a staging point or probe whose directory went first), deepest first
   const mine = (p: string): boolean => {
+    // network namespaces are the network sweep's (Runtime.sweepNetworks, run right after): it runs the
+    // CNI DEL of a dead container's attachment before its namespace goes, and keeps live ones
+    if (p.startsWith(`${d.root}/netns/`)) return true;
     const m = /\/snapshots\/active\/([^/]+)\/merged$/.exec(p) ?? /\/containers\/([a-f0-9]{64})\/subpaths\/[^/]+$/.exec(p);
     return m !== null && owned.has(m[1] as string);
   };

@@ -8,6 +8,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { allEnded } from '../../util/all-ended.js';
 import type { ImageStore } from '../images/store.js';
+import type { ContainerNetworking } from '../network/containers.js';
 import { resolveInRoot } from '../snapshots/safe-path.js';
 import type { SnapshotStore } from '../snapshots/store.js';
 import { randomHexId } from '../util/digest.js';
@@ -80,6 +81,8 @@ export interface ContainerMetadataOptions {
   cgroupVersion: CgroupVersion;
   /** A container was removed (its layers may now be garbage). */
   onRemoved?: (rec: ContainerRecord) => void;
+  /** Network namespaces, attachments and etc files of the containers. */
+  network: ContainerNetworking;
 }
 
 const live = (s: ContainerState): boolean => s.status === 'running' || s.status === 'paused';
@@ -133,11 +136,17 @@ export class ContainerMetadataService implements Containers {
     }
     try {
       const hostname = opts.hostname ?? id.slice(0, 12);
+      // the network namespace (or the one joined), then the etc files that depend on it
+      const networkAndEtc = (async () => {
+        const net = await this.o.network.prepare(id, opts);
+        const shared = net.shareEtcFrom ? await this.o.network.sharedEtcFiles(net.shareEtcFrom) : undefined;
+        return { net, etc: await writeEtcFiles(paths.dir, hostname, opts.network, { ...(net.resolvConf ? { resolvConf: net.resolvConf } : {}), ...(shared ? { shared } : {}) }) };
+      })();
       // independent steps side by side; every one has ended before a failure rolls back
-      const [snap, mounts, etcFiles] = await allEnded([
+      const [snap, mounts, { net, etc: etcFiles }] = await allEnded([
         this.snapshots.prepare(id, cfg.rootfs.diff_ids),
         resolveMounts({ volumes: this.volumes, records: this.records }, opts, icfg.Volumes ?? {}, createdVolumes, paths.subPaths),
-        writeEtcFiles(paths.dir, hostname, opts.network),
+        networkAndEtc,
         mkdir(paths.bundle, { recursive: true }),
       ] as const);
       const args = resolveProcessArgs(icfg, opts.command, opts.args);
@@ -177,7 +186,7 @@ export class ContainerMetadataService implements Containers {
         hostname,
         rootfs: snap.rootfs,
         readOnlyRootfs: opts.readOnlyRootfs,
-        network: opts.network,
+        network: net.namespace,
         cgroupsPath: rec.cgroupsPath,
         mounts,
         etcFiles,
@@ -197,6 +206,7 @@ export class ContainerMetadataService implements Containers {
       await rm(paths.creating, { force: true });
       return rec;
     } catch (e) {
+      await this.o.network.discard(id).catch(() => undefined);
       // a staging point still mounted would take the volume's files with the directory: leave both to the crash sweep
       if (!(await unstageSubPaths(paths.subPaths).then(() => true, () => false))) throw e;
       await this.snapshots.remove(id).catch(() => undefined);
@@ -225,6 +235,7 @@ export class ContainerMetadataService implements Containers {
     await this.locks.run(rec.id, async () => {
       await this.tasks.deleteLocked(rec, opts.force ?? false);
       await unstageSubPaths(this.records.paths(rec.id).subPaths);
+      await this.o.network.release(rec);
       await this.snapshots.remove(rec.id);
       await rm(this.records.paths(rec.id).dir, { recursive: true, force: true });
       await this.records.names.release(rec.name, rec.id);
@@ -312,13 +323,14 @@ export class ContainerMetadataService implements Containers {
         StopSignal: rec.stopSignal,
       },
       HostConfig: {
-        NetworkMode: rec.options.network,
+        NetworkMode: rec.options.network === 'container' ? `container:${rec.options.networkContainer ?? ''}` : rec.options.network,
         ReadonlyRootfs: rec.options.readOnlyRootfs,
         Memory: rec.options.resources.memoryBytes ?? 0,
         NanoCpus: Math.round((rec.options.resources.cpus ?? 0) * 1e9),
         PidsLimit: rec.options.resources.pids ?? null,
         CgroupsPath: rec.cgroupsPath,
       },
+      NetworkSettings: await this.o.network.inspect(rec),
       Mounts: rec.mounts.map((m) => ({ Type: m.type, Name: m.name, Source: m.source, Destination: m.target, RW: !m.readOnly })),
       GraphDriver: snap
         ? { Name: snap.mode === 'overlay' ? 'overlay2' : 'copy', Data: { LowerDir: snap.lowerdirs.join(':'), UpperDir: snap.upper, MergedDir: snap.rootfs } }

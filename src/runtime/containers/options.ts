@@ -36,7 +36,16 @@ export const CreateOptionsSchema = z.object({
   workingDir: z.string().startsWith('/', 'workingDir must be absolute').optional(),
   user: z.string().optional(),
   hostname: z.string().max(63).optional(),
-  network: z.enum(['none', 'host']).default('none'),
+  /**
+   * none: its own namespace with loopback only; host: the node's; bridge: its own namespace on
+   * `networks` (network service), with `ports` published; container: the namespace of `networkContainer`.
+   */
+  network: z.enum(['none', 'host', 'bridge', 'container']).default('none'),
+  networkContainer: z.string().optional(),
+  networks: z.array(z.object({ name: z.string(), aliases: z.array(z.string()).default([]), ipv4Address: z.string().optional() })).default([]),
+  ports: z
+    .array(z.object({ containerPort: z.number().int().min(1).max(65535), hostPort: z.number().int().min(0).max(65535), protocol: z.enum(['tcp', 'udp']).default('tcp'), hostIP: z.string().optional() }))
+    .default([]),
   mounts: z.array(MountOptionSchema).default([]),
   volumesFrom: z.array(z.object({ container: z.string(), readOnly: z.boolean().optional() })).default([]),
   resources: z

@@ -68,17 +68,31 @@ function subPathMount(base: string, subPath: string | undefined, index: number, 
   return { source: join(dir, String(index)), subPathOf: { base, path: subPath } };
 }
 
-/** /etc/hostname and /etc/hosts of the container (and the host's resolv.conf with the host network). */
-export async function writeEtcFiles(dir: string, hostname: string, network: 'none' | 'host'): Promise<Array<{ target: string; source: string }>> {
+/**
+ * /etc/hostname and /etc/hosts of the container; /etc/resolv.conf: the host's with the host network,
+ * the network service's (`net.resolvConf`) on a bridge; a container:NAME joiner uses NAME's hosts and
+ * resolv.conf (`net.shared`).
+ */
+export async function writeEtcFiles(
+  dir: string,
+  hostname: string,
+  network: 'none' | 'host' | 'bridge' | 'container',
+  net: { resolvConf?: string; shared?: Array<{ target: string; source: string }> } = {},
+): Promise<Array<{ target: string; source: string }>> {
   const files = [
     { target: '/etc/hostname', source: join(dir, 'hostname') },
     { target: '/etc/hosts', source: join(dir, 'hosts') },
   ];
   await writeFile(files[0]!.source, `${hostname}\n`);
+  if (net.shared) return [files[0]!, ...net.shared];
   await writeFile(files[1]!.source, `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`);
   if (network === 'host' && existsSync('/etc/resolv.conf')) {
     const rc = { target: '/etc/resolv.conf', source: join(dir, 'resolv.conf') };
     await copyFile('/etc/resolv.conf', rc.source);
+    files.push(rc);
+  } else if (net.resolvConf !== undefined) {
+    const rc = { target: '/etc/resolv.conf', source: join(dir, 'resolv.conf') };
+    await writeFile(rc.source, net.resolvConf);
     files.push(rc);
   }
   return files;

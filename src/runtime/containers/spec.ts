@@ -14,7 +14,8 @@ export interface SpecInput {
   hostname: string;
   rootfs: string;
   readOnlyRootfs: boolean;
-  network: 'none' | 'host';
+  /** none: a new namespace made by runc; host: the node's; { path }: one made by the network service, or another container's. */
+  network: 'none' | 'host' | { path: string };
   cgroupsPath: string;
   mounts: ResolvedMount[];
   /** Files the runtime provides (/etc/hostname, /etc/hosts, /etc/resolv.conf). */
@@ -61,8 +62,9 @@ export function processSpec(
 
 /** Builds an OCI runtime spec (config.json) in the shape runc's default spec has, with Docker's defaults. */
 export function buildSpec(i: SpecInput): Record<string, unknown> {
-  const namespaces = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
+  const namespaces: Array<{ type: string; path?: string }> = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
   if (i.network === 'none') namespaces.push({ type: 'network' });
+  else if (i.network !== 'host') namespaces.push({ type: 'network', path: i.network.path });
   const mounts: Array<Record<string, unknown>> = [
     { destination: '/proc', type: 'proc', source: 'proc' },
     { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },

@@ -16,6 +16,7 @@ import { collectExec, launchExec, type ExecStream, type TerminalSize } from './e
 import { ExitMonitor, type ExitListener } from './exits.js';
 import type { ContainerLocks } from './locks.js';
 import { LogRotationWatcher, logFiles, prepareLogFile, settleRotation } from './log-files.js';
+import type { ContainerNetworking } from '../network/containers.js';
 import { readLogs, type LogLine, type LogOptions } from './logs.js';
 import { conmonAlive, observeState } from './observe.js';
 import type { ContainerRecord, ContainerRecords, ContainerState } from './record.js';
@@ -76,6 +77,8 @@ export interface TaskServiceOptions {
   cgroupVersion: CgroupVersion;
   /** The runtime binary conmon runs. */
   runtimeBinary: string;
+  /** Attaches a container's network before it starts and detaches it after a stop. */
+  network: Pick<ContainerNetworking, 'beforeStart' | 'afterStop'>;
 }
 
 const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -145,6 +148,10 @@ export class TaskService implements Tasks {
     await mkdir(paths.exitDir, { recursive: true });
     await prepareLogFile(paths.log, rec.options.log);
     let pid: number;
+    // the network is attached while conmon and runc create the container; it is ready before runc start
+    let attached = false;
+    const network = this.o.network.beforeStart(rec).then(() => void (attached = true));
+    network.catch(() => undefined);
     try {
       pid = await launchConmon({
         id: rec.id,
@@ -159,9 +166,12 @@ export class TaskService implements Tasks {
         containerPidFile: paths.initPid,
         onSpawned: onLaunched,
       });
+      await network;
       await this.runc.start(rec.id, pid);
     } catch (e) {
+      await network.catch(() => undefined);
       await this.cleanupFailedStart(rec);
+      if (attached) await this.o.network.afterStop(rec).catch(() => undefined);
       const msg = e instanceof Error ? e.message : String(e);
       await this.records.writeState(rec.id, { ...s, status: s.status === 'exited' ? 'exited' : 'created', exitCode: 127, error: msg });
       throw e instanceof RuntimeError ? e : failed(msg);
@@ -209,6 +219,13 @@ export class TaskService implements Tasks {
   }
 
   private async stopLocked(rec: ContainerRecord, timeoutSeconds: number): Promise<ContainerState> {
+    const after = await this.stopProcess(rec, timeoutSeconds);
+    // stopped on request: its addresses and ports go back (an exit by itself keeps them for the restart)
+    await this.o.network.afterStop(rec);
+    return after;
+  }
+
+  private async stopProcess(rec: ContainerRecord, timeoutSeconds: number): Promise<ContainerState> {
     const s = await this.observe(rec);
     if (!live(s)) return s;
     await this.runc.kill(rec.id, rec.stopSignal).catch(() => undefined);

@@ -183,10 +183,10 @@ describe.skipIf(!!skip)('agent', () => {
   });
 
   it('a spec the node cannot run fails with a reason naming the field, and leaves nothing on the node', async () => {
-    await t.apply(containerManifest('bridged', { command: ['true'], network: 'bridge' }));
+    await t.apply(containerManifest('bridged', { command: ['true'], networks: [{ name: 'missing' }] }));
     await expect.poll(async () => statusOf(await t.container('bridged')).reason, POLL).toBe('CreateContainerConfigError');
     expect(phaseOf(await t.container('bridged'))).toBe('Failed');
-    expect(String(statusOf(await t.container('bridged')).message)).toContain('spec.network');
+    expect(String(statusOf(await t.container('bridged')).message)).toContain('spec.networks[0].name: network "missing" not found');
     expect(await t.node.runtime!.containers.records.all()).toHaveLength(0);
     await t.client.custom.deleteNamespacedCustomObject({ group: 'berth.dev', version: 'v1alpha1', plural: 'containers', namespace: 'default', name: 'bridged' });
     await expect.poll(async () => await t.container('bridged'), POLL).toBeUndefined();

@@ -8,6 +8,7 @@ import { startTestServer, type TestServer } from '../../helpers/api-server.js';
 import { busyboxTarball, makeTempRoot, removeCgroupParent, runtimeSkipReason } from '../runtime/helpers.js';
 import { containerManifest, imageManifest, phaseOf } from './helpers.js';
 import { rm } from 'node:fs/promises';
+import { testNetworkOptions } from '../../helpers/test-network.js';
 
 const skip = runtimeSkipReason();
 if (skip) console.warn(`skipping agent API-restart test: ${skip}`);
@@ -24,12 +25,14 @@ describe.skipIf(!!skip)('agent across an API server restart', () => {
     t = await startTestServer({ dataDir: join(dir, 'api') });
     runtime = new Runtime({ root: join(dir, 'runtime'), cgroupParent });
     // No scheduler here: manifests name the node themselves.
-    agent = new Agent({ client: KubeClient.fromFile(t.server.kubeconfigPath).api, runtime, nodeName: 'solo', endpointToken: 'x', log: () => undefined });
+    agent = new Agent({ client: KubeClient.fromFile(t.server.kubeconfigPath).api, runtime, nodeName: 'solo', endpointToken: 'x', network: testNetworkOptions(), log: () => undefined });
     await agent.start();
   });
   afterAll(async () => {
     await agent?.stop();
     for (const c of (await runtime?.containers.records.all()) ?? []) await runtime.containers.remove(c.id, { force: true }).catch(() => undefined);
+    await runtime?.networks.prune();
+    await runtime?.close();
     await t?.stop();
     await removeCgroupParent(cgroupParent);
     await rm(dir, { recursive: true, force: true });

@@ -8,6 +8,7 @@ import { PluralClient as KubeClient, type KObject } from '../../helpers/plural-c
 import { openStore } from '../../../src/store/index.js';
 import { busyboxTarball, cgroupsUnder, mountsUnder, removeCgroupParent } from '../runtime/helpers.js';
 import { fetchTrusting } from '../../helpers/tls-fetch.js';
+import { pruneNetworks, testNetworkOptions } from '../../helpers/test-network.js';
 
 export { runtimeSkipReason } from '../runtime/helpers.js';
 
@@ -47,6 +48,7 @@ export async function startTestNode(opts: { agent?: boolean; agentToken?: string
     agent: opts.agent,
     ...(opts.agentToken ? { agentToken: opts.agentToken } : {}),
     ...(opts.nodeGraceMs ? { nodeGraceMs: opts.nodeGraceMs } : {}),
+    network: testNetworkOptions(),
     log: () => undefined,
   });
   const client = KubeClient.fromFile(node.api.kubeconfigPath);
@@ -86,6 +88,7 @@ export async function startTestNode(opts: { agent?: boolean; agentToken?: string
       } catch {
         // nothing to remove
       }
+      await pruneNetworks(root).catch(() => undefined);
       for (const m of mountsUnder(dir).reverse()) {
         try {
           execFileSync('umount', ['-l', m]);

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../helpers/run.js';
 import { containerManifest, imageManifest, phaseOf, runtimeSkipReason, startTestNode, statusOf, type TestNode } from './helpers.js';
+import { testNetworkFlags } from '../../helpers/test-network.js';
 
 const skip = runtimeSkipReason();
 if (skip) console.warn(`skipping agent restart test: ${skip}`);
@@ -27,7 +28,7 @@ describe.skipIf(!!skip)('agent restart (kill -9)', () => {
     output = '';
     agent = spawn(
       process.execPath,
-      ['--import', 'tsx', join(ROOT, 'src/cmd/main.ts'), 'agent', '--kubeconfig', t.node.api.kubeconfigPath, '--node-name', t.nodeName, '--data-dir', join(t.dir, 'data'), '--cgroup-parent', t.cgroupParent, '--endpoint-token-file', tokenFile],
+      ['--import', 'tsx', join(ROOT, 'src/cmd/main.ts'), 'agent', '--kubeconfig', t.node.api.kubeconfigPath, '--node-name', t.nodeName, '--data-dir', join(t.dir, 'data'), '--cgroup-parent', t.cgroupParent, '--endpoint-token-file', tokenFile, ...testNetworkFlags()],
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_NO_WARNINGS: '1'} },
     );
     agent.stdout!.on('data', (d: Buffer) => (output += d.toString()));

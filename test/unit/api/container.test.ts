@@ -50,7 +50,8 @@ describe('Container schema', () => {
         state: 'Paused',
         stopSignal: 'SIGQUIT',
         stopGracePeriodSeconds: 30,
-        network: 'host',
+        network: 'bridge',
+        networks: [{ name: 'backend', aliases: ['db'], ipv4Address: '10.89.0.10' }],
         nodeName: 'node-1',
         nodeSelector: { 'example.com/disk': 'ssd' },
       },
@@ -74,7 +75,7 @@ describe('Container schema', () => {
       restartPolicy: 'Always',
       state: 'Running',
       stopGracePeriodSeconds: 10,
-      network: 'none',
+      network: 'bridge',
       ports: [{ containerPort: 80, protocol: 'TCP' }],
     });
     // The ref is kept as written: the default tag is the consumers' business.
@@ -215,6 +216,7 @@ describe('Container schema', () => {
     });
     expect(containerKind.listMapKeys).toEqual({
       'spec.env': ['name'],
+      'spec.networks': ['name'],
       'spec.ports': ['containerPort', 'protocol'],
       'spec.volumeMounts': ['mountPath'],
       'status.conditions': ['type'],

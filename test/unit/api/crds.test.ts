@@ -85,7 +85,7 @@ describe('generated CRDs', () => {
   });
 
   it('cover the berth.dev kinds only, with names, scope, subresources and columns', () => {
-    expect(crdKinds().map((k) => k.kind)).toEqual(['Image', 'Container', 'Volume', 'Node', 'GitSync']);
+    expect(crdKinds().map((k) => k.kind)).toEqual(['Image', 'Container', 'Volume', 'Network', 'Node', 'GitSync']);
     const files = renderCrds();
     for (const k of crdKinds()) {
       const crd = parse(files.get(`${k.plural}.berth.dev.yaml`)!) as JsonSchema;

@@ -17,6 +17,7 @@ describe('kind registry', () => {
       'berth.dev/Image',
       'berth.dev/Container',
       'berth.dev/Volume',
+      'berth.dev/Network',
       'berth.dev/Node',
       'berth.dev/GitSync',
       '/Namespace',
