@@ -19,6 +19,7 @@ import { cleanUpE2eServer } from '../helpers/e2e-cleanup.js';
 import { BUSYBOX_TAR, e2eSkipReason } from '../helpers/e2e-skip.js';
 import { freePort } from '../helpers/free-port.js';
 import { startRole, type RoleProcess } from '../helpers/role-process.js';
+import { testNetworkFlags } from '../helpers/test-network.js';
 import { fetchTrusting } from '../helpers/tls-fetch.js';
 
 const skip = e2eSkipReason('chaos', ['runc', 'conmon']);
@@ -42,9 +43,11 @@ describe.skipIf(!!skip)('chaos: kill -9 of the agent, the API server and conmon 
   const startApi = async (): Promise<void> => {
     api = await startRole(['apiserver', '--data-dir', join(dir, 'api'), '--listen', `127.0.0.1:${port}`], /admin kubeconfig at /);
   };
+  // one default network for every start of the agent: a private, internal bridge that reaches nothing
+  const netFlags = testNetworkFlags();
   const startAgent = async (): Promise<void> => {
     agent = await startRole(
-      ['agent', '--kubeconfig', join(dir, 'api', 'kubeconfig'), '--node-name', NODE, '--data-dir', join(dir, 'data'), '--endpoint-token-file', join(dir, 'api', 'agent-token'), '--cgroup-parent', cgroupParent],
+      ['agent', '--kubeconfig', join(dir, 'api', 'kubeconfig'), '--node-name', NODE, '--data-dir', join(dir, 'data'), '--endpoint-token-file', join(dir, 'api', 'agent-token'), '--cgroup-parent', cgroupParent, ...netFlags],
       /"component":"agent".*node chaos-node registered/,
     );
   };

@@ -28,7 +28,7 @@ const AUTHZ = 'authorization.k8s.io';
 const viewRules: PolicyRule[] = [
   {
     apiGroups: [B],
-    resources: ['containers', 'containers/status', 'containers/log', 'containers/top', 'containers/stats', 'volumes', 'volumes/status', 'images', 'images/status', 'gitsyncs', 'gitsyncs/status'],
+    resources: ['containers', 'containers/status', 'containers/log', 'containers/top', 'containers/stats', 'volumes', 'volumes/status', 'images', 'images/status', 'networks', 'networks/status', 'gitsyncs', 'gitsyncs/status'],
     verbs: READ,
   },
   { apiGroups: [''], resources: ['events', 'namespaces', 'namespaces/status'], verbs: READ },
@@ -40,7 +40,7 @@ const viewRules: PolicyRule[] = [
 /** Objects of a namespace, secrets, and the inside of its containers (exec, cp). */
 const editRules: PolicyRule[] = [
   ...viewRules,
-  { apiGroups: [B], resources: ['containers', 'volumes', 'images', 'gitsyncs'], verbs: WRITE },
+  { apiGroups: [B], resources: ['containers', 'volumes', 'images', 'networks', 'gitsyncs'], verbs: WRITE },
   { apiGroups: [B], resources: ['containers/exec'], verbs: ['create', 'get'] },
   { apiGroups: [B], resources: ['containers/archive'], verbs: ['get', 'update'] },
   { apiGroups: [''], resources: ['secrets'], verbs: [...READ, ...WRITE] },
@@ -95,8 +95,10 @@ export const DEFAULT_ROLES: DefaultRole[] = [
   {
     name: 'system:node',
     rules: [
-      { apiGroups: [B], resources: ['containers', 'volumes', 'images'], verbs: [...READ, 'patch', 'update'] },
-      { apiGroups: [B], resources: ['containers/status', 'volumes/status', 'images/status'], verbs: ['get', 'patch', 'update'] },
+      { apiGroups: [B], resources: ['containers', 'volumes', 'images', 'networks'], verbs: [...READ, 'patch', 'update'] },
+      // the agent makes the node's default network
+      { apiGroups: [B], resources: ['networks'], verbs: ['create'] },
+      { apiGroups: [B], resources: ['containers/status', 'volumes/status', 'images/status', 'networks/status'], verbs: ['get', 'patch', 'update'] },
       { apiGroups: [B], resources: ['nodes'], verbs: [...READ, 'create', 'patch', 'update'] },
       { apiGroups: [B], resources: ['nodes/status'], verbs: ['get', 'patch', 'update'] },
       { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch', 'update'] },
