@@ -163,6 +163,7 @@ export type { ContainerStats, ExecOptions, ExecResult, Tasks } from './container
 export type { Changes, CommitOptions } from './containers/changes.js';
 export type { ExitEvent, ExitListener } from './containers/exits.js';
 export type { ExecStream, TerminalSize } from './containers/exec-stream.js';
+export type { AttachStream } from './containers/attach.js';
 export { detectCgroupVersion, type CgroupVersion } from './containers/cgroups.js';
 export type { ImageInspect, ImageSummary } from './images/store.js';
 export { normaliseImageRef } from './images/reference.js';

@@ -137,7 +137,7 @@ export class ContainerMetadataService implements Containers {
       const args = resolveProcessArgs(icfg, opts.command, opts.args);
       const userSpec = opts.user ?? icfg.User ?? '';
       const user = await this.imageUser(image.id, snap.rootfs, userSpec);
-      const env = mergeEnv(icfg.Env, [`HOSTNAME=${hostname}`, `HOME=${user.home}`], opts.env);
+      const env = mergeEnv(icfg.Env, [`HOSTNAME=${hostname}`, `HOME=${user.home}`, ...(opts.tty ? ['TERM=xterm'] : [])], opts.env);
       for (const m of mounts) {
         if (m.type === 'volume' && m.name) await this.volumes.initialise(m.name, await resolveInRoot(snap.rootfs, m.target));
       }
@@ -178,6 +178,8 @@ export class ContainerMetadataService implements Containers {
         cpus: opts.resources.cpus,
         pids: opts.resources.pids,
       });
+      // docker run -t: runc gives the process a terminal, whose master conmon receives on its console socket
+      if (opts.tty) (spec.process as { terminal: boolean }).terminal = true;
       const ensureWorkingDir = async (): Promise<void> => {
         const dir = await resolveInRoot(snap.rootfs, workingDir);
         if (!(await pathExists(dir))) await mkdir(dir, { recursive: true });

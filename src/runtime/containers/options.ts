@@ -45,6 +45,12 @@ export const CreateOptionsSchema = z.object({
   labels: z.record(z.string(), z.string()).default({}),
   stopSignal: z.string().optional(),
   stopTimeoutSeconds: z.number().int().nonnegative().optional(),
+  /** The process gets a terminal (docker run -t); attach and logs see its output as stdout. */
+  tty: z.boolean().default(false),
+  /** Keep the process's stdin open for attach (docker run -i): conmon holds it. */
+  stdin: z.boolean().default(false),
+  /** The first attach that ends its input closes the process's stdin (docker run -i attached: StdinOnce). */
+  stdinOnce: z.boolean().default(false),
 });
 export type CreateOptions = z.input<typeof CreateOptionsSchema>;
 export type CreateSpec = z.infer<typeof CreateOptionsSchema>;

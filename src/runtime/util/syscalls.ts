@@ -5,6 +5,8 @@ interface SyscallsAddon {
   mount(source: string, target: string, fstype: string, flags: number, data: string): void;
   spawnDetached(file: string, argv: string[], envp: string[], cwd: string): { pid: number; stderrFd: number; syncFd: number };
   reap(pid: number): number;
+  /** Connects to a SOCK_SEQPACKET unix socket; answers the fd of a stream socket bridged to it (attach.c). Older builds lack it. */
+  attachBridge?(path: string): number;
 }
 
 let addon: SyscallsAddon | null | undefined;
