@@ -15,6 +15,7 @@ import type { Duplex } from 'node:stream';
 import { metricsRegistry } from '../metrics/registry.js';
 import type { Distribution, Runtime } from '../runtime/index.js';
 import { refuseUpgrade } from '../util/refuse-upgrade.js';
+import { SIGNAL_RE } from '../api/exec-query.js';
 import { execUpgradeHandler } from './exec-upgrade.js';
 import { readJsonObject, send, sendError } from './http-io.js';
 import { ImageApi } from './image-api.js';
@@ -101,7 +102,7 @@ export class AgentEndpoint {
       return serveRemoteBuild(this.o.runtime, q, req, res, this.o.distribution);
     }
     if (await this.images.handle(url.pathname, url, req, res)) return;
-    const m = /^\/containers\/([^/]+)\/([^/]+)\/(log|exec|top|stats|archive)$/.exec(url.pathname);
+    const m = /^\/containers\/([^/]+)\/([^/]+)\/(log|exec|top|stats|archive|kill)$/.exec(url.pathname);
     if (!m) return send(res, 404, { message: `no such path ${url.pathname}` });
     const ref = runtimeContainerName(decodeURIComponent(m[1]!), decodeURIComponent(m[2]!));
     const rt = this.o.runtime.tasks;
@@ -114,6 +115,14 @@ export class AgentEndpoint {
         return send(res, 200, await rt.stats(ref));
       case 'archive':
         return this.archive(ref, url.searchParams.get('path'), req, res);
+      case 'kill': {
+        // docker kill -s: a signal to the container's process, which then exits as its restartPolicy says
+        if (req.method !== 'POST') return send(res, 405, { message: 'kill needs POST' });
+        const signal = url.searchParams.get('signal') ?? 'KILL';
+        if (!SIGNAL_RE.test(signal)) return send(res, 400, { message: `signal: "${signal}" is not a signal name or number` });
+        await rt.kill(ref, signal);
+        return send(res, 200, { signal });
+      }
       case 'exec': {
         if (req.method !== 'POST') return send(res, 405, { message: 'exec needs POST' });
         const body = (await readJsonObject(req, 1 << 20)) as { command?: unknown; stdin?: unknown; env?: unknown; user?: unknown; workingDir?: unknown };

@@ -8,6 +8,8 @@ export interface Command {
 }
 
 const commands: Record<string, Command> = {
+  run: { load: async () => (await import('./commands/run.js')).runCommand, summary: 'create and run a container from an image (docker run; -d in the background, -it interactive, --rm)' },
+  create: { load: async () => (await import('./commands/run.js')).createCommand, summary: 'create a container without starting it (docker create)' },
   ps: { load: async () => (await import('./commands/ps.js')).psCommand, summary: 'list containers, docker ps style (-a all, -s sizes)' },
   logs: { load: async () => (await import('./commands/logs.js')).logsCommand, summary: "print a container's output (-f follows, --tail N)" },
   exec: { load: async () => (await import('./commands/exec.js')).execCommand, summary: 'run a command in a running container; its exit code is passed through' },
