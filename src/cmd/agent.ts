@@ -6,7 +6,7 @@ import { ApiClient } from '../client/api-client.js';
 import { parseCommand, type CommandSpec, type FlagSpecs } from '../cli/args.js';
 import { resolveDataDir } from '../cli/data-dir.js';
 import { CliError } from '../cli/errors.js';
-import { startAgent } from './compose.js';
+import { startAgent, startDockerApi } from './compose.js';
 import { loadOrCreateToken, onSignals } from './token-file.js';
 
 const flags = {
@@ -16,6 +16,9 @@ const flags = {
   'endpoint-listen': { type: 'string', valueName: 'HOST:PORT', default: '127.0.0.1:0', description: 'address of the endpoint the API server proxies logs and exec to' },
   'endpoint-token-file': { type: 'string', valueName: 'FILE', description: 'bearer token the endpoint requires, shared with the API server (default: DIR/agent-token, created when missing)' },
   'cgroup-parent': { type: 'string', valueName: 'NAME', description: 'parent cgroup of the containers (default "berth")' },
+  'docker-socket': { type: 'string', valueName: 'PATH', description: 'also serve the Docker Engine API on this unix socket (docker, docker-compose, dockerode; off by default)' },
+  'docker-socket-group': { type: 'string', valueName: 'GROUP', description: 'group owning the Docker socket (mode 0660; default: root\'s group)' },
+  'docker-namespace': { type: 'string', valueName: 'NS', description: 'namespace of the objects the Docker socket makes and sees (default "default")' },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 } as const satisfies FlagSpecs;
 
@@ -48,7 +51,19 @@ export async function agentCommand(argv: string[]): Promise<void> {
     ...(parsed.values['cgroup-parent'] ? { cgroupParent: parsed.values['cgroup-parent'] } : {}),
   });
   console.log(`berth agent: node ${nodeName} registered; endpoint ${agent.endpoint.url}; runtime ${join(dataDir, 'runtime')}`);
+  const dockerSocket = parsed.values['docker-socket'];
+  const dockerApi = dockerSocket
+    ? await startDockerApi({
+        client,
+        socketPath: dockerSocket,
+        nodeName,
+        ...(parsed.values['docker-namespace'] ? { namespace: parsed.values['docker-namespace'] } : {}),
+        ...(parsed.values['docker-socket-group'] ? { group: parsed.values['docker-socket-group'] } : {}),
+      })
+    : undefined;
+  if (dockerSocket) console.log(`berth agent: Docker API on unix://${dockerSocket}`);
   onSignals('agent', async () => {
+    await dockerApi?.stop();
     await agent.stop();
     await runtime.close();
     client.close();

@@ -24,6 +24,8 @@ import { NodeLifecycleController } from '../controllers/node-lifecycle.js';
 import { Scheduler } from '../controllers/scheduler.js';
 import { nodeDistribution } from '../runtime/distribution/node.js';
 import { Runtime } from '../runtime/index.js';
+import { DockerApiServer } from '../dockerapi/server.js';
+import type { RequestOptions } from 'node:https';
 import type { Store } from '../store/types.js';
 
 export interface ApiRoleOptions {
@@ -175,4 +177,32 @@ export async function startAllInOne(o: AllInOneOptions): Promise<AllInOne> {
       await api.close();
     },
   };
+}
+
+export interface DockerApiRoleOptions {
+  client: ApiClient;
+  socketPath: string;
+  nodeName: string;
+  namespace?: string;
+  group?: string;
+  log?: (msg: string) => void;
+}
+
+/** The Docker Engine API on a unix socket, speaking to the API server through `client` (its identity). */
+export async function startDockerApi(o: DockerApiRoleOptions): Promise<DockerApiServer> {
+  const cluster = o.client.kc.getCurrentCluster();
+  if (!cluster) throw new Error('docker API: the client has no cluster');
+  const options: RequestOptions = { headers: {} };
+  await o.client.kc.applyToHTTPSOptions(options);
+  const server = new DockerApiServer({
+    client: o.client,
+    conn: { server: cluster.server, options },
+    socketPath: o.socketPath,
+    nodeName: o.nodeName,
+    ...(o.namespace ? { namespace: o.namespace } : {}),
+    ...(o.group ? { group: o.group } : {}),
+    ...(o.log ? { log: o.log } : {}),
+  });
+  await server.start();
+  return server;
 }

@@ -1,7 +1,7 @@
 /** `berth server`: the all-in-one node — API server, controllers and this node's agent, on the embedded SQLite store. */
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { startAllInOne } from './compose.js';
+import { inProcessClient, startAllInOne, startDockerApi } from './compose.js';
 import { onSignals } from './token-file.js';
 import { openStore } from '../store/index.js';
 import { parseCommand, type CommandSpec, type FlagSpecs } from '../cli/args.js';
@@ -20,6 +20,9 @@ const flags = {
   'registry-anonymous-pull': { type: 'boolean', description: 'the registry serves pulls without credentials (as `berth registry --anonymous-pull`)' },
   'node-name': { type: 'string', valueName: 'NAME', description: "this node's name (default: the hostname)" },
   'cgroup-parent': { type: 'string', valueName: 'NAME', description: 'parent cgroup of the containers (default "berth")' },
+  'docker-socket': { type: 'string', valueName: 'PATH', description: 'also serve the Docker Engine API on this unix socket (docker, docker-compose, dockerode; off by default)' },
+  'docker-socket-group': { type: 'string', valueName: 'GROUP', description: 'group owning the Docker socket (mode 0660; default: root\'s group)' },
+  'docker-namespace': { type: 'string', valueName: 'NS', description: 'namespace of the objects the Docker socket makes and sees (default "default")' },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 } as const satisfies FlagSpecs;
 
@@ -68,6 +71,19 @@ export async function serverCommand(argv: string[]): Promise<void> {
       console.error(`berth server: registry not started on ${listen}: ${(e as Error).message} (use --registry-listen or --no-registry)`);
     }
   }
+  let dockerApi: { stop(): Promise<void> } | undefined;
+  const dockerSocket = parsed.values['docker-socket'];
+  if (dockerSocket) {
+    if (!runAgent) throw new CliError('--docker-socket needs the agent of this node (drop --no-agent, or serve it from `berth agent --docker-socket`)');
+    dockerApi = await startDockerApi({
+      client: inProcessClient(server),
+      socketPath: dockerSocket,
+      nodeName,
+      ...(parsed.values['docker-namespace'] ? { namespace: parsed.values['docker-namespace'] } : {}),
+      ...(parsed.values['docker-socket-group'] ? { group: parsed.values['docker-socket-group'] } : {}),
+    });
+    console.log(`berth server: Docker API on unix://${dockerSocket} (node ${nodeName}, namespace ${parsed.values['docker-namespace'] ?? 'default'})`);
+  }
   console.log(`berth server: admin kubeconfig at ${server.kubeconfigPath} (kubectl --kubeconfig ${server.kubeconfigPath} get containers)`);
 
   for (const path of parsed.values.apply ?? []) {
@@ -75,5 +91,8 @@ export async function serverCommand(argv: string[]): Promise<void> {
     await applyPaths([path], { kubeconfig: server.kubeconfigPath });
   }
 
-  onSignals('server', () => Promise.all([node.close(), registry?.close()]), ' (containers keep running)');
+  onSignals('server', async () => {
+    await dockerApi?.stop();
+    await Promise.all([node.close(), registry?.close()]);
+  }, ' (containers keep running)');
 }
