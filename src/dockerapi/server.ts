@@ -11,7 +11,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { Duplex } from 'node:stream';
 import type { ApiClient } from '../client/api-client.js';
 import { DockerEngine } from '../client/docker/engine.js';
-import type { RawConnection } from '../client/raw-request.js';
+import { rawRequest, readAll, type RawConnection } from '../client/raw-request.js';
+import { containerSubresourcePath } from '../client/subresource.js';
 import { AutoRemover } from './auto-remove.js';
 import * as ctr from './containers.js';
 import type { FrontContext } from './context.js';
@@ -201,7 +202,14 @@ export class DockerApiServer {
     const namespace = o.namespace ?? 'default';
     const log = o.log ?? ((m: string) => console.error(`berth docker-api: ${m}`));
     this.ctx = {
-      engine: new DockerEngine({ client: o.client, namespace, createdBy: 'docker-api', nodeName: o.nodeName }),
+      engine: new DockerEngine({
+        client: o.client,
+        namespace,
+        createdBy: 'docker-api',
+        nodeName: o.nodeName,
+        kill: async (c, signal) => void (await readAll(await rawRequest(o.conn, 'POST', containerSubresourcePath(namespace, c.metadata.name, 'kill'), { signal }))),
+        ...(process.env.BERTH_DOCKER_API_TRACE === '1' ? { trace: log } : {}),
+      }),
       client: o.client,
       conn: o.conn,
       namespace,
@@ -291,7 +299,12 @@ export class DockerApiServer {
 
   async start(): Promise<void> {
     await rm(this.o.socketPath, { force: true });
+    const trace = process.env.BERTH_DOCKER_API_TRACE === '1';
     this.server = createServer((req, res) => {
+      if (trace) {
+        const t0 = performance.now();
+        res.once('finish', () => this.ctx.log(`${req.method} ${req.url} ${res.statusCode} ${(performance.now() - t0).toFixed(1)} ms`));
+      }
       this.handle(req, res).catch((e: unknown) => {
         const a = errorAnswer(e);
         if (a.status >= 500 && a.status !== 501) this.ctx.log(`${req.method} ${req.url}: ${a.message}`);
@@ -299,6 +312,10 @@ export class DockerApiServer {
       });
     });
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (trace) {
+        const t0 = performance.now();
+        socket.once('close', () => this.ctx.log(`${req.method} ${req.url} upgraded ${(performance.now() - t0).toFixed(1)} ms`));
+      }
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
       socket.on('error', () => undefined);

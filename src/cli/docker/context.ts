@@ -13,7 +13,8 @@ import { WaitTimeout } from '../../client/docker/watch-until.js';
 import { PooledKubeConfig } from '../../client/kubeconfig.js';
 import { NodeApiClient, NodeApiError } from '../../client/node-api.js';
 import { chooseNode, NodeChoiceError } from '../../client/node-choice.js';
-import { RawRequestError, type RawConnection } from '../../client/raw-request.js';
+import { rawRequest, readAll, RawRequestError, type RawConnection } from '../../client/raw-request.js';
+import { containerSubresourcePath } from '../../client/subresource.js';
 import type { FlagSpecs } from '../args.js';
 import { CliError, ExitError } from '../errors.js';
 import { loadKubeConfig, namespaceFor, type ConnectionFlags } from '../kubeconfig.js';
@@ -52,7 +53,13 @@ export async function dockerContext(flags: ConnectionFlags & { namespace?: strin
   const namespace = namespaceFor(loaded, flags.namespace);
   let nodeName: string | undefined = flags.node;
   if (o.needNode && !nodeName) nodeName = await chooseNode(conn);
-  const engine = new DockerEngine({ client, namespace, createdBy: o.createdBy ?? 'cli', ...(nodeName ? { nodeName } : {}) });
+  const engine = new DockerEngine({
+    client,
+    namespace,
+    createdBy: o.createdBy ?? 'cli',
+    ...(nodeName ? { nodeName } : {}),
+    kill: async (c, signal) => void (await readAll(await rawRequest(conn, 'POST', containerSubresourcePath(namespace, c.metadata.name, 'kill'), { signal }))),
+  });
   return {
     client,
     conn,

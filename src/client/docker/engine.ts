@@ -20,6 +20,10 @@ export interface EngineOptions {
   nodeName?: string;
   /** How long to wait for the node to act on a change (default 120 s). */
   nodeTimeoutMs?: number;
+  /** Sends a signal through the Container's kill subresource (docker kill; rm -f kills first). */
+  kill?: (obj: KObject, signal: string) => Promise<void>;
+  /** Timing of each step, for diagnosis (BERTH_DOCKER_API_TRACE=1 on the Docker front). */
+  trace?: (msg: string) => void;
   /** Checks that an image is on the node (the node image API): a create of a missing one is Docker's 404. */
   imageExists?: (ref: string) => Promise<boolean>;
 }
@@ -113,6 +117,7 @@ export class DockerEngine {
    * the node has made it (or says why not). Anything it made is removed again when a step fails.
    */
   async create(body: CreateBody, o: { name?: string; start?: boolean } = {}): Promise<KObject> {
+    const t0 = performance.now();
     const dockerName = o.name ? checkDockerName(o.name, 'container') : randomName();
     const plan = planContainer(body, { dockerName, createdBy: this.o.createdBy, ...(this.o.nodeName ? { nodeName: this.o.nodeName } : {}), start: o.start === true });
     const holder = await this.holderOf(dockerName);
@@ -149,6 +154,7 @@ export class DockerEngine {
         throw e;
       }
       made.push(created);
+      this.mark('create: object', t0);
       const gen = created.metadata.generation ?? 1;
       await watchUntil(
         this.containers,
@@ -164,7 +170,8 @@ export class DockerEngine {
         },
         { timeoutMs: this.timeoutMs, what: `container ${dockerName} on node ${this.o.nodeName ?? '(scheduled)'}` },
       );
-      return (await this.containers.get(this.namespace, created.metadata.name));
+      this.mark('create: on node', t0);
+      return await this.containers.get(this.namespace, created.metadata.name);
     } catch (e) {
       await rollback();
       throw e;
@@ -205,7 +212,9 @@ export class DockerEngine {
       const g = obj.metadata.generation ?? 0;
       await this.untilObserved(obj, g, (_o, s) => (s.phase !== 'Running' && s.phase !== 'Paused' ? true : undefined));
     }
+    const t0 = performance.now();
     obj = await this.patchSpec(obj, { state: 'Running' });
+    this.mark('start: patched', t0);
     const gen = obj.metadata.generation ?? 0;
     await this.untilObserved(obj, gen, (_o, s) => {
       if (s.phase === 'Failed' || s.reason === 'StartError') {
@@ -215,6 +224,7 @@ export class DockerEngine {
       if (s.phase === 'Running' || s.phase === 'Paused' || (s.phase === 'Exited' && s.reason !== 'Stopped' && s.finishedAt)) return true;
       return undefined;
     });
+    this.mark('start: running', t0);
     return 'started';
   }
 
@@ -254,23 +264,36 @@ export class DockerEngine {
   }
 
   /** docker rm [-f] [-v]: refuses a running container without force; with it, no grace period. Waits until gone. */
+  private mark(what: string, t0: number): void {
+    this.o.trace?.(`${what} ${(performance.now() - t0).toFixed(1)} ms`);
+  }
+
   async remove(ref: KObject, o: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
+    const t0 = performance.now();
     if (isRunning(ref) && !o.force) {
       throw conflict(`cannot remove container "/${dockerNameOf(ref)}": container is running: stop the container before removing or force remove`);
     }
-    if (o.force && isRunning(ref) && specOf(ref).stopGracePeriodSeconds !== 0) {
-      await this.patchSpec(ref, { stopGracePeriodSeconds: 0 }).catch((e: unknown) => {
-        if (!isNotFound(e)) throw e;
-      });
+    if (o.force && isRunning(ref)) {
+      // docker rm -f kills at once: SIGKILL through the kill subresource (no write), so the node's removal
+      // finds it exited instead of waiting out the stop grace period; without that path, a grace of 0
+      if (this.o.kill) await this.o.kill(ref, 'KILL').catch(() => undefined);
+      else if (specOf(ref).stopGracePeriodSeconds !== 0) {
+        await this.patchSpec(ref, { stopGracePeriodSeconds: 0 }).catch((e: unknown) => {
+          if (!isNotFound(e)) throw e;
+        });
+      }
     }
+    this.mark('remove: killed', t0);
     try {
       await this.containers.delete(this.namespace, ref.metadata.name, { preconditions: { uid: ref.metadata.uid! } });
     } catch (e) {
       if (!isNotFound(e)) throw e;
     }
+    this.mark('remove: deleted', t0);
     await watchUntil(this.containers, this.namespace, ref.metadata.name, (obj) => (!obj || obj.metadata.uid !== ref.metadata.uid ? true : undefined), { timeoutMs: this.timeoutMs, what: `removal of ${dockerNameOf(ref)}` }).catch((e: unknown) => {
       if (!(e instanceof Error && /gone while waiting/.test(e.message))) throw e;
     });
+    this.mark('remove: gone', t0);
     if (o.volumes) await this.removeAnonymousVolumes(ref.metadata.name);
   }
 
