@@ -124,10 +124,12 @@ export class DockerEngine {
     if (holder) throw this.nameInUse(dockerName, holder);
     if (this.o.imageExists && !(await this.o.imageExists(body.Image!))) throw notFound(`No such image: ${body.Image}`);
     const made: KObject[] = [];
+    // what this create made goes again, and is waited for: a failed create leaves nothing, not even a terminating object
     const rollback = async (): Promise<void> => {
       for (const m of made.reverse()) {
         const rc = m.kind === 'Volume' ? this.volumes : this.containers;
-        await rc.delete(this.namespace, m.metadata.name).catch(() => undefined);
+        await rc.delete(this.namespace, m.metadata.name, { preconditions: { uid: m.metadata.uid! } }).catch(() => undefined);
+        await watchUntil(rc, this.namespace, m.metadata.name, (o) => (!o || o.metadata.uid !== m.metadata.uid ? true : undefined), { timeoutMs: this.timeoutMs }).catch(() => undefined);
       }
     };
     try {

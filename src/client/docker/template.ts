@@ -244,7 +244,10 @@ export function formatList(format: string, items: unknown[], headers: Record<str
   const body = isTable ? format.replace(/^table\s*/, '') : format;
   const render = compileTemplate(body);
   if (!isTable) return items.map((i) => `${render(i)}\n`).join('');
-  const header = body.replace(/\{\{\s*\.(\w+)\s*\}\}/g, (_m, f: string) => headers[f] ?? f.replace(/([a-z])([A-Z])/g, '$1 $2').toUpperCase());
+  const header = body.replace(/\{\{\s*\.([\w.]+)\s*\}\}/g, (_m, path: string) => {
+    const f = path.split('.').pop()!;
+    return headers[path] ?? headers[f] ?? f.replace(/([a-z])([A-Z])/g, '$1 $2').toUpperCase();
+  });
   const rows = [header, ...items.map((i) => render(i))].map((r) => r.split('\t'));
   const widths: number[] = [];
   for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));

@@ -1,0 +1,183 @@
+/**
+ * Docker's verbs as berth commands (issue 16) against a real `berth server` process (API server,
+ * agent, runc): run attached and detached with Docker's exit codes, -it under a pseudo-terminal,
+ * the lifecycle verbs, inspect -f, volumes, system df, events, the -o yaml --export round trip, and
+ * bad input that ends with 125 and leaves no object behind.
+ */
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { berthArgv } from '../helpers/berth-bin.js';
+import { cleanUpE2eServer } from '../helpers/e2e-cleanup.js';
+import { BUSYBOX_TAR, e2eSkipReason } from '../helpers/e2e-skip.js';
+import { run } from '../helpers/run.js';
+import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+
+const skip = e2eSkipReason('docker verbs', ['runc', 'conmon', 'script']);
+if (skip) console.warn(`skipping docker verbs e2e: ${skip}`);
+
+interface Obj {
+  metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec: Record<string, unknown>;
+  status?: { phase?: string; exitCode?: number };
+}
+
+describe.skipIf(!!skip)('berth run and the Docker verbs', () => {
+  let dir: string;
+  let server: ServerProcess;
+  const cgroupParent = `berth-e2e-dverbs-${process.pid}`;
+  const berth = (args: string[], input?: string) => {
+    const [cmd, argv] = berthArgv(args);
+    return run(cmd, argv, { timeoutMs: 90_000, env: { ...process.env, KUBECONFIG: server.kubeconfig }, ...(input !== undefined ? { input } : {}) });
+  };
+  const containers = async (): Promise<Obj[]> => (JSON.parse((await berth(['get', 'containers', '-o', 'json'])).stdout) as { items: Obj[] }).items;
+  const volumes = async (): Promise<Obj[]> => (JSON.parse((await berth(['get', 'volumes', '-o', 'json'])).stdout) as { items: Obj[] }).items;
+  const names = async () => (await containers()).map((c) => c.metadata.name).sort();
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'berth-e2e-dverbs-'));
+    server = await startServerProcess(join(dir, 'data'), ['--cgroup-parent', cgroupParent, '--node-name', 'dverbs', '--no-registry']);
+    const imp = await berth(['import', BUSYBOX_TAR, 'busybox']);
+    expect(imp.code, imp.stderr).toBe(0);
+  }, 120_000);
+
+  afterAll(() => cleanUpE2eServer(server, dir, cgroupParent));
+
+  it('berth run --rm busybox echo hi prints hi, exits 0 and leaves nothing', async () => {
+    const r = await berth(['run', '--rm', 'busybox', 'echo', 'hi']);
+    expect([r.code, r.stdout, r.stderr]).toEqual([0, 'hi\n', '']);
+    expect(await names()).toEqual([]);
+  });
+
+  it("returns the container's exit code, 127 for a command that is not there, 126 for one that cannot run", async () => {
+    const three = await berth(['run', '--rm', 'busybox', 'sh', '-c', 'echo out; echo err >&2; exit 3']);
+    expect([three.code, three.stdout, three.stderr]).toEqual([3, 'out\n', 'err\n']);
+    const missing = await berth(['run', '--rm', 'busybox', 'nosuch']);
+    expect(missing.code).toBe(127);
+    expect(missing.stderr).toContain('exec: "nosuch": executable file not found in $PATH');
+    const notExecutable = await berth(['run', '--name', 'not-exec', 'busybox', '/etc']);
+    expect(notExecutable.code).toBe(126);
+    // a run that failed leaves no object behind
+    expect(await names()).toEqual([]);
+  });
+
+  it('-it gives an interactive terminal: typed input reaches the shell and exit 5 is the exit code', async () => {
+    // script(1) gives berth a pseudo-terminal; what it reads from its stdin is typed into it
+    const [cmd, argv] = berthArgv(['run', '-it', '--rm', 'busybox', 'sh']);
+    const line = [cmd, ...argv].map((a) => `'${a}'`).join(' ');
+    const r = await run('script', ['-qec', line, '/dev/null'], { input: 'echo typed-$((40+2)); tty\nexit 5\n', timeoutMs: 90_000, env: { ...process.env, KUBECONFIG: server.kubeconfig } });
+    expect(r.stdout).toContain('typed-42');
+    expect(r.stdout).toMatch(/\/dev\/pts\/\d+/);
+    expect(r.code).toBe(5);
+    expect(await names()).toEqual([]);
+  });
+
+  it('runs a detached container and drives it with inspect -f, stop, start, pause, kill, rename, wait and logs', async () => {
+    const d = await berth(['run', '-d', '--name', 'web', '-l', 'app=web', '-e', 'GREETING=hello', 'busybox', 'sh', '-c', 'echo $GREETING; exec sleep 600']);
+    expect(d.code, d.stderr).toBe(0);
+    expect(d.stdout.trim()).toMatch(/^[0-9a-f]{64}$/);
+    const id = d.stdout.trim();
+    expect((await berth(['inspect', '-f', '{{.State.Status}}', 'web'])).stdout).toBe('running\n');
+    expect((await berth(['inspect', '-f', '{{.Id}} {{json .Config.Labels}}', id.slice(0, 12)])).stdout).toBe(`${id} {"app":"web"}\n`);
+    // the object agrees, and says who made it
+    const obj = (await containers()).find((c) => c.metadata.name === 'web')!;
+    expect(obj.status?.phase).toBe('Running');
+    expect(obj.metadata.labels).toMatchObject({ 'berth.dev/created-by': 'cli', app: 'web' });
+    expect((await berth(['ps', '--filter', 'label=app=web', '--format', '{{.Names}} {{.Image}}'])).stdout).toBe('web busybox\n');
+    expect((await berth(['logs', 'web'])).stdout).toBe('hello\n');
+    expect((await berth(['pause', 'web'])).code).toBe(0);
+    expect((await berth(['inspect', '-f', '{{.State.Status}}', 'web'])).stdout).toBe('paused\n');
+    expect((await berth(['unpause', 'web'])).code).toBe(0);
+    expect((await berth(['stop', '-t', '1', 'web'])).stdout).toBe('web\n');
+    expect((await berth(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'web'])).stdout).toMatch(/^exited (137|143)\n$/);
+    expect((await berth(['start', 'web'])).code).toBe(0);
+    expect((await berth(['inspect', '-f', '{{.State.Status}}', 'web'])).stdout).toBe('running\n');
+    const clash = await berth(['run', '-d', '--name', 'web', 'busybox', 'true']);
+    expect(clash.code).toBe(125);
+    expect(clash.stderr).toContain(`The container name "/web" is already in use by container "${id}" (Container default/web)`);
+    expect((await berth(['rename', 'web', 'web_renamed'])).code).toBe(0);
+    expect((await berth(['ps', '--format', '{{.Names}}'])).stdout).toBe('web_renamed\n');
+    const waiting = berth(['wait', 'web_renamed']);
+    expect((await berth(['kill', '-s', 'KILL', 'web_renamed'])).code).toBe(0);
+    expect((await waiting).stdout).toBe('137\n');
+  });
+
+  it('prints a manifest with -o yaml --export that berth apply -f takes unchanged', async () => {
+    const y = await berth(['get', 'container', 'web', '-o', 'yaml', '--export']);
+    expect(y.code, y.stderr).toBe(0);
+    const manifest = parse(y.stdout) as Obj & Record<string, unknown>;
+    expect(manifest.status).toBeUndefined();
+    for (const f of ['uid', 'resourceVersion', 'creationTimestamp', 'managedFields', 'generation', 'finalizers']) expect(manifest.metadata).not.toHaveProperty(f);
+    expect(manifest.spec.nodeName).toBeUndefined();
+    const file = join(dir, 'web.yaml');
+    await writeFile(file, y.stdout);
+    expect((await berth(['rm', '-f', 'web_renamed'])).stdout).toBe('web_renamed\n');
+    expect(await names()).toEqual([]);
+    const applied = await berth(['apply', '-f', file]);
+    expect(applied.code, applied.stderr).toBe(0);
+    const again = (await containers()).find((c) => c.metadata.name === 'web')!;
+    const { nodeName: _n, ...spec } = again.spec;
+    expect(spec).toEqual(manifest.spec);
+    expect(again.metadata.annotations?.['berth.dev/docker-name']).toBe('web_renamed');
+    // applying the same manifest again changes nothing
+    expect((await berth(['apply', '-f', file])).code).toBe(0);
+    expect(parse(await readFile(file, 'utf8'))).toEqual(manifest);
+    expect((await berth(['rm', '-f', 'web_renamed'])).code).toBe(0);
+  });
+
+  it('volume create/ls/inspect/rm, a volume in use is refused, and system df counts them', async () => {
+    expect((await berth(['volume', 'create', 'data'])).stdout).toBe('data\n');
+    const w = await berth(['run', '--rm', '-v', 'data:/data', 'busybox', 'sh', '-c', 'echo kept > /data/f']);
+    expect(w.code, w.stderr).toBe(0);
+    const r = await berth(['run', '--rm', '-v', 'data:/data:ro', 'busybox', 'cat', '/data/f']);
+    expect(r.stdout).toBe('kept\n');
+    expect((await berth(['volume', 'ls'])).stdout).toMatch(/^DRIVER\s+VOLUME NAME\nlocal\s+data\n$/);
+    expect((await berth(['volume', 'inspect', '-f', '{{.Name}} {{.Driver}} {{.Scope}}', 'data'])).stdout).toBe('data local local\n');
+    expect((await berth(['run', '-d', '--name', 'user', '-v', 'data:/data', 'busybox', 'sleep', '600'])).code).toBe(0);
+    const inUse = await berth(['volume', 'rm', 'data']);
+    expect(inUse.code).toBe(1);
+    expect(inUse.stderr).toContain('remove data: volume is in use - [user]');
+    const df = await berth(['system', 'df']);
+    expect(df.stdout).toMatch(/^TYPE\s+TOTAL\s+ACTIVE\s+SIZE\s+RECLAIMABLE\nImages\s+1\s+1\s+/);
+    expect(df.stdout).toMatch(/\nContainers\s+1\s+1\s+/);
+    expect(df.stdout).toMatch(/\nLocal Volumes\s+1\s+1\s+/);
+    expect((await berth(['rm', '-f', 'user'])).code).toBe(0);
+    expect((await berth(['volume', 'rm', 'data'])).stdout).toBe('data\n');
+    expect(await volumes()).toEqual([]);
+  });
+
+  it("replays events with --since/--until, filtered as docker's", async () => {
+    const since = new Date(Date.now() - 5000).toISOString();
+    expect((await berth(['run', '--name', 'evt', 'busybox', 'true'])).code).toBe(0);
+    const ev = await berth(['events', '--since', since, '--until', new Date(Date.now() + 500).toISOString(), '--filter', 'container=evt', '--format', '{{.Action}}']);
+    expect(ev.stdout.split('\n').filter(Boolean)).toEqual(['create', 'start', 'die']);
+    expect((await berth(['rm', 'evt'])).code).toBe(0);
+  });
+
+  it('ends bad input with 125 and the message docker gives, leaving no object behind', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['run', '--bogus', 'busybox'], /unknown flag: --bogus/],
+      [['run', '-p', 'abc', 'busybox', 'true'], /invalid containerPort: abc/],
+      [['run', '--name', 'bad name', 'busybox', 'true'], /Invalid container name \(bad name\)/],
+      [['run', '--pull', 'never', 'no/such-image:1', 'true'], /No such image: no\/such-image:1/],
+      [['run', '--network', 'mynet', 'busybox', 'true'], /network mynet not found/],
+      [['run', '-v', 'vol:/data', '-p', '18080:80', 'busybox', 'true'], /bridge networking is not implemented/],
+      [['create', '--restart', 'always', '--rm', 'busybox'], /Conflicting options: --restart and --rm/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await berth(args);
+      expect([args.join(' '), r.code]).toEqual([args.join(' '), 125]);
+      expect(r.stderr).toMatch(message);
+    }
+    // the -p attempt made its volume and container on the way: both rolled back
+    expect(await names()).toEqual([]);
+    expect(await volumes()).toEqual([]);
+    const rm = await berth(['rm', 'nosuch']);
+    expect([rm.code, rm.stderr]).toEqual([1, 'Error response from daemon: No such container: nosuch\n']);
+    const net = await berth(['network', 'create', 'n1']);
+    expect(net.code).toBe(1);
+    expect(net.stderr).toContain('user-defined networks are not available on this Berth yet');
+  });
+});
