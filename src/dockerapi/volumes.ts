@@ -25,7 +25,7 @@ export const listVolumes: Handler = async (ctx, _req, res, _p, q) => {
   let vols = (await ctx.engine.volumes.listAll({ namespace: ctx.namespace })).items;
   for (const [k, values] of Object.entries(f)) {
     vols = vols.filter((v) =>
-      values.some((val) => {
+      values[k === 'label' ? 'every' : 'some']((val) => {
         if (k === 'dangling') return (usersOf(containers, v.metadata.name).length === 0) === (val === 'true' || val === '1');
         if (k === 'name') return dockerNameOf(v).includes(val);
         if (k === 'driver') return val === 'local';

@@ -74,6 +74,7 @@ export function filterContainers(items: KObject[], f: Filters, all: readonly KOb
       health: () => false,
       'is-task': (v) => v === 'false',
     };
-    return Object.entries(f).every(([k, values]) => values.length === 0 || values.some((v) => checks[k]!(v)));
+    // as docker: several label filters must all match; several values of another key, any of them
+    return Object.entries(f).every(([k, values]) => values.length === 0 || (k === 'label' ? values.every((v) => checks[k]!(v)) : values.some((v) => checks[k]!(v))));
   });
 }

@@ -232,6 +232,9 @@ export function containerInspect(c: KObject, x: InspectExtras = {}): Record<stri
     HostConfig: {
       Binds: (spec.volumeMounts ?? []).map((m) => `${m.hostPath ?? m.name}:${m.mountPath}${m.readOnly ? ':ro' : ''}`),
       NetworkMode: spec.network ?? 'none',
+      // conmon's log is read back through the API as docker logs reads json-file; clients (docker-compose) only
+      // read logs of containers whose driver they know to keep them
+      LogConfig: { Type: 'json-file', Config: {} },
       PortBindings: portMap(spec),
       RestartPolicy: { Name: restartName(spec.restartPolicy), MaximumRetryCount: 0 },
       AutoRemove: c.metadata.annotations?.[ANNOTATION_AUTO_REMOVE] === 'true',

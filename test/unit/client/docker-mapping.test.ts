@@ -204,6 +204,10 @@ describe('filters and events', () => {
     expect(filterContainers(items, { status: ['exited'] }).map((c) => c.metadata.name)).toEqual(['job']);
     expect(filterContainers(items, { exited: ['2'] }).map((c) => c.metadata.name)).toEqual(['job']);
     expect(filterContainers(items, { label: ['app=web'] }).map((c) => c.metadata.name)).toEqual(['web']);
+    // several labels must all match (compose filters by project and service at once)
+    expect(filterContainers(items, { label: ['app=web', 'app'] }).map((c) => c.metadata.name)).toEqual(['web']);
+    expect(filterContainers(items, { label: ['app=web', 'app=job'] }).map((c) => c.metadata.name)).toEqual([]);
+    expect(filterContainers(items, { status: ['running', 'exited'] }).map((c) => c.metadata.name)).toEqual(['web', 'job']);
     expect(() => filterContainers(items, { bogus: ['1'] })).toThrow("invalid filter 'bogus'");
     expect(() => parseFilterFlags(['novalue'])).toThrow(/expected name=value/);
   });
