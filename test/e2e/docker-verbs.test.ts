@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { mkdir } from 'node:fs/promises';
 import { berthArgv } from '../helpers/berth-bin.js';
+import { freePort } from '../helpers/free-port.js';
 import { cleanUpE2eServer } from '../helpers/e2e-cleanup.js';
 import { BUSYBOX_TAR, e2eSkipReason } from '../helpers/e2e-skip.js';
 import { run } from '../helpers/run.js';
@@ -27,6 +29,7 @@ interface Obj {
 describe.skipIf(!!skip)('berth run and the Docker verbs', () => {
   let dir: string;
   let server: ServerProcess;
+  let registry: string;
   const cgroupParent = `berth-e2e-dverbs-${process.pid}`;
   const berth = (args: string[], input?: string) => {
     const [cmd, argv] = berthArgv(args);
@@ -38,7 +41,8 @@ describe.skipIf(!!skip)('berth run and the Docker verbs', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'berth-e2e-dverbs-'));
-    server = await startServerProcess(join(dir, 'data'), ['--cgroup-parent', cgroupParent, '--node-name', 'dverbs', '--no-registry']);
+    registry = `127.0.0.1:${await freePort()}`;
+    server = await startServerProcess(join(dir, 'data'), ['--cgroup-parent', cgroupParent, '--node-name', 'dverbs', '--registry-listen', registry]);
     const imp = await berth(['import', BUSYBOX_TAR, 'busybox']);
     expect(imp.code, imp.stderr).toBe(0);
   }, 120_000);
@@ -146,6 +150,28 @@ describe.skipIf(!!skip)('berth run and the Docker verbs', () => {
     expect((await berth(['rm', '-f', 'user'])).code).toBe(0);
     expect((await berth(['volume', 'rm', 'data'])).stdout).toBe('data\n');
     expect(await volumes()).toEqual([]);
+  });
+
+  it('berth run and berth build pull an image the node does not have, as docker does (--pull missing|always|never)', async () => {
+    const ref = `${registry}/lib/box:1`;
+    expect((await berth(['tag', 'busybox', ref])).code).toBe(0);
+    const push = await berth(['push', ref]);
+    expect(push.code, push.stderr).toBe(0);
+    expect((await berth(['rmi', ref])).code).toBe(0);
+    const never = await berth(['run', '--rm', '--pull', 'never', ref, 'true']);
+    expect([never.code, never.stderr]).toEqual([125, `Error response from daemon: No such image: ${ref}\n`]);
+    const r = await berth(['run', '--rm', ref, 'echo', 'pulled']);
+    expect([r.code, r.stdout]).toEqual([0, 'pulled\n']);
+    expect(r.stderr).toContain(`Unable to find image '${ref}' locally`);
+    expect((await berth(['run', '--rm', '--pull', 'always', ref, 'true'])).code).toBe(0);
+    // a build whose base image is missing pulls it (it used to fail: not found in the local image store)
+    expect((await berth(['rmi', ref])).code).toBe(0);
+    await mkdir(join(dir, 'ctx'), { recursive: true });
+    await writeFile(join(dir, 'ctx', 'Dockerfile'), `FROM ${ref} AS base\nRUN echo from-base > /f\nFROM base\nCMD ["cat", "/f"]\n`);
+    const b = await berth(['build', '-t', 'from-pulled:1', join(dir, 'ctx')]);
+    expect(b.code, b.stderr).toBe(0);
+    expect((await berth(['run', '--rm', 'from-pulled:1'])).stdout).toBe('from-base\n');
+    expect(await names()).toEqual([]);
   });
 
   it("replays events with --since/--until, filtered as docker's", async () => {

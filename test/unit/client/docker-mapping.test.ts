@@ -231,3 +231,12 @@ describe('filters and events', () => {
     expect(JSON.parse(md.annotations!['berth.dev/docker-labels']!)).toEqual({ 'com.docker.compose.project.working_dir': '/home/u/p' });
   });
 });
+
+describe('base images of a Dockerfile', () => {
+  it('lists FROM images, less scratch and earlier stages, with ARGs before the first FROM', async () => {
+    const { baseImages } = await import('../../../src/client/docker/base-images.js');
+    const df = 'ARG BASE=alpine:3\nARG V\nFROM ${BASE} AS build\nRUN make\nFROM scratch\nCOPY --from=build /x /x\nFROM build AS again\nFROM --platform=linux/amd64 busybox:${V:-1.36}\n';
+    expect(baseImages(df)).toEqual(['alpine:3', 'busybox:1.36']);
+    expect(baseImages(df, { BASE: 'debian:12', V: '1.37' })).toEqual(['debian:12', 'busybox:1.37']);
+  });
+});
