@@ -24,6 +24,7 @@ import { NodeLifecycleController } from '../controllers/node-lifecycle.js';
 import { Scheduler } from '../controllers/scheduler.js';
 import { nodeDistribution } from '../runtime/distribution/node.js';
 import { Runtime } from '../runtime/index.js';
+import { AutoRemover } from '../dockerapi/auto-remove.js';
 import { DockerApiServer } from '../dockerapi/server.js';
 import type { RequestOptions } from 'node:https';
 import type { Store } from '../store/types.js';
@@ -151,6 +152,9 @@ export async function startAllInOne(o: AllInOneOptions): Promise<AllInOne> {
   const api = await startApi({ store: o.store, dataDir: o.dataDir, listen: o.listen, agentToken });
   const client = inProcessClient(api);
   const controllers = await startControllers(client, { ...(o.nodeGraceMs ? { nodeGraceMs: o.nodeGraceMs } : {}), ...(o.log ? { log: o.log } : {}) });
+  // docker run --rm -d: Containers annotated berth.dev/auto-remove go once they exited, in every namespace
+  const remover = new AutoRemover(client, undefined, o.log ?? ((m) => console.error(`berth server: ${m}`)));
+  await remover.start();
   let agent: Agent | undefined;
   let runtime: Runtime | undefined;
   if (o.agent !== false) {
@@ -170,6 +174,7 @@ export async function startAllInOne(o: AllInOneOptions): Promise<AllInOne> {
     runtime,
     controllers,
     async close() {
+      remover.stop();
       await agent?.stop();
       await runtime?.close();
       await controllers.stop();

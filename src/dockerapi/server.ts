@@ -218,7 +218,7 @@ export class DockerApiServer {
       attaches: new Map(),
       log,
     };
-    this.remover = new AutoRemover(this.ctx);
+    this.remover = new AutoRemover(o.client, namespace, log);
   }
 
   private route(method: string, path: string): { route: Route; params: string[] } | undefined {

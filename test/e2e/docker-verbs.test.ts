@@ -78,6 +78,37 @@ describe.skipIf(!!skip)('berth run and the Docker verbs', () => {
     expect(await names()).toEqual([]);
   });
 
+  it('Ctrl-P Ctrl-Q detaches from -it (the container goes on); Ctrl-C without a tty reaches the container as SIGINT; run -d --rm goes once it exits', async () => {
+    // node-pty: the keys are typed once the shell answers (typed earlier, the terminal's own flow control would eat Ctrl-Q)
+    const { spawn: spawnPty } = await import('node-pty');
+    const [cmd, argv] = berthArgv(['run', '-it', '--name', 'detachme', 'busybox', 'sh']);
+    const pty = spawnPty(cmd, argv, { cols: 80, rows: 24, env: { ...process.env, KUBECONFIG: server.kubeconfig } as Record<string, string> });
+    let screen = '';
+    pty.onData((x) => (screen += x));
+    const exited = new Promise<number>((r) => pty.onExit((e) => r(e.exitCode)));
+    pty.write('echo before-$((1+1))\r');
+    await expect.poll(() => screen, { timeout: 60_000 }).toContain('before-2');
+    pty.write('\x10\x11');
+    expect(await exited).toBe(0);
+    expect((await berth(['inspect', '-f', '{{.State.Status}}', 'detachme'])).stdout).toBe('running\n');
+    expect((await berth(['rm', '-f', 'detachme'])).code).toBe(0);
+
+    const { spawn } = await import('node:child_process');
+    const [c2, a2] = berthArgv(['run', '--rm', 'busybox', 'sh', '-c', 'trap "echo got-int; exit 9" INT; echo ready; sleep 100 & wait']);
+    const child = spawn(c2, a2, { env: { ...process.env, KUBECONFIG: server.kubeconfig }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (x: Buffer) => (out += x.toString()));
+    const code = new Promise<number | null>((r) => child.on('close', r));
+    await expect.poll(() => out, { timeout: 60_000 }).toContain('ready');
+    child.kill('SIGINT');
+    expect(await code).toBe(9);
+    expect(out).toBe('ready\ngot-int\n');
+
+    const bg = await berth(['run', '-d', '--rm', '--name', 'gone-soon', 'busybox', 'true']);
+    expect(bg.code, bg.stderr).toBe(0);
+    await expect.poll(async () => names(), { timeout: 60_000, interval: 300 }).toEqual([]);
+  });
+
   it('runs a detached container and drives it with inspect -f, stop, start, pause, kill, rename, wait and logs', async () => {
     const d = await berth(['run', '-d', '--name', 'web', '-l', 'app=web', '-e', 'GREETING=hello', 'busybox', 'sh', '-c', 'echo $GREETING; exec sleep 600']);
     expect(d.code, d.stderr).toBe(0);
