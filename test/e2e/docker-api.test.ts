@@ -112,6 +112,29 @@ describe.skipIf(!!skip)('the Docker Engine API on a Berth socket', () => {
     expect(await object('containers', 'api-web')).toBeUndefined();
   });
 
+  it('restart, kill, pause, unpause, rename, wait, top, diff, export, stats, port and events through the socket', async () => {
+    const since = Math.floor(Date.now() / 1000) - 5;
+    expect((await docker(['run', '-d', '--name', 'life', 'busybox', 'sh', '-c', 'touch /made; exec sleep 600'])).code).toBe(0);
+    expect((await docker(['restart', '-t', '0', 'life'])).stdout).toBe('life\n');
+    expect((await docker(['pause', 'life'])).code).toBe(0);
+    expect((await object('containers', 'life'))!.status?.phase).toBe('Paused');
+    expect((await docker(['unpause', 'life'])).code).toBe(0);
+    expect((await docker(['top', 'life'])).stdout).toMatch(/^UID\s+PID\s+PPID[\s\S]*sleep 600/);
+    expect((await docker(['diff', 'life'])).stdout).toContain('A /made');
+    const tar = await run('sh', ['-c', 'docker export life | tar -t'], { env: env() });
+    expect(tar.stdout).toMatch(/(^|\n)made\n/);
+    expect((await docker(['stats', '--no-stream', '--format', '{{.Name}}', 'life'])).stdout).toBe('life\n');
+    expect((await docker(['port', 'life'])).stdout).toBe('');
+    expect((await docker(['rename', 'life', 'life_2'])).code).toBe(0);
+    expect((await object('containers', 'life'))!.metadata.annotations?.['berth.dev/docker-name']).toBe('life_2');
+    const waiting = docker(['wait', 'life_2']);
+    expect((await docker(['kill', 'life_2'])).code).toBe(0);
+    expect((await waiting).stdout).toBe('137\n');
+    const ev = await docker(['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000) + 1), '--filter', 'container=life_2', '--format', '{{.Action}}']);
+    expect(ev.stdout.split('\n').filter(Boolean)).toEqual(expect.arrayContaining(['create', 'start', 'die']));
+    expect((await docker(['rm', 'life_2'])).code).toBe(0);
+  });
+
   it('follows logs to the end with logs -f', async () => {
     expect((await docker(['run', '-d', '--name', 'ticker', 'busybox', 'sh', '-c', 'for i in 1 2 3; do echo tick$i; sleep 0.3; done'])).code).toBe(0);
     const f = await docker(['logs', '-f', 'ticker']);

@@ -205,6 +205,50 @@ describe.skipIf(!!skip)('berth run and the Docker verbs', () => {
     expect(await names()).toEqual([]);
   });
 
+  it('restart, attach, port, diff, export, save and load, info, and the prunes', async () => {
+    expect((await berth(['run', '-d', '--name', 'r1', 'busybox', 'sh', '-c', 'echo started; touch /new-file; exec sleep 600'])).code).toBe(0);
+    const before = (await berth(['inspect', '-f', '{{.State.StartedAt}}', 'r1'])).stdout;
+    expect((await berth(['restart', '-t', '0', 'r1'])).stdout).toBe('r1\n');
+    expect((await berth(['inspect', '-f', '{{.State.Status}}', 'r1'])).stdout).toBe('running\n');
+    expect((await berth(['inspect', '-f', '{{.State.StartedAt}}', 'r1'])).stdout).not.toBe(before);
+    expect((await berth(['port', 'r1'])).stdout).toBe('');
+    const noPort = await berth(['port', 'r1', '80']);
+    expect([noPort.code, noPort.stderr]).toEqual([1, "Error response from daemon: No public port '80/tcp' published for r1\n"]);
+    expect((await berth(['diff', 'r1'])).stdout).toContain('A /new-file\n');
+    const tarFile = join(dir, 'r1.tar');
+    expect((await berth(['export', '-o', tarFile, 'r1'])).code).toBe(0);
+    const { execFileSync } = await import('node:child_process');
+    expect(execFileSync('tar', ['-tf', tarFile]).toString()).toMatch(/(^|\n)(\.\/)?new-file\n/);
+    expect((await berth(['rm', '-f', 'r1'])).code).toBe(0);
+
+    // attach to a running container: its output from now on and its exit code
+    expect((await berth(['run', '-d', '--name', 'talker', 'busybox', 'sh', '-c', 'sleep 2; echo late; exit 4'])).code).toBe(0);
+    const att = await berth(['attach', '--no-stdin', 'talker']);
+    expect([att.code, att.stdout]).toEqual([4, 'late\n']);
+    expect((await berth(['rm', 'talker'])).code).toBe(0);
+
+    const saved = join(dir, 'saved.tar');
+    expect((await berth(['save', '-o', saved, 'busybox'])).code).toBe(0);
+    expect((await berth(['tag', 'busybox', 'dangling-soon:1'])).code).toBe(0);
+    expect((await berth(['rmi', 'busybox'])).code).toBe(0);
+    const load = await berth(['load', '-i', saved]);
+    expect([load.code, load.stdout]).toEqual([0, 'Loaded image: busybox:latest\n']);
+    expect((await berth(['image', 'prune', '-a', '-f'])).stdout).toContain('untagged: dangling-soon:1');
+    const left = await berth(['images', '-q']);
+    expect([left.code, left.stdout]).toEqual([0, '']);
+    expect((await berth(['load', '-i', saved])).code).toBe(0);
+
+    const info = await berth(['info']);
+    expect(info.stdout).toMatch(/Containers: 0\n  Running: 0[\s\S]*Images: 1\n[\s\S]*Name: dverbs\n/);
+    expect((await berth(['run', '-v', '/scratch', '--name', 'with-anon', 'busybox', 'true'])).code).toBe(0);
+    expect((await volumes()).length).toBe(1);
+    const sp = await berth(['system', 'prune', '-f', '--volumes']);
+    expect(sp.stdout).toContain('Deleted Containers:\nwith-anon\n');
+    expect(await names()).toEqual([]);
+    expect((await berth(['volume', 'prune', '-f'])).code).toBe(0);
+    expect(await volumes()).toEqual([]);
+  });
+
   it("replays events with --since/--until, filtered as docker's", async () => {
     const since = new Date(Date.now() - 5000).toISOString();
     expect((await berth(['run', '--name', 'evt', 'busybox', 'true'])).code).toBe(0);
