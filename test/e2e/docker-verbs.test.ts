@@ -239,7 +239,7 @@ describe.skipIf(!!skip)('berth run and the Docker verbs', () => {
     expect((await berth(['load', '-i', saved])).code).toBe(0);
 
     const info = await berth(['info']);
-    expect(info.stdout).toMatch(/Containers: 0\n  Running: 0[\s\S]*Images: 1\n[\s\S]*Name: dverbs\n/);
+    expect(info.stdout).toMatch(/Containers: 0\n {2}Running: 0[\s\S]*Images: 1\n[\s\S]*Name: dverbs\n/);
     expect((await berth(['run', '-v', '/scratch', '--name', 'with-anon', 'busybox', 'true'])).code).toBe(0);
     expect((await volumes()).length).toBe(1);
     const sp = await berth(['system', 'prune', '-f', '--volumes']);
