@@ -7,7 +7,10 @@ import { ContainerType } from '../client/kinds.js';
 import { parseFiltersJson } from '../client/docker/filters.js';
 import type { Handler } from './containers.js';
 import { HttpError, sendJson } from './http.js';
-import { forwardToNode, nodeRequest, readNodeJson } from './node-forward.js';
+import { baseImages } from '../client/docker/base-images.js';
+import { readAll } from '../client/raw-request.js';
+import { contextStream, spoolContext } from './build-context.js';
+import { forwardToNode, nodeRequest, readNodeJson, relay } from './node-forward.js';
 
 const pass = (path: (p: string[]) => string, o: { status?: number } = {}): Handler => async (ctx, req, res, params, q) => forwardToNode(ctx, req, res, path(params), q, o);
 
@@ -36,7 +39,7 @@ export const createImage: Handler = async (ctx, req, res, _p, q) => {
 
 export const saveImage: Handler = async (ctx, req, res, [n]) => forwardToNode(ctx, req, res, '/images/get', new URLSearchParams({ names: n! }));
 
-/** POST /build (the legacy builder): Docker's t=... repeated becomes the node's tags=[...]. */
+/** POST /build (the legacy builder): missing base images pulled first, then Docker's t=... repeated as the node's tags=[...]. */
 export const build: Handler = async (ctx, req, res, _p, q) => {
   const query = new URLSearchParams();
   const tags = q.getAll('t');
@@ -46,7 +49,46 @@ export const build: Handler = async (ctx, req, res, _p, q) => {
     if (v !== null && v !== '') query.set(k, v);
   }
   for (const k of ['remote', 'platform', 'outputs']) if (q.get(k)) throw new HttpError(400, `build ${k}= is not supported by Berth: send the context as a tar body`);
-  await forwardToNode(ctx, req, res, '/build', query);
+  let buildArgs: Record<string, string> = {};
+  try {
+    buildArgs = q.get('buildargs') ? (JSON.parse(q.get('buildargs')!) as Record<string, string>) : {};
+  } catch {
+    throw new HttpError(400, 'buildargs: not valid JSON');
+  }
+  const spooled = await spoolContext(req, q.get('dockerfile') || 'Dockerfile');
+  try {
+    const pullAll = /^(1|true)$/i.test(q.get('pull') ?? '');
+    const lines: string[] = [];
+    for (const base of spooled.dockerfile ? baseImages(spooled.dockerfile, buildArgs) : []) {
+      const present = (await nodeRequest(ctx, 'GET', `/images/${encodeURIComponent(base)}/json`, new URLSearchParams()).then((r) => (r.resume(), r.statusCode === 200)));
+      if (present && !pullAll) continue;
+      const pull = await nodeRequest(ctx, 'POST', '/images/create', new URLSearchParams({ fromImage: base }));
+      const text = await readAll(pull);
+      if ((pull.statusCode ?? 500) >= 400) {
+        let message = text;
+        try {
+          message = (JSON.parse(text) as { message?: string }).message ?? text;
+        } catch {
+          // plain text
+        }
+        throw new HttpError(pull.statusCode ?? 500, `pulling base image ${base}: ${message}`);
+      }
+      const failed = text.split('\n').map((l) => { try { return JSON.parse(l) as { error?: string }; } catch { return {}; } }).find((m) => m.error);
+      if (failed) throw new HttpError(404, `pulling base image ${base}: ${failed.error}`);
+      lines.push(JSON.stringify({ stream: `Pulled base image ${base}\n` }));
+    }
+    const up = await nodeRequest(ctx, 'POST', '/build', query, { body: contextStream(spooled), contentType: 'application/x-tar' });
+    if (lines.length && (up.statusCode ?? 500) < 400) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write(`${lines.join('\n')}\n`);
+      up.pipe(res);
+      await new Promise<void>((resolve) => up.once('end', resolve).once('close', resolve));
+      return;
+    }
+    await relay(up, res);
+  } finally {
+    await spooled.cleanup();
+  }
 };
 
 /** POST /commit?container=ID: the Container's NAMESPACE/NAME, on its node. */

@@ -184,6 +184,13 @@ describe.skipIf(!!skip)('the Docker Engine API on a Berth socket', () => {
     const b = await docker(['build', '-t', 'built:1', join(dir, 'ctx')]);
     expect(b.code, b.stderr).toBe(0);
     expect((await docker(['run', '--rm', 'built:1'])).stdout).toBe('step-two\n');
+    // a base image the node does not have is pulled first, as dockerd's builder does
+    expect((await docker(['rmi', ref])).code).toBe(0);
+    await writeFile(join(dir, 'ctx', 'Dockerfile.pulled'), `FROM ${ref}\nCMD ["echo", "on-pulled-base"]\n`);
+    const bp = await docker(['build', '-t', 'built:2', '-f', join(dir, 'ctx', 'Dockerfile.pulled'), join(dir, 'ctx')]);
+    expect(bp.code, bp.stderr).toBe(0);
+    expect(bp.stdout).toContain(`Pulled base image ${ref}`);
+    expect((await docker(['run', '--rm', 'built:2'])).stdout).toBe('on-pulled-base\n');
     const df = await docker(['system', 'df']);
     expect(df.stdout).toMatch(/^TYPE\s+TOTAL\s+ACTIVE\s+SIZE\s+RECLAIMABLE\nImages\s+\d+/);
     expect((await docker(['ps', '-a', '-q'])).stdout).toBe('');
