@@ -122,6 +122,8 @@ describe.skipIf(!!skip)('berth run and the Docker verbs', () => {
     expect(obj.metadata.labels).toMatchObject({ 'berth.dev/created-by': 'cli', app: 'web' });
     expect((await berth(['ps', '--filter', 'label=app=web', '--format', '{{.Names}} {{.Image}}'])).stdout).toBe('web busybox\n');
     expect((await berth(['logs', 'web'])).stdout).toBe('hello\n');
+    // docker exec's way: flags stop at the container, no `--` needed
+    expect((await berth(['exec', '-e', 'X=1', 'web', 'sh', '-c', 'echo $GREETING-$X'])).stdout).toBe('hello-1\n');
     expect((await berth(['pause', 'web'])).code).toBe(0);
     expect((await berth(['inspect', '-f', '{{.State.Status}}', 'web'])).stdout).toBe('paused\n');
     expect((await berth(['unpause', 'web'])).code).toBe(0);
