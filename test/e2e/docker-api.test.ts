@@ -81,7 +81,7 @@ describe.skipIf(!!skip)('the Docker Engine API on a Berth socket', () => {
     expect([ping.status, ping.headers['api-version'], ping.headers['builder-version']]).toEqual([200, '1.50', '1']);
     const { statSync } = await import('node:fs');
     expect(statSync(sock).mode & 0o777).toBe(0o660);
-  });
+  }, 180_000);
 
   it('runs containers as the docker CLI does: run --rm, run -d, logs -f, exec, ps, inspect, stop, rm -f', async () => {
     const hi = await docker(['run', '--rm', 'busybox', 'echo', 'hi']);
@@ -110,7 +110,7 @@ describe.skipIf(!!skip)('the Docker Engine API on a Berth socket', () => {
     expect((await docker(['start', 'api-web'])).code).toBe(0);
     expect((await docker(['rm', '-f', 'api-web'])).stdout).toBe('api-web\n');
     expect(await object('containers', 'api-web')).toBeUndefined();
-  });
+  }, 180_000);
 
   it('restart, kill, pause, unpause, rename, wait, top, diff, export, stats, port and events through the socket', async () => {
     const since = Math.floor(Date.now() / 1000) - 5;
@@ -133,14 +133,14 @@ describe.skipIf(!!skip)('the Docker Engine API on a Berth socket', () => {
     const ev = await docker(['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000) + 1), '--filter', 'container=life_2', '--format', '{{.Action}}']);
     expect(ev.stdout.split('\n').filter(Boolean)).toEqual(expect.arrayContaining(['create', 'start', 'die']));
     expect((await docker(['rm', 'life_2'])).code).toBe(0);
-  });
+  }, 180_000);
 
   it('follows logs to the end with logs -f', async () => {
     expect((await docker(['run', '-d', '--name', 'ticker', 'busybox', 'sh', '-c', 'for i in 1 2 3; do echo tick$i; sleep 0.3; done'])).code).toBe(0);
     const f = await docker(['logs', '-f', 'ticker']);
     expect(f.stdout).toBe('tick1\ntick2\ntick3\n');
     expect((await docker(['rm', 'ticker'])).code).toBe(0);
-  });
+  }, 180_000);
 
   it('exec -it and run -it under a pseudo-terminal, and docker cp both ways', async () => {
     expect((await docker(['run', '-d', '--name', 'box', 'busybox', 'sleep', '600'])).code).toBe(0);
@@ -158,7 +158,7 @@ describe.skipIf(!!skip)('the Docker Engine API on a Berth socket', () => {
     expect((await docker(['cp', 'box:/tmp/out.txt', join(dir, 'out.txt')])).code).toBe(0);
     expect(await readFile(join(dir, 'out.txt'), 'utf8')).toBe('made inside\n');
     expect((await docker(['rm', '-f', 'box'])).code).toBe(0);
-  });
+  }, 180_000);
 
   it('volumes, images, tag, push to the Berth registry, pull, build of a two-step Dockerfile, system df', async () => {
     expect((await docker(['volume', 'create', 'api_vol'])).stdout).toBe('api_vol\n');
@@ -194,7 +194,7 @@ describe.skipIf(!!skip)('the Docker Engine API on a Berth socket', () => {
     const df = await docker(['system', 'df']);
     expect(df.stdout).toMatch(/^TYPE\s+TOTAL\s+ACTIVE\s+SIZE\s+RECLAIMABLE\nImages\s+\d+/);
     expect((await docker(['ps', '-a', '-q'])).stdout).toBe('');
-  });
+  }, 180_000);
 
   it('dockerode: create, attach, start, wait, logs, exec, remove', async () => {
     let Docker: typeof import('dockerode');
@@ -235,7 +235,7 @@ describe.skipIf(!!skip)('the Docker Engine API on a Berth socket', () => {
     expect((await ex.inspect()).ExitCode).toBe(2);
     await s.remove({ force: true });
     expect(await objects('containers')).toEqual([]);
-  });
+  }, 180_000);
 
   it.skipIf(!hasCompose)('docker-compose v1: up -d, ps, logs, down -v of two services sharing a named volume', async () => {
     const project = join(dir, 'compose');
@@ -285,7 +285,7 @@ describe.skipIf(!!skip)('the Docker Engine API on a Berth socket', () => {
     expect(down.code, down.stderr).toBe(0);
     expect(await objects('containers')).toEqual([]);
     expect(await objects('volumes')).toEqual([]);
-  });
+  }, 180_000);
 
   it("refuses bad requests with Docker's messages and codes, and makes nothing", async () => {
     const badJson = await raw(sock, 'POST', '/v1.50/containers/create', '{"Image": "busybox",');
@@ -314,5 +314,5 @@ describe.skipIf(!!skip)('the Docker Engine API on a Berth socket', () => {
     expect(cli.stderr).toContain('invalid containerPort: abc');
     expect(await objects('containers')).toEqual([]);
     expect(await objects('volumes')).toEqual([]);
-  });
+  }, 180_000);
 });

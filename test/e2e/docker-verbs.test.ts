@@ -53,7 +53,7 @@ describe.skipIf(!!skip)('berth run and the Docker verbs', () => {
     const r = await berth(['run', '--rm', 'busybox', 'echo', 'hi']);
     expect([r.code, r.stdout, r.stderr]).toEqual([0, 'hi\n', '']);
     expect(await names()).toEqual([]);
-  });
+  }, 180_000);
 
   it("returns the container's exit code, 127 for a command that is not there, 126 for one that cannot run", async () => {
     const three = await berth(['run', '--rm', 'busybox', 'sh', '-c', 'echo out; echo err >&2; exit 3']);
@@ -65,7 +65,7 @@ describe.skipIf(!!skip)('berth run and the Docker verbs', () => {
     expect(notExecutable.code).toBe(126);
     // a run that failed leaves no object behind
     expect(await names()).toEqual([]);
-  });
+  }, 180_000);
 
   it('-it gives an interactive terminal: typed input reaches the shell and exit 5 is the exit code', async () => {
     // script(1) gives berth a pseudo-terminal; what it reads from its stdin is typed into it
@@ -76,7 +76,7 @@ describe.skipIf(!!skip)('berth run and the Docker verbs', () => {
     expect(r.stdout).toMatch(/\/dev\/pts\/\d+/);
     expect(r.code).toBe(5);
     expect(await names()).toEqual([]);
-  });
+  }, 180_000);
 
   it('Ctrl-P Ctrl-Q detaches from -it (the container goes on); Ctrl-C without a tty reaches the container as SIGINT; run -d --rm goes once it exits', async () => {
     // node-pty: the keys are typed once the shell answers (typed earlier, the terminal's own flow control would eat Ctrl-Q)
@@ -107,7 +107,7 @@ describe.skipIf(!!skip)('berth run and the Docker verbs', () => {
     const bg = await berth(['run', '-d', '--rm', '--name', 'gone-soon', 'busybox', 'true']);
     expect(bg.code, bg.stderr).toBe(0);
     await expect.poll(async () => names(), { timeout: 60_000, interval: 300 }).toEqual([]);
-  });
+  }, 180_000);
 
   it('runs a detached container and drives it with inspect -f, stop, start, pause, kill, rename, wait and logs', async () => {
     const d = await berth(['run', '-d', '--name', 'web', '-l', 'app=web', '-e', 'GREETING=hello', 'busybox', 'sh', '-c', 'echo $GREETING; exec sleep 600']);
@@ -139,7 +139,7 @@ describe.skipIf(!!skip)('berth run and the Docker verbs', () => {
     const waiting = berth(['wait', 'web_renamed']);
     expect((await berth(['kill', '-s', 'KILL', 'web_renamed'])).code).toBe(0);
     expect((await waiting).stdout).toBe('137\n');
-  });
+  }, 180_000);
 
   it('prints a manifest with -o yaml --export that berth apply -f takes unchanged', async () => {
     const y = await berth(['get', 'container', 'web', '-o', 'yaml', '--export']);
@@ -162,7 +162,7 @@ describe.skipIf(!!skip)('berth run and the Docker verbs', () => {
     expect((await berth(['apply', '-f', file])).code).toBe(0);
     expect(parse(await readFile(file, 'utf8'))).toEqual(manifest);
     expect((await berth(['rm', '-f', 'web_renamed'])).code).toBe(0);
-  });
+  }, 180_000);
 
   it('volume create/ls/inspect/rm, a volume in use is refused, and system df counts them', async () => {
     expect((await berth(['volume', 'create', 'data'])).stdout).toBe('data\n');
@@ -183,7 +183,7 @@ describe.skipIf(!!skip)('berth run and the Docker verbs', () => {
     expect((await berth(['rm', '-f', 'user'])).code).toBe(0);
     expect((await berth(['volume', 'rm', 'data'])).stdout).toBe('data\n');
     expect(await volumes()).toEqual([]);
-  });
+  }, 180_000);
 
   it('berth run and berth build pull an image the node does not have, as docker does (--pull missing|always|never)', async () => {
     const ref = `${registry}/lib/box:1`;
@@ -205,7 +205,7 @@ describe.skipIf(!!skip)('berth run and the Docker verbs', () => {
     expect(b.code, b.stderr).toBe(0);
     expect((await berth(['run', '--rm', 'from-pulled:1'])).stdout).toBe('from-base\n');
     expect(await names()).toEqual([]);
-  });
+  }, 180_000);
 
   it('restart, attach, port, diff, export, save and load, info, and the prunes', async () => {
     expect((await berth(['run', '-d', '--name', 'r1', 'busybox', 'sh', '-c', 'echo started; touch /new-file; exec sleep 600'])).code).toBe(0);
@@ -249,7 +249,7 @@ describe.skipIf(!!skip)('berth run and the Docker verbs', () => {
     expect(await names()).toEqual([]);
     expect((await berth(['volume', 'prune', '-f'])).code).toBe(0);
     expect(await volumes()).toEqual([]);
-  });
+  }, 180_000);
 
   it("replays events with --since/--until, filtered as docker's", async () => {
     const since = new Date(Date.now() - 5000).toISOString();
@@ -257,7 +257,7 @@ describe.skipIf(!!skip)('berth run and the Docker verbs', () => {
     const ev = await berth(['events', '--since', since, '--until', new Date(Date.now() + 500).toISOString(), '--filter', 'container=evt', '--format', '{{.Action}}']);
     expect(ev.stdout.split('\n').filter(Boolean)).toEqual(['create', 'start', 'die']);
     expect((await berth(['rm', 'evt'])).code).toBe(0);
-  });
+  }, 180_000);
 
   it('ends bad input with 125 and the message docker gives, leaving no object behind', async () => {
     const cases: Array<[string[], RegExp]> = [
@@ -282,5 +282,5 @@ describe.skipIf(!!skip)('berth run and the Docker verbs', () => {
     const net = await berth(['network', 'create', 'n1']);
     expect(net.code).toBe(1);
     expect(net.stderr).toContain('user-defined networks are not available on this Berth yet');
-  });
+  }, 180_000);
 });
