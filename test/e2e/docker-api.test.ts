@@ -158,6 +158,11 @@ describe.skipIf(!!skip)('the Docker Engine API on a Berth socket', () => {
     const ev = await docker(['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000) + 1), '--filter', 'container=life_2', '--format', '{{.Action}}']);
     expect(ev.stdout.split('\n').filter(Boolean)).toEqual(expect.arrayContaining(['create', 'start', 'die']));
     expect((await docker(['rm', 'life_2'])).code).toBe(0);
+    // a container the node would restart is removed by rm -f too (no kill and restart race)
+    expect((await docker(['run', '-d', '--restart', 'always', '--name', 'again', 'busybox', 'sleep', '600'])).code).toBe(0);
+    expect((await object('containers', 'again'))!.spec.restartPolicy).toBe('Always');
+    expect((await docker(['rm', '-f', 'again'])).stdout).toBe('again\n');
+    expect(await object('containers', 'again')).toBeUndefined();
   }, 180_000);
 
   it('follows logs to the end with logs -f', async () => {

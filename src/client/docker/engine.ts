@@ -277,8 +277,9 @@ export class DockerEngine {
     }
     if (o.force && isRunning(ref)) {
       // docker rm -f kills at once: SIGKILL through the kill subresource (no write), so the node's removal
-      // finds it exited instead of waiting out the stop grace period; without that path, a grace of 0
-      if (this.o.kill) await this.o.kill(ref, 'KILL').catch(() => undefined);
+      // finds it exited instead of waiting out the stop grace period. A container the node would restart
+      // after that kill gets a grace period of 0 instead (in place: no restart), then the deletion stops it.
+      if (this.o.kill && (specOf(ref).restartPolicy ?? 'Always') === 'Never') await this.o.kill(ref, 'KILL').catch(() => undefined);
       else if (specOf(ref).stopGracePeriodSeconds !== 0) {
         await this.patchSpec(ref, { stopGracePeriodSeconds: 0 }).catch((e: unknown) => {
           if (!isNotFound(e)) throw e;
