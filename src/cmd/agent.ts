@@ -19,6 +19,7 @@ const flags = {
   'docker-socket': { type: 'string', valueName: 'PATH', description: 'also serve the Docker Engine API on this unix socket (docker, docker-compose, dockerode; off by default)' },
   'docker-socket-group': { type: 'string', valueName: 'GROUP', description: 'group owning the Docker socket (mode 0660; default: root\'s group)' },
   'docker-namespace': { type: 'string', valueName: 'NS', description: 'namespace of the objects the Docker socket makes and sees (default "default")' },
+  'docker-kubeconfig': { type: 'string', valueName: 'FILE', description: "identity the Docker socket acts with: whoever may open the socket acts as this kubeconfig's user (default: this process's own client)" },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 } as const satisfies FlagSpecs;
 
@@ -54,7 +55,7 @@ export async function agentCommand(argv: string[]): Promise<void> {
   const dockerSocket = parsed.values['docker-socket'];
   const dockerApi = dockerSocket
     ? await startDockerApi({
-        client,
+        client: parsed.values['docker-kubeconfig'] ? ApiClient.fromFile(parsed.values['docker-kubeconfig']) : client,
         socketPath: dockerSocket,
         nodeName,
         ...(parsed.values['docker-namespace'] ? { namespace: parsed.values['docker-namespace'] } : {}),

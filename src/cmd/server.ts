@@ -1,6 +1,7 @@
 /** `berth server`: the all-in-one node — API server, controllers and this node's agent, on the embedded SQLite store. */
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { ApiClient } from '../client/api-client.js';
 import { inProcessClient, startAllInOne, startDockerApi } from './compose.js';
 import { onSignals } from './token-file.js';
 import { openStore } from '../store/index.js';
@@ -23,6 +24,7 @@ const flags = {
   'docker-socket': { type: 'string', valueName: 'PATH', description: 'also serve the Docker Engine API on this unix socket (docker, docker-compose, dockerode; off by default)' },
   'docker-socket-group': { type: 'string', valueName: 'GROUP', description: 'group owning the Docker socket (mode 0660; default: root\'s group)' },
   'docker-namespace': { type: 'string', valueName: 'NS', description: 'namespace of the objects the Docker socket makes and sees (default "default")' },
+  'docker-kubeconfig': { type: 'string', valueName: 'FILE', description: "identity the Docker socket acts with: whoever may open the socket acts as this kubeconfig's user (default: this process's own client)" },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 } as const satisfies FlagSpecs;
 
@@ -75,8 +77,9 @@ export async function serverCommand(argv: string[]): Promise<void> {
   const dockerSocket = parsed.values['docker-socket'];
   if (dockerSocket) {
     if (!runAgent) throw new CliError('--docker-socket needs the agent of this node (drop --no-agent, or serve it from `berth agent --docker-socket`)');
+    const dockerKubeconfig = parsed.values['docker-kubeconfig'];
     dockerApi = await startDockerApi({
-      client: inProcessClient(server),
+      client: dockerKubeconfig ? ApiClient.fromFile(dockerKubeconfig) : inProcessClient(server),
       socketPath: dockerSocket,
       nodeName,
       ...(parsed.values['docker-namespace'] ? { namespace: parsed.values['docker-namespace'] } : {}),
