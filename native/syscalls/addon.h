@@ -15,5 +15,6 @@ napi_value SpawnDetached(napi_env env, napi_callback_info info);
 napi_value Reap(napi_env env, napi_callback_info info);
 napi_value OpenAt2(napi_env env, napi_callback_info info);
 napi_value OpenAt2Constants(napi_env env);
+napi_value AttachBridge(napi_env env, napi_callback_info info);
 
 #endif

@@ -72,6 +72,8 @@ export function createOptionsFor(obj: KObject, _ctx?: OptionsContext): CreateOpt
       [LABEL_NAME]: obj.metadata.name,
       [LABEL_SPEC_HASH]: specHash(obj.spec ?? {}),
     },
+    ...(spec.tty ? { tty: true } : {}),
+    ...(spec.stdin ? { stdin: true, stdinOnce: spec.stdinOnce === true } : {}),
     ...(spec.stopSignal ? { stopSignal: spec.stopSignal } : {}),
     stopTimeoutSeconds: spec.stopGracePeriodSeconds ?? 10,
     security: {

@@ -8,10 +8,15 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { metricsRegistry } from '../metrics/registry.js';
 import type { Distribution, Runtime } from '../runtime/index.js';
 import { refuseUpgrade } from '../util/refuse-upgrade.js';
+import { SIGNAL_RE } from '../api/exec-query.js';
 import { execUpgradeHandler } from './exec-upgrade.js';
 import { readJsonObject, send, sendError } from './http-io.js';
 import { ImageApi } from './image-api.js';
@@ -98,7 +103,7 @@ export class AgentEndpoint {
       return serveRemoteBuild(this.o.runtime, q, req, res, this.o.distribution);
     }
     if (await this.images.handle(url.pathname, url, req, res)) return;
-    const m = /^\/containers\/([^/]+)\/([^/]+)\/(log|exec|top|stats|archive)$/.exec(url.pathname);
+    const m = /^\/containers\/([^/]+)\/([^/]+)\/(log|exec|top|stats|archive|kill|changes|export)$/.exec(url.pathname);
     if (!m) return send(res, 404, { message: `no such path ${url.pathname}` });
     const ref = runtimeContainerName(decodeURIComponent(m[1]!), decodeURIComponent(m[2]!));
     const rt = this.o.runtime.tasks;
@@ -111,6 +116,19 @@ export class AgentEndpoint {
         return send(res, 200, await rt.stats(ref));
       case 'archive':
         return this.archive(ref, url.searchParams.get('path'), req, res);
+      case 'changes':
+        // docker diff: what the container changed in its filesystem, as Docker's [{Path, Kind}] (0 modified, 1 added, 2 deleted)
+        return send(res, 200, (await this.o.runtime.changes.diff(ref)).map((c) => ({ Path: c.path, Kind: c.kind === 'C' ? 0 : c.kind === 'A' ? 1 : 2 })));
+      case 'export':
+        return this.exportRootfs(ref, res);
+      case 'kill': {
+        // docker kill -s: a signal to the container's process, which then exits as its restartPolicy says
+        if (req.method !== 'POST') return send(res, 405, { message: 'kill needs POST' });
+        const signal = url.searchParams.get('signal') ?? 'KILL';
+        if (!SIGNAL_RE.test(signal)) return send(res, 400, { message: `signal: "${signal}" is not a signal name or number` });
+        await rt.kill(ref, signal);
+        return send(res, 200, { signal });
+      }
       case 'exec': {
         if (req.method !== 'POST') return send(res, 405, { message: 'exec needs POST' });
         const body = (await readJsonObject(req, 1 << 20)) as { command?: unknown; stdin?: unknown; env?: unknown; user?: unknown; workingDir?: unknown };
@@ -126,6 +144,21 @@ export class AgentEndpoint {
         });
         return send(res, 200, result);
       }
+    }
+  }
+
+  /** docker export: the container's filesystem as one tar, written to a temporary file on the node and streamed. */
+  private async exportRootfs(ref: string, res: ServerResponse): Promise<void> {
+    await this.o.runtime.containers.resolve(ref);
+    await mkdir(join(this.o.runtime.root, 'tmp'), { recursive: true });
+    const tmp = await mkdtemp(join(this.o.runtime.root, 'tmp', 'export-'));
+    try {
+      const out = join(tmp, 'rootfs.tar');
+      await this.o.runtime.changes.export(ref, out);
+      res.writeHead(200, { 'content-type': 'application/x-tar' });
+      await pipeline(createReadStream(out), res);
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
     }
   }
 

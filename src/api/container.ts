@@ -124,6 +124,10 @@ export const containerSpec = z.strictObject({
   hostname: dnsSubdomain.max(63).optional().describe('Hostname inside the container; the container name when omitted (docker run -h).'),
   tty: z.boolean().optional().describe('Allocate a pseudo-terminal (docker run -t).'),
   stdin: z.boolean().optional().describe('Keep stdin open for attach and exec (docker run -i).'),
+  stdinOnce: z
+    .boolean()
+    .optional()
+    .describe('With stdin: the first attach that ends its input closes the process\'s stdin, as docker run -i attached does (Kubernetes\' stdinOnce). Otherwise stdin stays open across attaches.'),
   ports: listMap(containerPort, ['containerPort', 'protocol'])
     .optional()
     .describe('Ports to publish on the node (docker run -p). Needs network bridge; with network host the process uses node ports directly.'),

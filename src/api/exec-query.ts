@@ -64,3 +64,31 @@ export function execQueryString(q: Partial<ExecQuery> & { command: string[] }): 
   for (const e of q.env ?? []) p.append('env', e);
   return p.toString();
 }
+
+/**
+ * Query parameters of the Container attach subresource: Kubernetes' PodAttachOptions (stdin, stdout,
+ * stderr, tty; stdout and stderr default to true, a tty has no stderr). Attaching to a container that
+ * is not running waits for its next start and sees its output from the first byte.
+ */
+const AttachQuerySchema = z
+  .object({ stdin: flag(false), stdout: flag(true), stderr: flag(true), tty: flag(false) })
+  .refine((q) => q.stdin || q.stdout || q.stderr, { message: 'Required value: at least one of stdin, stdout and stderr must be true', path: ['stdout'] })
+  .transform((q) => (q.tty ? { ...q, stderr: false } : q));
+export type AttachQuery = z.infer<typeof AttachQuerySchema>;
+
+export function parseAttachQuery(q: URLSearchParams): AttachQuery {
+  const one = (name: string) => q.getAll(name).at(-1);
+  const r = AttachQuerySchema.safeParse({ stdin: one('stdin'), stdout: one('stdout'), stderr: one('stderr'), tty: one('tty') });
+  if (r.success) return r.data;
+  const issue = r.error.issues[0]!;
+  throw new ExecQueryError(issue.path.join('.'), issue.message);
+}
+
+export function attachQueryString(q: Partial<AttachQuery>): string {
+  const p = new URLSearchParams();
+  for (const k of ['stdin', 'stdout', 'stderr', 'tty'] as const) if (q[k] !== undefined) p.set(k, String(q[k]));
+  return p.toString();
+}
+
+/** Signals the kill subresource takes: a name with or without SIG, or a number. */
+export const SIGNAL_RE = /^((SIG)?[A-Z][A-Z0-9+-]*|[0-9]{1,2})$/;

@@ -1,5 +1,5 @@
 /**
- * Proxies the Container log, exec, top and stats subresources to the agent of the container's
+ * Proxies the Container log, exec, attach, kill, changes, export, top and stats subresources to the agent of the container's
  * node, as the Kubernetes API server does for pods and kubelets: the API server authenticates the
  * user, finds the node's agent endpoint in Node status.agentEndpoint and calls it with the
  * shared agent token. Nodes have two subresources: build (POST nodes/NAME/build) and proxy
@@ -25,7 +25,7 @@ export interface AgentProxyOptions {
   agentToken: string;
 }
 
-const SUBRESOURCES: SubresourceVerbs = { log: ['get'], exec: ['create', 'get'], top: ['get'], stats: ['get'], archive: ['get', 'update'] };
+const SUBRESOURCES: SubresourceVerbs = { log: ['get'], exec: ['create', 'get'], attach: ['create', 'get'], kill: ['create'], changes: ['get'], export: ['get'], top: ['get'], stats: ['get'], archive: ['get', 'update'] };
 
 export function agentSubresources(k: KindInfo): SubresourceVerbs {
   if (k.group === 'berth.dev' && k.plural === 'containers') return SUBRESOURCES;
@@ -39,7 +39,7 @@ const NODE_PATH = /^\/apis\/berth\.dev\/v1alpha1\/nodes\/([^/]+)\/build$/;
 const NODE_PROXY_PATH = /^\/apis\/berth\.dev\/v1alpha1\/nodes\/([^/]+)\/proxy(\/.*)?$/;
 /** An agent's error answer is read into memory to become a Status: at most this much of it. */
 const MAX_ERROR_BODY = 64 * 1024;
-const PATH = /^\/apis\/berth\.dev\/v1alpha1\/namespaces\/([^/]+)\/containers\/([^/]+)\/(log|exec|top|stats|archive)$/;
+const PATH = /^\/apis\/berth\.dev\/v1alpha1\/namespaces\/([^/]+)\/containers\/([^/]+)\/(log|exec|attach|kill|changes|export|top|stats|archive)$/;
 
 export function agentProxyRoutes(o: AgentProxyOptions): (app: express.Express) => void {
   const agents = agentLocator(o.resources, o.kinds);
@@ -91,8 +91,10 @@ export function agentProxyRoutes(o: AgentProxyOptions): (app: express.Express) =
       return sendError(res, errors.badRequest('exec over GET needs a WebSocket upgrade (Upgrade: websocket, subprotocol v5.channel.k8s.io); POST runs it buffered'));
     }
     if (sub === 'exec' && req.method !== 'POST') return sendError(res, errors.methodNotAllowed(req.method));
+    if (sub === 'attach') return sendError(res, errors.badRequest('attach needs a WebSocket upgrade (Upgrade: websocket, subprotocol v5.channel.k8s.io)'));
+    if (sub === 'kill' && req.method !== 'POST') return sendError(res, errors.methodNotAllowed(req.method));
     if (sub === 'archive' && req.method !== 'GET' && req.method !== 'PUT') return sendError(res, errors.methodNotAllowed(req.method));
-    if (sub !== 'exec' && sub !== 'archive' && req.method !== 'GET') return sendError(res, errors.methodNotAllowed(req.method));
+    if (sub !== 'exec' && sub !== 'archive' && sub !== 'kill' && req.method !== 'GET') return sendError(res, errors.methodNotAllowed(req.method));
     const { nodeName, endpoint } = await agents.container(ns, name);
     forward(req, res, endpoint, `/containers/${encodeURIComponent(ns)}/${encodeURIComponent(name)}/${sub}`, nodeName);
   };

@@ -1,5 +1,6 @@
 /**
- * Exec over WebSocket through the API server, as kube-apiserver proxies pods/exec to kubelets:
+ * Exec and attach over WebSocket through the API server, as kube-apiserver proxies pods/exec and
+ * pods/attach to kubelets:
  * the (already authenticated) upgrade request is checked — path, query, the Container and its
  * node — then sent on to that node's agent with the agent token instead of the user's. Once the
  * agent switches protocols the two connections are spliced, so the remotecommand frames pass
@@ -9,7 +10,7 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { ExecQueryError, parseExecQuery } from '../api/exec-query.js';
+import { ExecQueryError, parseAttachQuery, parseExecQuery } from '../api/exec-query.js';
 import { apiRequests } from '../metrics/apiserver.js';
 import { refuseUpgrade } from '../util/refuse-upgrade.js';
 import type { AgentProxyOptions } from './agent-proxy.js';
@@ -17,21 +18,21 @@ import { agentError, agentLocator } from './agents.js';
 import type { UpgradeHandler } from './server.js';
 import { ApiError, errors } from './status.js';
 
-const PATH = /^\/apis\/berth\.dev\/v1alpha1\/namespaces\/([^/]+)\/containers\/([^/]+)\/exec$/;
+const PATH = /^\/apis\/berth\.dev\/v1alpha1\/namespaces\/([^/]+)\/containers\/([^/]+)\/(exec|attach)$/;
 /** The handshake headers the agent must see to answer the client's WebSocket handshake. */
 const HANDSHAKE = ['sec-websocket-key', 'sec-websocket-version', 'sec-websocket-protocol'] as const;
 
 export function execProxyUpgrade(o: AgentProxyOptions): UpgradeHandler {
   const agents = agentLocator(o.resources, o.kinds);
-  const count = (code: number) => apiRequests.inc({ verb: 'CONNECT', resource: 'containers', subresource: 'exec', code: String(code) });
-  const refuse = (socket: Duplex, e: unknown): void => {
+  const count = (code: number, sub = 'exec') => apiRequests.inc({ verb: 'CONNECT', resource: 'containers', subresource: sub, code: String(code) });
+  const refuse = (socket: Duplex, e: unknown, sub?: string): void => {
     const err = e instanceof ApiError ? e : errors.internal(e instanceof Error ? e.message : String(e));
-    count(err.code);
+    count(err.code, sub);
     refuseUpgrade(socket, err.code, err.toStatus());
   };
 
   /** Sends the upgrade on to the agent; splices the connections once it switches protocols. */
-  const proxy = (req: IncomingMessage, socket: Duplex, head: Buffer, target: URL, nodeName: string): void => {
+  const proxy = (req: IncomingMessage, socket: Duplex, head: Buffer, target: URL, nodeName: string, sub: string): void => {
     const headers: Record<string, string> = { authorization: `Bearer ${o.agentToken}`, connection: 'Upgrade', upgrade: 'websocket' };
     for (const h of HANDSHAKE) {
       const v = req.headers[h];
@@ -45,7 +46,7 @@ export function execProxyUpgrade(o: AgentProxyOptions): UpgradeHandler {
     upstream.on('upgrade', (res, agentSocket: Socket, agentHead: Buffer) => {
       spliced = true;
       if (socket.destroyed) return agentSocket.destroy();
-      count(101);
+      count(101, sub);
       const lines = ['HTTP/1.1 101 Switching Protocols'];
       for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) lines.push(`${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}`);
       socket.write(`${lines.join('\r\n')}\r\n\r\n`);
@@ -62,10 +63,10 @@ export function execProxyUpgrade(o: AgentProxyOptions): UpgradeHandler {
     upstream.on('response', (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => refuse(socket, agentError(res.statusCode ?? 502, Buffer.concat(chunks).toString('utf8'))));
+      res.on('end', () => refuse(socket, agentError(res.statusCode ?? 502, Buffer.concat(chunks).toString('utf8')), sub));
     });
     upstream.on('error', (err) => {
-      if (!spliced) refuse(socket, new ApiError(502, 'InternalError', `agent of node "${nodeName}": ${err.message}`));
+      if (!spliced) refuse(socket, new ApiError(502, 'InternalError', `agent of node "${nodeName}": ${err.message}`), sub);
     });
     upstream.end();
   };
@@ -73,21 +74,23 @@ export function execProxyUpgrade(o: AgentProxyOptions): UpgradeHandler {
   const handle = async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
     const url = new URL(req.url ?? '/', 'https://apiserver');
     const m = PATH.exec(url.pathname);
-    if (!m) throw errors.badRequest(`no WebSocket endpoint at ${url.pathname}: only containers/NAME/exec takes an upgrade`);
+    if (!m) throw errors.badRequest(`no WebSocket endpoint at ${url.pathname}: only containers/NAME/exec and containers/NAME/attach take an upgrade`);
+    const sub = m[3]!;
     if (req.method !== 'GET') throw errors.badRequest(`a WebSocket upgrade needs GET, not ${req.method}`);
     if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
       throw errors.badRequest(`Upgrade: only websocket is supported, with subprotocol v5.channel.k8s.io or v4.channel.k8s.io (got "${req.headers.upgrade}")`);
     }
     try {
-      parseExecQuery(url.searchParams);
+      if (sub === 'attach') parseAttachQuery(url.searchParams);
+      else parseExecQuery(url.searchParams);
     } catch (e) {
       if (!(e instanceof ExecQueryError)) throw e;
       throw errors.badRequest(e.message, [{ field: e.field, reason: 'FieldValueInvalid', message: e.detail }]);
     }
     const [ns, name] = [decodeURIComponent(m[1]!), decodeURIComponent(m[2]!)];
     const { nodeName, endpoint } = await agents.container(ns, name);
-    const target = new URL(`/containers/${encodeURIComponent(ns)}/${encodeURIComponent(name)}/exec${url.search}`, endpoint);
-    proxy(req, socket, head, target, nodeName);
+    const target = new URL(`/containers/${encodeURIComponent(ns)}/${encodeURIComponent(name)}/${sub}${url.search}`, endpoint);
+    proxy(req, socket, head, target, nodeName, sub);
   };
 
   return (req, socket, head) => {

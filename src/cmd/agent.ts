@@ -6,7 +6,7 @@ import { ApiClient } from '../client/api-client.js';
 import { parseCommand, type CommandSpec, type FlagSpecs } from '../cli/args.js';
 import { resolveDataDir } from '../cli/data-dir.js';
 import { CliError } from '../cli/errors.js';
-import { startAgent } from './compose.js';
+import { startAgent, startDockerApi } from './compose.js';
 import { networkFlags, networkOptionsFrom } from './network-flags.js';
 import { loadOrCreateToken, onSignals } from './token-file.js';
 import { applyLogFlags, logFlags } from './logging.js';
@@ -22,6 +22,10 @@ const flags = {
   ...logFlags,
   'git-allow-file-urls': { type: 'boolean', description: 'let Image builds fetch file:// URLs and local paths (git repositories on this node); off by default' },
   ...networkFlags,
+  'docker-socket': { type: 'string', valueName: 'PATH', description: 'also serve the Docker Engine API on this unix socket (docker, docker-compose, dockerode; off by default)' },
+  'docker-socket-group': { type: 'string', valueName: 'GROUP', description: 'group owning the Docker socket (mode 0660; default: root\'s group)' },
+  'docker-namespace': { type: 'string', valueName: 'NS', description: 'namespace of the objects the Docker socket makes and sees (default "default")' },
+  'docker-kubeconfig': { type: 'string', valueName: 'FILE', description: "identity the Docker socket acts with: whoever may open the socket acts as this kubeconfig's user (default: this process's own client)" },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 } as const satisfies FlagSpecs;
 
@@ -57,7 +61,19 @@ export async function agentCommand(argv: string[]): Promise<void> {
     network: networkOptionsFrom(parsed.values),
   });
   logger('agent').info({ node: nodeName, endpoint: agent.endpoint.url, runtime: join(dataDir, 'runtime') }, `node ${nodeName} registered; endpoint ${agent.endpoint.url}`);
+  const dockerSocket = parsed.values['docker-socket'];
+  const dockerApi = dockerSocket
+    ? await startDockerApi({
+        client: parsed.values['docker-kubeconfig'] ? ApiClient.fromFile(parsed.values['docker-kubeconfig']) : client,
+        socketPath: dockerSocket,
+        nodeName,
+        ...(parsed.values['docker-namespace'] ? { namespace: parsed.values['docker-namespace'] } : {}),
+        ...(parsed.values['docker-socket-group'] ? { group: parsed.values['docker-socket-group'] } : {}),
+      })
+    : undefined;
+  if (dockerSocket) logger('agent').info({ socket: dockerSocket }, `Docker API on unix://${dockerSocket}`);
   onSignals('agent', async () => {
+    await dockerApi?.stop();
     await agent.stop();
     await runtime.close();
     client.close();

@@ -26,6 +26,9 @@ import { NodeLifecycleController } from '../controllers/node-lifecycle.js';
 import { Scheduler } from '../controllers/scheduler.js';
 import { nodeDistribution } from '../runtime/distribution/node.js';
 import { Runtime } from '../runtime/index.js';
+import { AutoRemover } from '../dockerapi/auto-remove.js';
+import { DockerApiServer } from '../dockerapi/server.js';
+import type { RequestOptions } from 'node:https';
 import type { Store } from '../store/types.js';
 import { logFn, type LogFn } from '../util/log.js';
 
@@ -169,6 +172,9 @@ export async function startAllInOne(o: AllInOneOptions): Promise<AllInOne> {
     gitsyncCacheDir: join(o.dataDir, 'gitsync'),
   });
   const nodeClient = o.agent !== false ? inProcessClient(api, nodeIdentity(o.nodeName)) : undefined;
+  // docker run --rm -d: Containers annotated berth.dev/auto-remove go once they exited, in every namespace
+  const remover = new AutoRemover(client, undefined, o.log ?? logFn('server'));
+  await remover.start();
   let agent: Agent | undefined;
   let runtime: Runtime | undefined;
   if (o.agent !== false) {
@@ -190,6 +196,7 @@ export async function startAllInOne(o: AllInOneOptions): Promise<AllInOne> {
     runtime,
     controllers,
     async close() {
+      remover.stop();
       await agent?.stop();
       await runtime?.close();
       await controllers.stop();
@@ -198,4 +205,32 @@ export async function startAllInOne(o: AllInOneOptions): Promise<AllInOne> {
       await api.close();
     },
   };
+}
+
+export interface DockerApiRoleOptions {
+  client: ApiClient;
+  socketPath: string;
+  nodeName: string;
+  namespace?: string;
+  group?: string;
+  log?: (msg: string) => void;
+}
+
+/** The Docker Engine API on a unix socket, speaking to the API server through `client` (its identity). */
+export async function startDockerApi(o: DockerApiRoleOptions): Promise<DockerApiServer> {
+  const cluster = o.client.kc.getCurrentCluster();
+  if (!cluster) throw new Error('docker API: the client has no cluster');
+  const options: RequestOptions = { headers: {} };
+  await o.client.kc.applyToHTTPSOptions(options);
+  const server = new DockerApiServer({
+    client: o.client,
+    conn: { server: cluster.server, options },
+    socketPath: o.socketPath,
+    nodeName: o.nodeName,
+    ...(o.namespace ? { namespace: o.namespace } : {}),
+    ...(o.group ? { group: o.group } : {}),
+    ...(o.log ? { log: o.log } : {}),
+  });
+  await server.start();
+  return server;
 }

@@ -1,7 +1,8 @@
 /** `berth server`: the all-in-one node — API server, controllers and this node's agent, on the embedded SQLite store. */
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { startAllInOne } from './compose.js';
+import { ApiClient } from '../client/api-client.js';
+import { inProcessClient, startAllInOne, startDockerApi } from './compose.js';
 import { networkFlags, networkOptionsFrom } from './network-flags.js';
 import { onSignals } from './token-file.js';
 import { applyLogFlags, logFlags } from './logging.js';
@@ -28,6 +29,10 @@ const flags = {
   ...logFlags,
   'git-allow-file-urls': { type: 'boolean', description: 'let Image builds fetch file:// URLs and local paths (git repositories on this node); off by default' },
   ...networkFlags,
+  'docker-socket': { type: 'string', valueName: 'PATH', description: 'also serve the Docker Engine API on this unix socket (docker, docker-compose, dockerode; off by default)' },
+  'docker-socket-group': { type: 'string', valueName: 'GROUP', description: 'group owning the Docker socket (mode 0660; default: root\'s group)' },
+  'docker-namespace': { type: 'string', valueName: 'NS', description: 'namespace of the objects the Docker socket makes and sees (default "default")' },
+  'docker-kubeconfig': { type: 'string', valueName: 'FILE', description: "identity the Docker socket acts with: whoever may open the socket acts as this kubeconfig's user (default: this process's own client)" },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 } as const satisfies FlagSpecs;
 
@@ -81,6 +86,21 @@ export async function serverCommand(argv: string[]): Promise<void> {
       log.error({ listen, err: (e as Error).message }, 'registry not started (use --registry-listen or --no-registry)');
     }
   }
+  let dockerApi: { stop(): Promise<void> } | undefined;
+  const dockerSocket = parsed.values['docker-socket'];
+  if (dockerSocket) {
+    if (!runAgent) throw new CliError('--docker-socket needs the agent of this node (drop --no-agent, or serve it from `berth agent --docker-socket`)');
+    const dockerKubeconfig = parsed.values['docker-kubeconfig'];
+    dockerApi = await startDockerApi({
+      // whoever may open the socket (root, or its group) acts as the admin unless --docker-kubeconfig names an identity
+      client: dockerKubeconfig ? ApiClient.fromFile(dockerKubeconfig) : inProcessClient(server),
+      socketPath: dockerSocket,
+      nodeName,
+      ...(parsed.values['docker-namespace'] ? { namespace: parsed.values['docker-namespace'] } : {}),
+      ...(parsed.values['docker-socket-group'] ? { group: parsed.values['docker-socket-group'] } : {}),
+    });
+    log.info({ socket: dockerSocket }, `Docker API on unix://${dockerSocket} (node ${nodeName}, namespace ${parsed.values['docker-namespace'] ?? 'default'})`);
+  }
   log.info(
     { kubeconfig: server.kubeconfigPath },
     `admin kubeconfig at ${server.kubeconfigPath} (kubectl --kubeconfig ${server.kubeconfigPath} get containers); narrower identities: berth token create NAME --role view|edit|admin [--namespace NS]`,
@@ -91,5 +111,8 @@ export async function serverCommand(argv: string[]): Promise<void> {
     await applyPaths([path], { kubeconfig: server.kubeconfigPath });
   }
 
-  onSignals('server', () => Promise.all([node.close(), registry?.close()]), ' (containers keep running)');
+  onSignals('server', async () => {
+    await dockerApi?.stop();
+    await Promise.all([node.close(), registry?.close()]);
+  }, ' (containers keep running)');
 }

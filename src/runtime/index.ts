@@ -233,6 +233,7 @@ export type { Changes, CommitOptions } from './containers/changes.js';
 export type { ExitEvent, ExitListener } from './containers/exits.js';
 export type { SweepReport } from './containers/crash-sweep.js';
 export type { ExecStream, TerminalSize } from './containers/exec-stream.js';
+export type { AttachStream } from './containers/attach.js';
 export { detectCgroupVersion, type CgroupVersion } from './containers/cgroups.js';
 export type { Attachment, AttachRequest, InterfaceCounters, NetworkInfo, NetworkService } from './network/service.js';
 export type { NetworkDefinitionInput, ResolvedNetwork } from './network/config.js';

@@ -16,6 +16,7 @@ const flags = {
   'no-cache': { type: 'boolean', description: 'do not use the build cache' },
   target: { type: 'string', valueName: 'STAGE', description: 'build this stage (and the ones it needs) and stop' },
   quiet: { type: 'boolean', short: 'q', description: 'print only the image ID' },
+  pull: { type: 'boolean', description: 'always pull the base images (FROM) again; without it a missing one is pulled' },
   push: { type: 'boolean', description: 'push every -t name to its registry from the node once the build succeeds (with your saved logins)' },
   local: { type: 'boolean', description: "build on this machine's node (the node named like this host), through the API server like any build" },
   node: { type: 'string', valueName: 'NAME', description: 'node to build on (default: the only Ready node, else the node named like this host)' },
@@ -85,6 +86,17 @@ export async function buildCommand(argv: string[]): Promise<void> {
   } catch (e) {
     cliError(e);
   }
+  // as docker build: a base image the node does not have is pulled first (--pull: every one, again)
+  const buildArgs = parseBuildArgs(v['build-arg'] ?? []);
+  const { baseImages } = await import('../../client/docker/base-images.js');
+  const { ensureImage } = await import('../docker/image-pull.js');
+  for (const base of baseImages(dockerfile, buildArgs)) {
+    try {
+      await ensureImage(new NodeApiClient(conn, node), base, v.pull === true ? 'always' : 'missing');
+    } catch (e) {
+      cliError(e);
+    }
+  }
   const abort = new AbortController();
   const onSignal = (): void => abort.abort();
   process.once('SIGINT', onSignal);
@@ -95,7 +107,7 @@ export async function buildCommand(argv: string[]): Promise<void> {
       ...(file === '-' ? { dockerfileText: dockerfile } : { dockerfilePath: resolve(file) }),
       ...(dockerignore !== undefined ? { dockerignore } : {}),
       tags,
-      buildArgs: parseBuildArgs(v['build-arg'] ?? []),
+      buildArgs,
       ...(v.target !== undefined ? { target: v.target } : {}),
       noCache,
       node,

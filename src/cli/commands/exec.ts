@@ -8,10 +8,11 @@ import { containerSubresourcePath, rawConnectionOf } from '../../client/subresou
 import { clientFlags, namespaceFlag, parseCommand, type CommandSpec, type FlagSpecs } from '../args.js';
 import { connect } from '../connect.js';
 import { CliError, ExitError } from '../errors.js';
+import { splitAtImage } from '../docker/run-spec.js';
 
 const spec = {
   name: 'exec',
-  usage: 'berth exec [-i] [-t] [-u USER] [-w DIR] [-e NAME=VALUE]... NAME -- COMMAND [ARG...]',
+  usage: 'berth exec [-i] [-t] [-u USER] [-w DIR] [-e NAME=VALUE]... NAME [--] COMMAND [ARG...]',
   summary:
     'Run a command in a running container and pass its exit code through (kubectl exec, docker exec). Input and output stream ' +
     "over a WebSocket through the API server; without -t the command's stdout and stderr stay separate.",
@@ -47,9 +48,13 @@ function localTerminal(): ExecIO['terminal'] {
 }
 
 export async function execCommand(argv: string[]): Promise<void> {
-  const parsed = parseCommand(spec, argv);
+  // as docker exec: flags stop at the container's name, what follows is the command (`berth exec web ls -l`); `--` still works
+  const split = splitAtImage(argv, spec.flags);
+  const rest = split.command[0] === '--' ? split.command.slice(1) : split.command;
+  const parsed = parseCommand({ ...spec, positionals: { min: 1, max: 1 } }, [...split.ours, ...(split.image !== undefined ? [split.image] : [])]);
   if (!parsed) return;
-  const [name, ...command] = parsed.positionals;
+  const name = parsed.positionals[0];
+  const command = rest;
   if (!name || command.length === 0) throw new CliError('exec needs a container name and a command: berth exec NAME -- COMMAND [ARG...]');
   const v = parsed.values;
   for (const e of v.env ?? []) if (!/^[^=]+=/.test(e)) throw new CliError(`-e: want NAME=VALUE, got "${e}"`);

@@ -33,12 +33,37 @@ const spec = {
     watch: { type: 'boolean', short: 'w', description: 'after listing, keep printing changes' },
     'watch-only': { type: 'boolean', description: 'print changes only, without the initial list' },
     'no-headers': { type: 'boolean', description: 'leave out the table header' },
+    export: { type: 'boolean', description: 'with -o yaml|json: a manifest without status and server fields (uid, resourceVersion, managedFields, nodeName...) that berth apply -f takes unchanged' },
   },
   positionals: { min: 1 },
-  examples: ['berth get containers', 'berth get ctr web -o yaml', 'berth get containers -A -o wide', 'berth get containers -w'],
+  examples: ['berth get containers', 'berth get ctr web -o yaml', 'berth get ctr web -o yaml --export > web.yaml', 'berth get containers -A -o wide', 'berth get containers -w'],
 } satisfies CommandSpec<FlagSpecs>;
 
 const PAGE = 500;
+
+/** Set by the server or by the Docker verbs' bookkeeping, not by whoever writes the manifest. */
+const SERVER_METADATA = ['uid', 'resourceVersion', 'generation', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'managedFields', 'finalizers', 'selfLink', 'ownerReferences'];
+
+/**
+ * `--export`: the object as a manifest (kubectl's old --export): no status, no server fields, no
+ * node binding (the scheduler places it again), no created-by provenance or last-applied copy.
+ */
+export function exportedObject(obj: PlainObject): PlainObject {
+  const out = structuredClone(obj) as PlainObject & { metadata?: Record<string, unknown>; spec?: Record<string, unknown> };
+  delete out.status;
+  const md = (out.metadata ?? {}) as Record<string, unknown> & { labels?: Record<string, string>; annotations?: Record<string, string> };
+  for (const k of SERVER_METADATA) delete md[k];
+  if (md.labels) {
+    delete md.labels['berth.dev/created-by'];
+    if (Object.keys(md.labels).length === 0) delete md.labels;
+  }
+  if (md.annotations) {
+    delete md.annotations['kubectl.kubernetes.io/last-applied-configuration'];
+    if (Object.keys(md.annotations).length === 0) delete md.annotations;
+  }
+  if (out.spec && typeof out.spec === 'object') delete out.spec.nodeName;
+  return out;
+}
 
 interface Target {
   ref: ResourceRef;
@@ -288,7 +313,9 @@ export async function getCommand(argv: string[], printer: Printer = stdio): Prom
       if (format === 'name' && all.length === 0 && !named) printer.err(noneFound(targets[0]?.ref as ResourceRef, ctx.namespace));
       else if (all.length > 0 || !named) {
         const refs = new Map(all.map((a) => [a.obj, a.ref]));
-        printer.out(formatObjects(all.map((a) => a.obj), format, (o) => refs.get(o) as ResourceRef, single));
+        const objs = v.export === true ? all.map((a) => exportedObject(a.obj)) : all.map((a) => a.obj);
+        if (v.export === true) all.forEach((a, i) => refs.set(objs[i]!, a.ref));
+        printer.out(formatObjects(objs, format, (o) => refs.get(o) as ResourceRef, single));
       }
     }
     if (watch) {

@@ -16,6 +16,11 @@ export interface ConmonLaunch {
   socketDir: string;
   conmonPidFile: string;
   containerPidFile: string;
+  /** conmon holds the process's stdin open for attach (-i); `leaveStdinOpen`: an attach ending its input does not close it. */
+  stdin?: boolean;
+  leaveStdinOpen?: boolean;
+  /** The process has a terminal (-t): conmon takes its master through runc's console socket. */
+  tty?: boolean;
   /** Called once conmon runs, while runc creates the container. */
   onSpawned?: () => void;
 }
@@ -33,6 +38,8 @@ export function launchConmon(o: ConmonLaunch): Promise<number> {
     '-l', `k8s-file:${o.logPath}`, '--log-size-max', String(o.logSizeMax), '--exit-dir', o.exitDir, '--socket-dir-path', o.socketDir,
     '--log-level', 'error', '--syslog=false',
   ];
+  if (o.stdin) args.push('--stdin', ...(o.leaveStdinOpen ? ['--leave-stdin-open'] : []));
+  if (o.tty) args.push('--terminal');
   return new Promise((resolve, reject) => {
     let launched: Launched;
     try {

@@ -153,7 +153,7 @@ export class ContainerMetadataService implements Containers {
       const userSpec = opts.user ?? icfg.User ?? '';
       const user = await this.imageUser(image.id, snap.rootfs, userSpec);
       checkRunAsNonRoot(opts.security, user.uid);
-      const env = mergeEnv(icfg.Env, [`HOSTNAME=${hostname}`, `HOME=${user.home}`], opts.env);
+      const env = mergeEnv(icfg.Env, [`HOSTNAME=${hostname}`, `HOME=${user.home}`, ...(opts.tty ? ['TERM=xterm'] : [])], opts.env);
       for (const m of mounts) {
         if (m.type === 'volume' && m.name && !m.subPathOf) await this.volumes.initialise(m.name, await resolveInRoot(snap.rootfs, m.target));
       }
@@ -196,6 +196,8 @@ export class ContainerMetadataService implements Containers {
         pids: opts.resources.pids,
         isolation,
       });
+      // docker run -t: runc gives the process a terminal, whose master conmon receives on its console socket
+      if (opts.tty) (spec.process as { terminal: boolean }).terminal = true;
       const ensureWorkingDir = async (): Promise<void> => {
         const dir = await resolveInRoot(snap.rootfs, workingDir);
         if (!(await pathExists(dir))) await mkdir(dir, { recursive: true });

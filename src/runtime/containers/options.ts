@@ -63,6 +63,12 @@ export const CreateOptionsSchema = z.object({
   security: SecurityOptionsSchema.default({ capAdd: [], capDrop: [], privileged: false, seccomp: 'default', runAsNonRoot: false }),
   /** Log size cap and rotation (log-files.ts): Docker's max-size and max-file. */
   log: LogOptionsSchema.default({ maxSizeBytes: 10 << 20, maxFiles: 3 }),
+  /** The process gets a terminal (docker run -t); attach and logs see its output as stdout. */
+  tty: z.boolean().default(false),
+  /** Keep the process's stdin open for attach (docker run -i): conmon holds it. */
+  stdin: z.boolean().default(false),
+  /** The first attach that ends its input closes the process's stdin (docker run -i attached: StdinOnce). */
+  stdinOnce: z.boolean().default(false),
 });
 export type CreateOptions = z.input<typeof CreateOptionsSchema>;
 export type CreateSpec = z.infer<typeof CreateOptionsSchema>;

@@ -11,6 +11,7 @@ import { randomHexId } from '../util/digest.js';
 import { conflict, failed, invalid, RuntimeError } from '../util/errors.js';
 import { Cgroup, type CgroupStats, type CgroupVersion } from './cgroups.js';
 import { mergeEnv } from './command.js';
+import { AttachSession, type AttachStream } from './attach.js';
 import { launchConmon } from './conmon.js';
 import { collectExec, launchExec, type ExecStream, type TerminalSize } from './exec-stream.js';
 import { ExitMonitor, type ExitListener } from './exits.js';
@@ -65,6 +66,13 @@ export interface Tasks {
   execStream(ref: string, o: ExecOptions): Promise<ExecStream>;
   top(ref: string): Promise<TopProcess[]>;
   stats(ref: string): Promise<ContainerStats>;
+  /**
+   * docker attach: the container's output from now on, and its stdin when it was created with stdin open.
+   * Resolves once registered: a container that is not running is connected when it next starts, between
+   * runc create and runc start (docker run attaches before it starts), so none of its output is lost;
+   * `close()` gives up.
+   */
+  attach(ref: string): Promise<AttachStream>;
   /** Exit events (see exits.ts); returns the unsubscribe. */
   onExit(listener: ExitListener): () => void;
 }
@@ -91,6 +99,8 @@ export class TaskService implements Tasks {
   private readonly exits: ExitMonitor;
   /** Keeps the files conmon's log cap rotates away (log-files.ts). */
   private readonly logRotation = new LogRotationWatcher();
+  /** Attaches waiting for a container's next start, by container ID: connected between runc create and start. */
+  private readonly waitingAttaches = new Map<string, Set<AttachSession>>();
 
   constructor(private readonly o: TaskServiceOptions) {
     this.records = o.records;
@@ -164,9 +174,14 @@ export class TaskService implements Tasks {
         socketDir: paths.dir,
         conmonPidFile: paths.conmonPid,
         containerPidFile: paths.initPid,
+        stdin: rec.options.stdin,
+        leaveStdinOpen: !rec.options.stdinOnce,
+        tty: rec.options.tty,
         onSpawned: onLaunched,
       });
       await network;
+      // the process exists but has not run yet: attaches made before the start see all its output
+      this.connectWaitingAttaches(rec);
       await this.runc.start(rec.id, pid);
     } catch (e) {
       await network.catch(() => undefined);
@@ -200,6 +215,42 @@ export class TaskService implements Tasks {
     for (let i = 0; i < 50 && conmonAlive(conmonPid); i++) await delay(20);
     if (conmonAlive(conmonPid)) process.kill(conmonPid, 'SIGKILL');
     await this.cgroup(rec).remove();
+  }
+
+  private attachPaths(rec: ContainerRecord): { socket: string; ctl: string } {
+    const paths = this.records.paths(rec.id);
+    // conmon binds "attach" in <socket-dir>/<id>, its link to the bundle
+    return { socket: join(paths.bundle, 'attach'), ctl: join(paths.bundle, 'ctl') };
+  }
+
+  private connectWaitingAttaches(rec: ContainerRecord): void {
+    const waiting = this.waitingAttaches.get(rec.id);
+    if (!waiting) return;
+    this.waitingAttaches.delete(rec.id);
+    for (const session of waiting) session.connect();
+  }
+
+  async attach(ref: string): Promise<AttachStream> {
+    const rec = await this.records.resolve(ref);
+    const { socket, ctl } = this.attachPaths(rec);
+    return this.locks.run(rec.id, async () => {
+      const s = await this.observe(rec);
+      if (s.status === 'running' || s.status === 'paused') {
+        const now = new AttachSession(socket, ctl);
+        now.connect();
+        return now;
+      }
+      // registered under the lock, so a start cannot slip between the look and the registration
+      let set = this.waitingAttaches.get(rec.id);
+      if (!set) this.waitingAttaches.set(rec.id, (set = new Set()));
+      const waiting = set;
+      const session = new AttachSession(socket, ctl, () => {
+        waiting.delete(session);
+        if (waiting.size === 0 && this.waitingAttaches.get(rec.id) === waiting) this.waitingAttaches.delete(rec.id);
+      });
+      waiting.add(session);
+      return session;
+    });
   }
 
   /** Waits for the container to exit, up to `timeoutMs` (undefined: forever). Returns the observed state. */

@@ -8,6 +8,8 @@ export interface SyscallsAddon {
   umount?(target: string, flags: number): void;
   spawnDetached(file: string, argv: string[], envp: string[], cwd: string): { pid: number; stderrFd: number; syncFd: number };
   reap(pid: number): number;
+  /** Connects to a SOCK_SEQPACKET unix socket; answers the fd of a stream socket bridged to it (attach.c). Older builds lack it. */
+  attachBridge?(path: string): number;
   /** openat2(2); absent from an addon built before it was added (scripts/setup rebuilds it). */
   openat2?(dirfd: number, path: string, flags: number, mode: number, resolve: number): number;
   constants?: OpenAt2Constants;

@@ -1,0 +1,240 @@
+/**
+ * ContainerCreate (Docker's Config + HostConfig + NetworkingConfig) → a Berth Container object and
+ * the Volume objects it needs (named volumes Docker would create on first use, anonymous ones).
+ * Errors are Docker's messages (DockerError, a 400 on the API front, exit 125 in the CLI); the API
+ * server then checks the object against the Container schema as for any client.
+ */
+import { randomBytes } from 'node:crypto';
+import type { ContainerSpec, VolumeMount } from '../../api/container.js';
+import type { KObject } from '../api-client.js';
+import type { CreateBody } from './create-body.js';
+import { ANNOTATION_ANONYMOUS_FOR, ANNOTATION_AUTO_REMOVE, checkDockerName, dockerMetadata, DockerError, objectNameFor, type CreatedBy } from './names.js';
+
+export const API_VERSION = 'berth.dev/v1alpha1';
+
+export interface ContainerPlan {
+  container: KObject;
+  /** Volumes to create first (named ones that do not exist yet are Docker's to make; anonymous ones always). */
+  volumes: Array<{ object: KObject; anonymous: boolean }>;
+  /** Named volumes the container mounts (existing ones are left alone). */
+  namedVolumes: string[];
+}
+
+export interface PlanOptions {
+  /** Docker name (from --name or ?name=); a random one when absent. */
+  dockerName: string;
+  createdBy: CreatedBy;
+  nodeName?: string;
+  /** Create stopped (docker create), or running at once (berth run -d, which needs no attach first). */
+  start?: boolean;
+}
+
+const toList = (v: string | string[] | null | undefined): string[] | undefined => (v === null || v === undefined ? undefined : Array.isArray(v) ? v : [v]);
+
+/** "80/tcp" → {port, protocol}. */
+export function parsePortKey(key: string): { port: number; protocol: 'TCP' | 'UDP' } {
+  const m = /^(\d{1,5})(?:\/(tcp|udp|sctp))?$/i.exec(key);
+  const port = m ? Number(m[1]) : NaN;
+  if (!m || port < 1 || port > 65535) throw new DockerError(`invalid port specification: "${key}"`);
+  const proto = (m[2] ?? 'tcp').toLowerCase();
+  if (proto === 'sctp') throw new DockerError(`invalid port specification: "${key}": sctp is not supported by Berth`);
+  return { port, protocol: proto === 'udp' ? 'UDP' : 'TCP' };
+}
+
+function parseHostPort(s: string | undefined, key: string): number | undefined {
+  if (s === undefined || s === '') return undefined;
+  if (!/^\d{1,5}$/.test(s) || Number(s) < 1 || Number(s) > 65535) {
+    throw new DockerError(`invalid port specification: "${s}"${/^\d+-\d+$/.test(s) ? ' (port ranges are not supported by Berth)' : ''} for ${key}`);
+  }
+  return Number(s);
+}
+
+/** Docker's restart policy names → restartPolicy. */
+function restartPolicy(name: string | undefined): ContainerSpec['restartPolicy'] {
+  switch (name ?? '') {
+    case '':
+    case 'no':
+      return 'Never';
+    case 'always':
+    case 'unless-stopped':
+      return 'Always';
+    case 'on-failure':
+      return 'OnFailure';
+    default:
+      throw new DockerError(`invalid restart policy: unknown policy '${name}'; use one of 'no', 'always', 'on-failure' or 'unless-stopped'`);
+  }
+}
+
+/** Docker's NetworkMode (and the networks of NetworkingConfig) → spec.network. */
+function networkMode(body: CreateBody, hasPorts: boolean): ContainerSpec['network'] {
+  const mode = body.HostConfig?.NetworkMode ?? '';
+  const endpoints = Object.keys(body.NetworkingConfig?.EndpointsConfig ?? {}).filter((n) => !['bridge', 'host', 'none', 'default'].includes(n));
+  const custom = [mode, ...endpoints].find((m) => m !== '' && !['default', 'bridge', 'host', 'none'].includes(m) && !m.startsWith('container:'));
+  if (mode.startsWith('container:')) throw new DockerError(`network mode "${mode}": sharing another container's network is not supported by Berth`);
+  if (custom !== undefined) {
+    throw new DockerError(`network ${custom} not found: user-defined networks are not available on this Berth yet (they come with the networking work); use --network none, host or bridge`, 404);
+  }
+  if (body.NetworkDisabled) return 'none';
+  if (mode === 'host' || mode === 'none') return mode;
+  if (mode === 'bridge') return 'bridge';
+  // Docker's default network is the bridge; Berth's default is none (loopback only) until bridge networking
+  // lands, except that published ports need the bridge: that fails on the node with a message saying so
+  return hasPorts ? 'bridge' : 'none';
+}
+
+function ports(body: CreateBody): NonNullable<ContainerSpec['ports']> {
+  const out = new Map<string, NonNullable<ContainerSpec['ports']>[number]>();
+  const hc = body.HostConfig ?? {};
+  for (const [key, bindings] of Object.entries(hc.PortBindings ?? {})) {
+    const { port, protocol } = parsePortKey(key);
+    for (const b of bindings ?? [{}]) {
+      const hostPort = parseHostPort(b.HostPort, key);
+      const hostIP = b.HostIp && b.HostIp !== '' && b.HostIp !== '0.0.0.0' ? b.HostIp : undefined;
+      if (hostPort === undefined) throw new DockerError(`port ${key}: a random host port (-p ${port} or -P) is not supported by Berth yet; give HOST:${port}`);
+      out.set(`${port}/${protocol}`, { containerPort: port, protocol, hostPort, ...(hostIP ? { hostIP } : {}) });
+    }
+  }
+  if (hc.PublishAllPorts) {
+    const exposed = Object.keys(body.ExposedPorts ?? {});
+    if (exposed.length) throw new DockerError('-P (publish all ports on random host ports) is not supported by Berth yet; publish each with -p HOST:CONTAINER');
+  }
+  return [...out.values()];
+}
+
+function resources(hc: NonNullable<CreateBody['HostConfig']>): ContainerSpec['resources'] | undefined {
+  const limits: Record<string, string> = {};
+  if (hc.Memory) {
+    if (hc.Memory < 6 * 1024 * 1024) throw new DockerError('Minimum memory limit allowed is 6MB');
+    limits.memory = String(hc.Memory);
+  }
+  if (hc.NanoCpus) limits.cpu = `${Math.max(1, Math.round(hc.NanoCpus / 1e6))}m`;
+  else if (hc.CpuQuota && hc.CpuQuota > 0) limits.cpu = `${Math.max(1, Math.round((hc.CpuQuota / (hc.CpuPeriod || 100_000)) * 1000))}m`;
+  if (hc.PidsLimit && hc.PidsLimit > 0) limits.pids = String(hc.PidsLimit);
+  return Object.keys(limits).length ? { limits } : undefined;
+}
+
+/** One Binds entry: SOURCE:TARGET[:OPTIONS]; SOURCE an absolute host path or a volume name. */
+export function parseBind(bind: string): { source: string; target: string; readOnly: boolean } {
+  const parts = bind.split(':');
+  if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1]) throw new DockerError(`invalid volume specification: '${bind}'`);
+  const [source, target, opts = ''] = parts as [string, string, string?];
+  if (!target.startsWith('/')) throw new DockerError(`invalid volume specification: '${bind}': invalid mount config: mount path must be absolute`);
+  const flags = opts ? opts.split(',') : [];
+  for (const f of flags) if (!['ro', 'rw', 'z', 'Z', 'nocopy', 'rprivate', 'private', 'rshared', 'shared', 'rslave', 'slave', 'consistent', 'cached', 'delegated'].includes(f)) throw new DockerError(`invalid mode: ${f}`);
+  return { source, target, readOnly: flags.includes('ro') };
+}
+
+function volumeObject(name: string, dockerName: string, createdBy: CreatedBy, nodeName: string | undefined, annotations: Record<string, string> = {}): KObject {
+  return {
+    apiVersion: API_VERSION,
+    kind: 'Volume',
+    metadata: dockerMetadata({ name, dockerName, createdBy, extraAnnotations: annotations }),
+    spec: { driver: 'local', ...(nodeName ? { nodeName } : {}) },
+  };
+}
+
+export function planContainer(body: CreateBody, o: PlanOptions): ContainerPlan {
+  const dockerName = checkDockerName(o.dockerName, 'container');
+  const name = objectNameFor(dockerName);
+  if (!body.Image) throw new DockerError('No image was specified: Config.Image is required');
+  const hc = body.HostConfig ?? {};
+  if (hc.Privileged) throw new DockerError('privileged containers (--privileged, HostConfig.Privileged) are not supported by Berth; add the capabilities the process needs with --cap-add');
+  const autoRemove = hc.AutoRemove === true;
+  const policy = restartPolicy(hc.RestartPolicy?.Name);
+  if (autoRemove && policy !== 'Never') throw new DockerError('Conflicting options: --restart and --rm');
+
+  const volumeMounts: VolumeMount[] = [];
+  const volumes: ContainerPlan['volumes'] = [];
+  const namedVolumes: string[] = [];
+  const mountNamed = (source: string, target: string, readOnly: boolean) => {
+    const volName = objectNameFor(checkDockerName(source, 'volume'));
+    if (!namedVolumes.includes(volName)) {
+      namedVolumes.push(volName);
+      volumes.push({ object: volumeObject(volName, source, o.createdBy, o.nodeName), anonymous: false });
+    }
+    volumeMounts.push({ name: volName, mountPath: target, ...(readOnly ? { readOnly } : {}) });
+  };
+  const mountAnonymous = (target: string) => {
+    const volName = `anon-${randomBytes(6).toString('hex')}`;
+    volumes.push({ object: volumeObject(volName, volName, o.createdBy, o.nodeName, { [ANNOTATION_ANONYMOUS_FOR]: name }), anonymous: true });
+    volumeMounts.push({ name: volName, mountPath: target });
+  };
+  for (const bind of hc.Binds ?? []) {
+    const b = parseBind(bind);
+    if (b.source.startsWith('/')) volumeMounts.push({ hostPath: b.source, mountPath: b.target, ...(b.readOnly ? { readOnly: true } : {}) });
+    else mountNamed(b.source, b.target, b.readOnly);
+  }
+  for (const [i, m] of (hc.Mounts ?? []).entries()) {
+    const type = m.Type ?? 'volume';
+    if (!m.Target?.startsWith('/')) throw new DockerError(`invalid mount config for type "${type}": mount path must be absolute (HostConfig.Mounts[${i}].Target)`);
+    if (type === 'bind') {
+      if (!m.Source?.startsWith('/')) throw new DockerError(`invalid mount config for type "bind": invalid mount path: '${m.Source ?? ''}' mount path must be absolute`);
+      volumeMounts.push({ hostPath: m.Source, mountPath: m.Target, ...(m.ReadOnly ? { readOnly: true } : {}) });
+    } else if (type === 'volume') {
+      if (m.Source) mountNamed(m.Source, m.Target, m.ReadOnly === true);
+      else mountAnonymous(m.Target);
+    } else {
+      throw new DockerError(`mount type "${type}" is not supported by Berth (HostConfig.Mounts[${i}]); use bind or volume`);
+    }
+  }
+  for (const target of Object.keys(body.Volumes ?? {})) {
+    if (!target.startsWith('/')) throw new DockerError(`invalid volume specification: '${target}': mount path must be absolute`);
+    if (!volumeMounts.some((m) => m.mountPath === target)) mountAnonymous(target);
+  }
+  const seen = new Set<string>();
+  for (const m of volumeMounts) {
+    if (seen.has(m.mountPath)) throw new DockerError(`Duplicate mount point: ${m.mountPath}`);
+    seen.add(m.mountPath);
+  }
+
+  const portList = ports(body);
+  const env = (body.Env ?? []).map((e) => {
+    const eq = e.indexOf('=');
+    return eq < 0 ? { name: e, value: '' } : { name: e.slice(0, eq), value: e.slice(eq + 1) };
+  });
+  for (const e of env) if (!e.name) throw new DockerError('invalid environment variable: =');
+  const entrypoint = toList(body.Entrypoint);
+  const cmd = toList(body.Cmd);
+  const hostname = body.Hostname || undefined;
+  if (hostname !== undefined && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(hostname)) {
+    throw new DockerError(`invalid hostname format: ${hostname} (Berth takes a lowercase RFC 1123 hostname)`);
+  }
+  if (body.WorkingDir && !body.WorkingDir.startsWith('/')) throw new DockerError(`the working directory '${body.WorkingDir}' is invalid, it needs to be an absolute path`);
+  const spec: Record<string, unknown> = {
+    image: body.Image,
+    ...(entrypoint && entrypoint.length && !(entrypoint.length === 1 && entrypoint[0] === '') ? { command: entrypoint } : {}),
+    ...(cmd && cmd.length ? { args: cmd } : {}),
+    ...(env.length ? { env } : {}),
+    ...(body.WorkingDir ? { workingDir: body.WorkingDir } : {}),
+    ...(body.User ? { user: body.User } : {}),
+    ...(hostname ? { hostname } : {}),
+    ...(body.Tty ? { tty: true } : {}),
+    ...(body.OpenStdin ? { stdin: true, ...(body.StdinOnce ? { stdinOnce: true } : {}) } : {}),
+    ...(portList.length ? { ports: portList } : {}),
+    ...(volumeMounts.length ? { volumeMounts } : {}),
+    ...(hc.VolumesFrom?.length ? { volumesFrom: hc.VolumesFrom.map((v) => { const [n, mode] = v.split(':'); return `${objectNameFor(n ?? v)}${mode ? `:${mode}` : ''}`; }) } : {}),
+    ...(resources(hc) ? { resources: resources(hc) } : {}),
+    ...(hc.ReadonlyRootfs ? { readOnlyRootFilesystem: true } : {}),
+    ...(hc.CapAdd?.length ? { capAdd: hc.CapAdd } : {}),
+    ...(hc.CapDrop?.length ? { capDrop: hc.CapDrop } : {}),
+    restartPolicy: policy,
+    state: o.start ? 'Running' : 'Stopped',
+    ...(body.StopSignal ? { stopSignal: body.StopSignal } : {}),
+    ...(body.StopTimeout !== null && body.StopTimeout !== undefined && body.StopTimeout >= 0 ? { stopGracePeriodSeconds: body.StopTimeout } : {}),
+    network: networkMode(body, portList.length > 0),
+    ...(o.nodeName ? { nodeName: o.nodeName } : {}),
+  };
+  const container: KObject = {
+    apiVersion: API_VERSION,
+    kind: 'Container',
+    metadata: dockerMetadata({
+      name,
+      dockerName,
+      labels: body.Labels ?? {},
+      createdBy: o.createdBy,
+      ...(autoRemove ? { extraAnnotations: { [ANNOTATION_AUTO_REMOVE]: 'true' } } : {}),
+    }),
+    spec,
+  };
+  return { container, volumes, namedVolumes };
+}

@@ -1,0 +1,242 @@
+/** The shared Docker mapping (src/client/docker): flags → ContainerCreate → Container, names, views, templates, filters, events. */
+import { describe, expect, it } from 'vitest';
+import type { KObject } from '../../../src/client/api-client.js';
+import { parseCreateBody } from '../../../src/client/docker/create-body.js';
+import { runtimeMessage, startFailureCode } from '../../../src/client/docker/engine.js';
+import { filterContainers, parseFilterFlags, parseFiltersJson } from '../../../src/client/docker/filters.js';
+import { checkDockerName, dockerIdOf, dockerLabelsOf, dockerMetadata, dockerNameOf, DockerError, fitsKubernetesLabel, objectNameFor } from '../../../src/client/docker/names.js';
+import { createBodyFromFlags, parsePublish, ramInBytes } from '../../../src/client/docker/run-flags.js';
+import { eventLine, eventMatches, EventTranslator } from '../../../src/client/docker/system.js';
+import { compileTemplate, formatList, TemplateError } from '../../../src/client/docker/template.js';
+import { planContainer } from '../../../src/client/docker/to-container.js';
+import { containerInspect, dockerState, statusText } from '../../../src/client/docker/views.js';
+import { splitAtImage, runFlags } from '../../../src/cli/docker/run-spec.js';
+
+const plan = (image: string, cmd: string[], f: Parameters<typeof createBodyFromFlags>[2], name = 'web') =>
+  planContainer(parseCreateBody(createBodyFromFlags(image, cmd, f, { HOME: '/root', FROM_ENV: 'yes' })), { dockerName: name, createdBy: 'cli', nodeName: 'n1' });
+
+const err = (fn: () => unknown): string => {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(DockerError);
+    return (e as Error).message;
+  }
+  throw new Error('no error thrown');
+};
+
+describe('docker run flags → Container', () => {
+  it('maps the common flags onto the Container spec, with the created-by label', () => {
+    const p = plan('busybox', ['httpd', '-f'], {
+      env: ['A=1', 'FROM_ENV', 'MISSING'],
+      envFileLines: ['# comment', 'B=2', ''],
+      workdir: '/www',
+      user: '1000:50',
+      hostname: 'box',
+      restart: 'on-failure:3',
+      memory: '64m',
+      cpus: '0.5',
+      pidsLimit: '100',
+      readOnly: true,
+      capAdd: ['NET_ADMIN'],
+      capDrop: ['MKNOD'],
+      entrypoint: '/bin/sh',
+      label: ['app=web', 'com.example.long/path=a/b/c'],
+      stopSignal: 'SIGINT',
+      stopTimeout: '3',
+      interactive: true,
+      tty: true,
+      attachStdin: true,
+      volume: ['data:/data:ro', '/srv:/srv', '/anon'],
+      volumesFrom: ['other:ro'],
+    });
+    const spec = p.container.spec as Record<string, unknown>;
+    expect(spec).toMatchObject({
+      image: 'busybox',
+      command: ['/bin/sh'],
+      args: ['httpd', '-f'],
+      env: [
+        { name: 'B', value: '2' },
+        { name: 'A', value: '1' },
+        { name: 'FROM_ENV', value: 'yes' },
+      ],
+      workingDir: '/www',
+      user: '1000:50',
+      hostname: 'box',
+      tty: true,
+      stdin: true,
+      stdinOnce: true,
+      restartPolicy: 'OnFailure',
+      resources: { limits: { memory: String(64 * 1024 * 1024), cpu: '500m', pids: '100' } },
+      readOnlyRootFilesystem: true,
+      capAdd: ['NET_ADMIN'],
+      capDrop: ['MKNOD'],
+      stopSignal: 'SIGINT',
+      stopGracePeriodSeconds: 3,
+      state: 'Stopped',
+      network: 'none',
+      nodeName: 'n1',
+      volumesFrom: ['other:ro'],
+    });
+    const mounts = spec.volumeMounts as { name?: string; hostPath?: string; mountPath: string; readOnly?: boolean }[];
+    expect(mounts[0]).toEqual({ name: 'data', mountPath: '/data', readOnly: true });
+    expect(mounts[1]).toEqual({ hostPath: '/srv', mountPath: '/srv' });
+    expect(mounts[2]!.name).toMatch(/^anon-[0-9a-f]{12}$/);
+    expect(p.volumes.map((v) => [v.object.metadata.name, v.anonymous])).toEqual([
+      ['data', false],
+      [mounts[2]!.name, true],
+    ]);
+    expect(p.container.metadata.labels).toEqual({ 'berth.dev/created-by': 'cli', app: 'web' });
+    // a label Kubernetes labels cannot hold is kept whole in an annotation
+    expect(dockerLabelsOf(p.container)).toEqual({ app: 'web', 'com.example.long/path': 'a/b/c' });
+  });
+
+  it("keeps Docker's names that are not object names, and gives IDs from the uid", () => {
+    expect(objectNameFor('web')).toBe('web');
+    const odd = objectNameFor('Proj_web_1');
+    expect(odd).toMatch(/^proj-web-1-[0-9a-f]{6}$/);
+    expect(objectNameFor('proj_web_1')).not.toBe(odd);
+    const p = plan('busybox', [], {}, 'Proj_web_1');
+    expect(p.container.metadata.name).toBe(odd);
+    expect(dockerNameOf(p.container)).toBe('Proj_web_1');
+    const obj: KObject = { metadata: { name: 'x', uid: 'u-1' } };
+    expect(dockerIdOf(obj)).toMatch(/^[0-9a-f]{64}$/);
+    expect(dockerIdOf(obj)).toBe(dockerIdOf({ metadata: { name: 'y', uid: 'u-1' } }));
+  });
+
+  it("refuses bad input with Docker's messages", () => {
+    expect(err(() => checkDockerName('bad name!', 'container'))).toBe('Invalid container name (bad name!), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed');
+    expect(err(() => parsePublish('abc'))).toBe('invalid containerPort: abc');
+    expect(err(() => parsePublish('99999:80'))).toBe('invalid hostPort: 99999');
+    expect(err(() => parsePublish('80/xyz'))).toBe('invalid proto: xyz');
+    expect(err(() => plan('busybox', [], { restart: 'sometimes' }))).toMatch(/invalid restart policy: unknown policy 'sometimes'/);
+    expect(err(() => plan('busybox', [], { restart: 'always', rm: true }))).toBe('Conflicting options: --restart and --rm');
+    expect(err(() => plan('busybox', [], { memory: '1m' }))).toBe('Minimum memory limit allowed is 6MB');
+    expect(err(() => plan('busybox', [], { volume: ['data'] }))).toMatch(/invalid volume specification: 'data'/);
+    expect(err(() => plan('busybox', [], { volume: ['data:relative'] }))).toMatch(/mount path must be absolute/);
+    expect(err(() => plan('busybox', [], { network: 'mynet' }))).toMatch(/network mynet not found: user-defined networks are not available/);
+    expect(err(() => plan('busybox', [], { privileged: true }))).toMatch(/privileged containers .* are not supported by Berth/);
+    expect(err(() => plan('busybox', [], { workdir: 'rel' }))).toMatch(/it needs to be an absolute path/);
+    expect(err(() => plan('busybox', [], { mount: ['type=tmpfs,target=/t'] }))).toMatch(/mount type "tmpfs" is not supported/);
+    expect(err(() => plan('busybox', [], { publish: ['8080'] }))).toMatch(/random host port/);
+    expect(() => parseCreateBody({ Image: 5 })).toThrow(/Image/);
+    expect(ramInBytes('1g')).toBe(1024 ** 3);
+  });
+
+  it('publishes ports on the bridge network, which the node refuses by name until networking lands', () => {
+    const p = plan('busybox', [], { publish: ['127.0.0.1:8080:80/tcp', '53:53/udp'] });
+    expect((p.container.spec as { ports: unknown }).ports).toEqual([
+      { containerPort: 80, protocol: 'TCP', hostPort: 8080, hostIP: '127.0.0.1' },
+      { containerPort: 53, protocol: 'UDP', hostPort: 53 },
+    ]);
+    expect((p.container.spec as { network: string }).network).toBe('bridge');
+    expect((plan('busybox', [], { network: 'host' }).container.spec as { network: string }).network).toBe('host');
+  });
+
+  it('splits berth run at the image: what follows is the command, flags included', () => {
+    expect(splitAtImage(['--rm', '-e', 'A=1', 'busybox', 'sh', '-c', 'exit 3'], runFlags)).toEqual({ ours: ['--rm', '-e', 'A=1'], image: 'busybox', command: ['sh', '-c', 'exit 3'] });
+    expect(splitAtImage(['-it', '--name=x', '-p', '80:80', 'img'], runFlags)).toEqual({ ours: ['-it', '--name=x', '-p', '80:80'], image: 'img', command: [] });
+    expect(splitAtImage(['-dp', '80:80', 'img', 'ls', '-l'], runFlags)).toEqual({ ours: ['-dp', '80:80'], image: 'img', command: ['ls', '-l'] });
+  });
+
+  it("maps runtime start failures to docker's 127 and 126", () => {
+    const msg = 'container abc: runc create failed: time="x" level=error msg="runc create failed: unable to start container process: exec: \\"nosuch\\": executable file not found in $PATH"';
+    expect(runtimeMessage(msg)).toBe('failed to create task for container: OCI runtime create failed: runc create failed: unable to start container process: exec: "nosuch": executable file not found in $PATH: unknown');
+    expect(startFailureCode(runtimeMessage(msg)!)).toBe(127);
+    expect(startFailureCode('exec: "/etc": permission denied')).toBe(126);
+    expect(startFailureCode('something else')).toBe(125);
+  });
+});
+
+const ctr = (name: string, status: Record<string, unknown>, extra: Partial<KObject> = {}): KObject => ({
+  apiVersion: 'berth.dev/v1alpha1',
+  kind: 'Container',
+  metadata: { name, uid: `uid-${name}`, namespace: 'default', creationTimestamp: '2026-01-01T00:00:00Z', labels: { app: name } },
+  spec: { image: 'busybox', args: ['sleep', '9'], network: 'none' },
+  status,
+  ...extra,
+});
+
+describe('Docker views of Containers', () => {
+  const now = Date.parse('2026-01-01T00:10:00Z');
+  it("gives docker's states and status texts", () => {
+    expect(dockerState(ctr('a', { phase: 'Running', startedAt: '2026-01-01T00:05:00Z' }))).toBe('running');
+    expect(statusText(ctr('a', { phase: 'Running', startedAt: '2026-01-01T00:05:00Z' }), now)).toBe('Up 5 minutes');
+    expect(statusText(ctr('b', { phase: 'Exited', exitCode: 3, finishedAt: '2026-01-01T00:09:00Z' }), now)).toBe('Exited (3) About a minute ago');
+    expect(dockerState(ctr('c', { phase: 'Exited', reason: 'Stopped' }))).toBe('created');
+    expect(dockerState(ctr('d', { phase: 'Paused', startedAt: '2026-01-01T00:00:00Z' }))).toBe('paused');
+    expect(dockerState(ctr('e', { phase: 'Exited', reason: 'CrashLoopBackOff', finishedAt: '2026-01-01T00:00:00Z' }))).toBe('restarting');
+  });
+
+  it('inspects a container as docker does, the image filling what the spec leaves out', () => {
+    const doc = containerInspect(ctr('web', { phase: 'Running', pid: 42, startedAt: '2026-01-01T00:01:00Z', imageID: 'sha256:abc' }), { image: { Env: ['PATH=/bin'], Entrypoint: null, Cmd: ['sh'] } });
+    expect(doc).toMatchObject({ Name: '/web', Path: 'sleep', Args: ['9'], Image: 'sha256:abc', State: { Status: 'running', Running: true, Pid: 42 }, Config: { Cmd: ['sleep', '9'], Env: ['PATH=/bin'], Labels: { app: 'web' } } });
+  });
+});
+
+describe('templates', () => {
+  const doc = { State: { Status: 'running', Running: true }, Config: { Cmd: ['sleep', '9'], Labels: { 'com.x/y': 'z' } }, Name: '/web', Ports: [], Names: ['a', 'b'] };
+  it('renders field paths, json, index, join, upper, if/else, range and pipes', () => {
+    expect(compileTemplate('{{.State.Status}}')(doc)).toBe('running');
+    expect(compileTemplate('{{json .Config.Cmd}}')(doc)).toBe('["sleep","9"]');
+    expect(compileTemplate('{{index .Config.Labels "com.x/y"}}')(doc)).toBe('z');
+    expect(compileTemplate('{{join .Names ","}}')(doc)).toBe('a,b');
+    expect(compileTemplate('{{.Name | upper}}')(doc)).toBe('/WEB');
+    expect(compileTemplate('{{if .State.Running}}up{{else}}down{{end}}')(doc)).toBe('up');
+    expect(compileTemplate('{{range .Names}}[{{.}}]{{end}}')(doc)).toBe('[a][b]');
+    expect(compileTemplate('{{- .Name -}}  x')(doc)).toBe('/webx');
+    expect(compileTemplate('{{printf "%s:%d" .Name 3}}')(doc)).toBe('/web:3');
+    expect(compileTemplate('{{.Missing}}')(doc)).toBe('<no value>');
+    expect(formatList('table {{.Name}}\t{{.State.Status}}', [doc])).toBe('NAME   STATUS\n/web   running\n');
+  });
+  it('refuses unknown functions and unclosed blocks by name', () => {
+    expect(() => compileTemplate('{{nosuch .X}}')(doc)).toThrow(TemplateError);
+    expect(() => compileTemplate('{{nosuch .X}}')(doc)).toThrow(/function "nosuch" not defined/);
+    expect(() => compileTemplate('{{if .X}}')).toThrow(/missing \{\{end\}\}/);
+  });
+});
+
+describe('filters and events', () => {
+  const items = [ctr('web', { phase: 'Running', startedAt: '2026-01-01T00:00:00Z' }), ctr('job', { phase: 'Exited', exitCode: 2, finishedAt: '2026-01-01T00:01:00Z' })];
+  it("parses docker's filter forms and filters containers", () => {
+    expect(parseFiltersJson('{"label":{"a=b":true},"status":["running"]}')).toEqual({ label: ['a=b'], status: ['running'] });
+    expect(parseFilterFlags(['status=exited', 'name=job'])).toEqual({ status: ['exited'], name: ['job'] });
+    expect(filterContainers(items, { status: ['exited'] }).map((c) => c.metadata.name)).toEqual(['job']);
+    expect(filterContainers(items, { exited: ['2'] }).map((c) => c.metadata.name)).toEqual(['job']);
+    expect(filterContainers(items, { label: ['app=web'] }).map((c) => c.metadata.name)).toEqual(['web']);
+    // several labels must all match (compose filters by project and service at once)
+    expect(filterContainers(items, { label: ['app=web', 'app'] }).map((c) => c.metadata.name)).toEqual(['web']);
+    expect(filterContainers(items, { label: ['app=web', 'app=job'] }).map((c) => c.metadata.name)).toEqual([]);
+    expect(filterContainers(items, { status: ['running', 'exited'] }).map((c) => c.metadata.name)).toEqual(['web', 'job']);
+    expect(() => filterContainers(items, { bogus: ['1'] })).toThrow("invalid filter 'bogus'");
+    expect(() => parseFilterFlags(['novalue'])).toThrow(/expected name=value/);
+  });
+  it('turns object changes into docker events', () => {
+    const tr = new EventTranslator();
+    const created = ctr('w', {});
+    expect(tr.change('ADDED', created).map((e) => e.Action)).toEqual(['create']);
+    expect(tr.change('MODIFIED', ctr('w', { phase: 'Running', startedAt: '2026-01-01T00:00:01Z' })).map((e) => e.Action)).toEqual(['start']);
+    const die = tr.change('MODIFIED', ctr('w', { phase: 'Exited', exitCode: 3, startedAt: '2026-01-01T00:00:01Z', finishedAt: '2026-01-01T00:00:02Z' }));
+    expect(die.map((e) => [e.Action, e.Actor.Attributes.exitCode])).toEqual([['die', '3']]);
+    expect(eventLine(die[0]!)).toMatch(/^2026-01-01T00:00:02.000000000Z container die [0-9a-f]{64} \(app=w, exitCode=3, image=busybox, name=w\)$/);
+    expect(eventMatches(die[0]!, { event: ['die'], container: ['w'] })).toBe(true);
+    expect(eventMatches(die[0]!, { event: ['start'] })).toBe(false);
+    expect(tr.change('DELETED', created).map((e) => e.Action)).toEqual(['destroy']);
+  });
+  it('keeps labels that do not fit Kubernetes in an annotation', () => {
+    expect(fitsKubernetesLabel('com.docker.compose.project', 'demo')).toBe(true);
+    expect(fitsKubernetesLabel('com.docker.compose.config-hash', 'a'.repeat(64))).toBe(false);
+    const md = dockerMetadata({ name: 'x', createdBy: 'docker-api', labels: { ok: 'yes', 'com.docker.compose.project.working_dir': '/home/u/p' } });
+    expect(md.labels).toEqual({ 'berth.dev/created-by': 'docker-api', ok: 'yes' });
+    expect(JSON.parse(md.annotations!['berth.dev/docker-labels']!)).toEqual({ 'com.docker.compose.project.working_dir': '/home/u/p' });
+  });
+});
+
+describe('base images of a Dockerfile', () => {
+  it('lists FROM images, less scratch and earlier stages, with ARGs before the first FROM', async () => {
+    const { baseImages } = await import('../../../src/client/docker/base-images.js');
+    const df = 'ARG BASE=alpine:3\nARG V\nFROM ${BASE} AS build\nRUN make\nFROM scratch\nCOPY --from=build /x /x\nFROM build AS again\nFROM --platform=linux/amd64 busybox:${V:-1.36}\n';
+    expect(baseImages(df)).toEqual(['alpine:3', 'busybox:1.36']);
+    expect(baseImages(df, { BASE: 'debian:12', V: '1.37' })).toEqual(['debian:12', 'busybox:1.37']);
+  });
+});
