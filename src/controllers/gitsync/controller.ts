@@ -15,28 +15,27 @@ import {
   WEBHOOK_PREFIX,
   webhookId,
   type HistoryEntry,
-  type OutOfSyncEntry,
   type SyncError,
 } from '../../api/gitsync.js';
 import { apiVersionOf, type KObject, type ResourceType } from '../../client/api-client.js';
 import { Controller } from '../../client/controller.js';
 import { EventRecorder } from '../../client/events.js';
 import { GitSource } from '../../client/gitops/source.js';
-import type { GitCredentials } from '../../client/gitops/git.js';
-import { describeKey, OWNER_ANNOTATION, renderRevision, type DesiredObject, type RenderResult } from '../../client/gitops/render.js';
-import { keyOf, splitKey, type Informer } from '../../client/informer.js';
+import { describeKey, OWNER_ANNOTATION, type DesiredObject, type RenderResult } from '../../client/gitops/render.js';
+import { splitKey, type Informer } from '../../client/informer.js';
 import { allResourceTypes, EventType, GitSyncType, SecretType } from '../../client/kinds.js';
 import { gitSyncCommitToReady, gitSyncManagedObjects, gitSyncSyncDuration, gitSyncSyncs } from '../../metrics/gitsync.js';
 import type { ControllerContext, RunnableController } from '../context.js';
 import { Applier } from './applier.js';
 import { currentHealth, olderThan, type GitSyncCore, type GitSyncObject } from './core.js';
-import { credentialsFrom } from '../../client/gitops/credentials.js';
 import { checkDrift } from './drift.js';
 import { aggregate } from './health.js';
 import { advance, backoffMs, currentInventory, intervalOf, rollback, startOperation, timeoutOf, type OpOutcome } from './operation.js';
-import { buildStatus, sameStatus, statusPatch, withoutTimes } from './status.js';
+import { buildStatus, problemOf, sameStatus, statusPatch, withoutTimes } from './status.js';
 import { newState, type SyncState } from './state.js';
 import { baseline } from './baseline.js';
+import { outOfSync } from './out-of-sync.js';
+import { SourceError, SourceStep } from './source-step.js';
 
 export interface GitSyncControllerOptions {
   /** Where the cached clones live (berth server: <data-dir>/gitsync; berth controller: --cache-dir). */
@@ -58,15 +57,6 @@ const STATUS_MESSAGE_INTERVAL_MS = 1000;
 
 type Result = 'applied' | 'unchanged' | 'failed' | 'blocked' | 'rolled_back';
 
-class SourceError extends Error {
-  constructor(
-    readonly reason: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 /** Kinds a GitSync may apply: all the server serves but Events and Nodes. */
 const managedTypes = (): ResourceType[] => allResourceTypes.filter((t) => !(t.group === '' && t.kind === 'Event') && !(t.group === 'berth.dev' && t.kind === 'Node'));
 
@@ -81,6 +71,7 @@ export class GitSyncController implements RunnableController, GitSyncCore {
   private readonly managed = new Map<string, Informer>();
   private readonly types = managedTypes();
   private readonly states = new Map<string, SyncState>();
+  private readonly sourceStep: SourceStep;
 
   constructor(
     private readonly ctx: ControllerContext,
@@ -91,6 +82,7 @@ export class GitSyncController implements RunnableController, GitSyncCore {
     this.events = new EventRecorder({ events: ctx.client.resource(EventType) }, 'gitsync-controller', hostname());
     this.gitsyncs = ctx.informers.for(ctx.client.resource<GitSyncObject>(GitSyncType));
     this.secrets = ctx.informers.for(ctx.client.resource(SecretType));
+    this.sourceStep = new SourceStep({ source: this.source, types: this.types, secret: (ns, name) => this.secrets.get(ns, name), ...(o.kustomize ? { kustomize: o.kustomize } : {}), log: (m) => this.log(m) });
     for (const t of this.types) this.managed.set(`${t.group}/${t.kind}`, ctx.informers.for(ctx.client.resource(t)));
     this.controller = new Controller({ name: this.name, reconcile: (k) => this.reconcile(k), concurrency: o.concurrency ?? 4, resyncMs: 5 * 60_000, log: ctx.log });
     const ann = (o: KObject | undefined) => o?.metadata.annotations ?? {};
@@ -196,8 +188,8 @@ export class GitSyncController implements RunnableController, GitSyncCore {
     const known = st.renders.get(revision);
     if (known) return known;
     const url = gs.spec!.url;
-    if (!(await this.source.hasCommit(url, revision))) await this.source.fetch(url, { revision, ref: revision }, await this.credentials(gs));
-    const render = await this.render(gs, st, revision);
+    if (!(await this.source.hasCommit(url, revision))) await this.source.fetch(url, { revision, ref: revision }, await this.sourceStep.credentials(gs));
+    const render = await this.sourceStep.render(gs, st, revision);
     st.renders.set(revision, render);
     return render;
   }
@@ -271,7 +263,7 @@ export class GitSyncController implements RunnableController, GitSyncCore {
     const sourceWaits = st.sourceError && now < st.sourceError.retryAt && !asked;
     if (!st.op && !sourceWaits && (asked || !st.fetched || now >= st.nextFetchAt)) {
       try {
-        fetchedChanged = await this.fetch(gs, st, genChanged);
+        fetchedChanged = await this.sourceStep.fetch(gs, st, genChanged);
         if (st.sourceError) this.events.record(gs, 'Normal', 'FetchSucceeded', `fetched ${st.fetched!.ref} at ${st.fetched!.revision.slice(0, 12)}`);
         st.sourceError = undefined;
         st.nextFetchAt = now + intervalOf(gs);
@@ -334,15 +326,11 @@ export class GitSyncController implements RunnableController, GitSyncCore {
         await this.keep(gs, 'healthy', a.revision).catch(() => undefined);
       }
       const target = st.lastHealthyRevision !== a.revision ? st.lastHealthyRevision : st.previousHealthy;
-      const rollbackDue = spec.rollbackOnFailure && target && target !== a.revision && st.lastSyncResult?.result !== 'RolledBack' && !windowOver;
-      if (rollbackDue && health.health === 'Degraded') {
-        const why = `${health.holder ?? 'an object'} ${health.health === 'Degraded' ? 'is degraded' : `is not healthy after ${spec.timeout ?? '5m'}`}${health.message ? `: ${health.message}` : ''}`;
-        this.history(gs, st, { revision: a.revision, result: 'Failed', message: `HealthCheckFailed: ${why}`.slice(0, 1024) });
-        st.lastHealthyRevision = target;
-        outcome = await rollback(this, gs, st, a.revision, why);
-        if (outcome !== 'waiting') wrote = true;
-      } else if (spec.rollbackOnFailure && !a.healthySeen && windowOver && target && st.lastSyncResult?.result !== 'RolledBack') {
-        const why = `${health.holder ?? 'an object'} is not healthy after ${spec.timeout ?? '5m'}${health.message ? `: ${health.message}` : ''}`;
+      const mayRollBack = spec.rollbackOnFailure && target && target !== a.revision && st.lastSyncResult?.result !== 'RolledBack';
+      // degraded within the window, or never healthy by its end
+      const failing = !windowOver ? health.health === 'Degraded' : !a.healthySeen;
+      if (mayRollBack && failing) {
+        const why = `${health.holder ?? 'an object'} ${!windowOver ? 'is degraded' : `is not healthy after ${spec.timeout ?? '5m'}`}${health.message ? `: ${health.message}` : ''}`;
         this.history(gs, st, { revision: a.revision, result: 'Failed', message: `HealthCheckFailed: ${why}`.slice(0, 1024) });
         st.lastHealthyRevision = target;
         outcome = await rollback(this, gs, st, a.revision, why);
@@ -368,76 +356,10 @@ export class GitSyncController implements RunnableController, GitSyncCore {
     return { result, requeueAfterMs: Math.min(...waits) };
   }
 
-  /** ls-remote; for a new commit (or a new spec) a fetch and a render. Whether the fetched revision changed. */
-  private async fetch(gs: GitSyncObject, st: SyncState, specChanged: boolean): Promise<boolean> {
-    const spec = gs.spec!;
-    const creds = await this.credentials(gs);
-    let resolved;
-    try {
-      resolved = await this.source.resolve(spec.url, spec.ref, creds);
-    } catch (err) {
-      throw new SourceError(/Authentication failed|could not read Username|403|401/i.test((err as Error).message) ? 'AuthenticationFailed' : 'FetchFailed', `${spec.url}: ${(err as Error).message}`);
-    }
-    if (st.fetched && st.fetched.revision === resolved.revision && st.fetched.ref === resolved.ref && !specChanged) return false;
-    try {
-      // a revision rendered before is in the cache; a new one is not (no need to ask git)
-      if (!st.renders.has(resolved.revision)) await this.source.fetch(spec.url, resolved, creds, { knownMissing: !specChanged });
-    } catch (err) {
-      throw new SourceError('FetchFailed', `${spec.url} ${resolved.ref}: ${(err as Error).message}`);
-    }
-    if (specChanged) {
-      st.renders.clear();
-      st.files.clear();
-    }
-    const render = st.renders.get(resolved.revision) ?? (await this.render(gs, st, resolved.revision));
-    st.renders.set(resolved.revision, render);
-    const changed = st.fetched?.revision !== resolved.revision;
-    const fetched: NonNullable<SyncState['fetched']> = { revision: resolved.revision, ref: resolved.ref, render };
-    st.fetched = fetched;
-    // for berth_gitsync_commit_to_ready_seconds only: off the path to applying the commit
-    void this.source.commitTime(spec.url, resolved.revision).then(
-      (t) => {
-        fetched.commitTime = t;
-        if (st.awaitingHealth?.revision === resolved.revision) st.awaitingHealth.commitTime ??= t;
-      },
-      () => undefined,
-    );
-    if (changed) {
-      this.log(`${keyOf(gs)}: fetched ${resolved.ref} at ${resolved.revision.slice(0, 12)} (${render.objects.length} objects${render.errors.length ? `, ${render.errors.length} errors` : ''})`);
-      if (st.rejected && st.rejected !== resolved.revision) st.rejected = undefined;
-    }
-    return changed;
-  }
-
-  private async render(gs: GitSyncObject, st: SyncState, revision: string): Promise<RenderResult> {
-    const spec = gs.spec!;
-    const ns = gs.metadata.namespace ?? 'default';
-    return renderRevision(this.source, spec.url, revision, spec.path, {
-      owner: { namespace: ns, name: gs.metadata.name },
-      defaultNamespace: spec.targetNamespace ?? ns,
-      types: this.types,
-      ...(this.o.kustomize ? { kustomize: this.o.kustomize } : {}),
-    }, st.files);
-  }
-
-  private secret(gs: GitSyncObject, name: string): KObject | undefined {
-    return this.secrets.get(gs.metadata.namespace, name);
-  }
-
-  private async credentials(gs: GitSyncObject): Promise<GitCredentials | undefined> {
-    const ref = gs.spec?.secretRef?.name;
-    if (!ref) return undefined;
-    const secret = this.secret(gs, ref);
-    if (!secret) throw new SourceError('SecretNotFound', `Secret ${gs.metadata.namespace}/${ref} (spec.secretRef) does not exist`);
-    const c = credentialsFrom(secret, gs.spec!.url);
-    if ('error' in c) throw new SourceError('InvalidCredentials', c.error);
-    return c;
-  }
-
   private webhookPath(gs: GitSyncObject): string | undefined {
     const ref = gs.spec?.webhook?.secretRef?.name;
     if (!ref) return undefined;
-    const token = (this.secret(gs, ref)?.data as Record<string, unknown> | undefined)?.token;
+    const token = (this.secrets.get(gs.metadata.namespace, ref)?.data as Record<string, unknown> | undefined)?.token;
     if (typeof token !== 'string' || !gs.metadata.uid) return undefined;
     return `${WEBHOOK_PREFIX}${webhookId(Buffer.from(token, 'base64').toString('utf8'), gs.metadata.uid)}`;
   }
@@ -451,63 +373,13 @@ export class GitSyncController implements RunnableController, GitSyncCore {
     for (const r of [...st.renders.keys()]) if (!keep.has(r)) st.renders.delete(r);
   }
 
-  /** What differs: the fetched revision against what is applied, drift, extras, conflicts. */
-  private outOfSync(gs: GitSyncObject, st: SyncState): OutOfSyncEntry[] {
-    const out: OutOfSyncEntry[] = [];
-    const entry = (d: DesiredObject, reason: OutOfSyncEntry['reason'], extra: Partial<OutOfSyncEntry> = {}): OutOfSyncEntry => ({
-      apiVersion: d.object.apiVersion!,
-      kind: d.type.kind,
-      ...(d.object.metadata.namespace ? { namespace: d.object.metadata.namespace } : {}),
-      name: d.object.metadata.name,
-      reason,
-      ...extra,
-    });
-    const f = st.fetched;
-    if (f && st.applied && (f.revision !== st.applied.revision || f.render.hash !== st.applied.hash) && !st.op) {
-      const fetchedKeys = new Set<string>();
-      for (const d of f.render.objects) {
-        fetchedKeys.add(d.key);
-        const t = st.tracked.get(d.key);
-        if (!t) out.push(entry(d, 'Missing'));
-        else if (t.desired.hash !== d.hash) out.push(entry(d, 'Changed'));
-      }
-      if (f.render.errors.length === 0) for (const t of st.tracked.values()) if (!fetchedKeys.has(t.desired.key)) out.push(entry(t.desired, 'Extra'));
-    }
-    for (const t of st.tracked.values()) {
-      if (t.fight) out.push(entry(t.desired, 'DriftFight', { fields: [t.fight.field], manager: t.fight.manager }));
-      else if (t.drifted) out.push(entry(t.desired, 'Drifted', { fields: t.drifted.fields.slice(0, 10), ...(t.drifted.manager ? { manager: t.drifted.manager } : {}) }));
-    }
-    for (const e of st.extras) out.push({ apiVersion: e.apiVersion, kind: e.kind, ...(e.namespace ? { namespace: e.namespace } : {}), name: e.name, reason: 'Extra' });
-    for (const [object, claimant] of st.claimedBy) {
-      if (!this.gitSync(claimant)) {
-        st.claimedBy.delete(object);
-        continue;
-      }
-      const [kind, rest] = object.split(' ') as [string, string];
-      const [ns, name] = rest.includes('/') ? (rest.split('/') as [string, string]) : [undefined, rest];
-      const t = [...st.tracked.values()].find((x) => x.type.kind === kind && x.desired.object.metadata.name === name && x.desired.object.metadata.namespace === ns);
-      out.push({ apiVersion: t?.desired.object.apiVersion ?? '', kind, ...(ns ? { namespace: ns } : {}), name, reason: 'Conflict', manager: `GitSync ${claimant}` });
-    }
-    return out.sort((a, b) => a.kind.localeCompare(b.kind) || (a.namespace ?? '').localeCompare(b.namespace ?? '') || a.name.localeCompare(b.name));
-  }
-
   /**
    * Writes the status when it changed. A change of condition messages alone (which object holds a
    * rollout back, as it moves from one to the next) is written at most once a second: the answer
    * is how long until it may be (the caller comes back then).
    */
   private async writeStatus(gs: GitSyncObject, st: SyncState, o: { suspended?: boolean; fetchedChanged?: boolean; driftErrors?: SyncError[] }): Promise<number | undefined> {
-    const problem = st.op
-      ? { reason: 'Progressing', message: `${st.op.kind === 'rollback' ? 'rolling back to' : 'applying'} revision ${st.op.revision.slice(0, 12)}: step ${st.op.next} of ${st.op.steps.length} applied`, progressing: true }
-      : st.sourceError
-        ? { reason: st.sourceError.reason, message: `${st.sourceError.message} (attempt ${st.sourceError.attempts}; next in ${Math.max(0, Math.round((st.sourceError.retryAt - this.now()) / 1000))} s)` }
-        : st.failure
-          ? { reason: st.failure.reason, message: `revision ${st.failure.revision.slice(0, 12)}: ${st.failure.message}` }
-          : st.lastSyncResult?.result === 'RolledBack' && st.rejected
-            ? { reason: 'RolledBack', message: `revision ${st.rejected.slice(0, 12)} was rolled back: ${st.lastSyncResult.message ?? ''}` }
-            : st.fetched && st.fetched.render.errors.length && st.fetched.revision !== st.applied?.revision
-              ? { reason: st.fetched.render.kustomizeMissing ? 'KustomizeMissing' : 'ValidationFailed', message: `fetched revision ${st.fetched.revision.slice(0, 12)} does not render` }
-              : undefined;
+    const problem = problemOf(st, this.now());
     const errors = [...(st.failure?.errors ?? []), ...(st.fetched && st.fetched.revision !== st.applied?.revision && !st.failure ? st.fetched.render.errors : []), ...(o.driftErrors ?? [])];
     for (const [object, claimant] of st.claimedBy) errors.push({ object, message: `also claimed by GitSync ${claimant}, which did not apply it` });
     const inventory = currentInventory(st);
@@ -521,7 +393,7 @@ export class GitSyncController implements RunnableController, GitSyncCore {
       ...(st.lastHealthyRevision ? { lastHealthyRevision: st.lastHealthyRevision } : {}),
       inventory,
       errors,
-      outOfSync: o.suspended ? [] : this.outOfSync(gs, st),
+      outOfSync: o.suspended ? [] : outOfSync(this, st),
       history: st.history,
       health: this.health(st),
       ...(problem ? { problem } : {}),

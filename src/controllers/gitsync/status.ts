@@ -8,6 +8,7 @@ import type { GitSyncStatus, HistoryEntry, InventoryEntry, OutOfSyncEntry, SyncE
 import { apiVersionOf } from '../../client/api-client.js';
 import { canonicalJson } from '../../client/gitops/render.js';
 import type { Health } from './health.js';
+import type { SyncState } from './state.js';
 
 export interface Condition {
   type: string;
@@ -121,4 +122,19 @@ export function inventoryEntryOf(type: { group: string; version: string; kind: s
 export function withoutTimes(s: GitSyncStatus): GitSyncStatus {
   const { lastFetchTime: _f, ...rest } = s;
   return { ...rest, ...(s.conditions ? { conditions: s.conditions.map(({ lastTransitionTime: _t, ...c }) => c) } : {}) };
+}
+
+/** What holds the Ready condition back, the first that applies: a sync in progress, a source error, a failed sync, a rollback, a revision that does not render. */
+export function problemOf(st: SyncState, now: number): StatusInput['problem'] {
+  return st.op
+      ? { reason: 'Progressing', message: `${st.op.kind === 'rollback' ? 'rolling back to' : 'applying'} revision ${st.op.revision.slice(0, 12)}: step ${st.op.next} of ${st.op.steps.length} applied`, progressing: true }
+      : st.sourceError
+        ? { reason: st.sourceError.reason, message: `${st.sourceError.message} (attempt ${st.sourceError.attempts}; next in ${Math.max(0, Math.round((st.sourceError.retryAt - now) / 1000))} s)` }
+        : st.failure
+          ? { reason: st.failure.reason, message: `revision ${st.failure.revision.slice(0, 12)}: ${st.failure.message}` }
+          : st.lastSyncResult?.result === 'RolledBack' && st.rejected
+            ? { reason: 'RolledBack', message: `revision ${st.rejected.slice(0, 12)} was rolled back: ${st.lastSyncResult.message ?? ''}` }
+            : st.fetched && st.fetched.render.errors.length && st.fetched.revision !== st.applied?.revision
+              ? { reason: st.fetched.render.kustomizeMissing ? 'KustomizeMissing' : 'ValidationFailed', message: `fetched revision ${st.fetched.revision.slice(0, 12)} does not render` }
+              : undefined;
 }
