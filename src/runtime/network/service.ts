@@ -8,7 +8,6 @@
  */
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { z } from 'zod';
 import { allEnded } from '../../util/all-ended.js';
 import { conflict, invalid, notFound, RuntimeError } from '../util/errors.js';
 import { atomicWriteJson, readDirOrEmpty, readJsonIfExists } from '../util/fs.js';
@@ -22,34 +21,11 @@ import { hostRoutes, HostNetwork, linkExists, portmapRuleOwners, removeEmptyHost
 import { formatCidr, overlaps, parseCidr } from '../../util/ipv4.js';
 import { NetnsStore } from './netns.js';
 import { PortReservations, type PortMapping } from './ports.js';
+import { AttachmentRecords, type Attachment } from './attachments.js';
+import { interfaceCounters, type InterfaceCounters } from './counters.js';
 
-const PortMappingSchema = z.object({
-  containerPort: z.number().int().min(1).max(65535),
-  hostPort: z.number().int().min(0).max(65535),
-  protocol: z.enum(['tcp', 'udp']),
-  hostIP: z.string().optional(),
-});
-
-const AttachedNetworkSchema = z.object({
-  name: z.string(),
-  ifName: z.string(),
-  aliases: z.array(z.string()),
-  ipv4Address: z.string().optional(),
-  ip: z.string().optional(),
-  prefix: z.number().optional(),
-  gateway: z.string().optional(),
-  mac: z.string().optional(),
-});
-
-const AttachmentSchema = z.object({
-  containerId: z.string(),
-  netns: z.string(),
-  /** adding: plugins may have run (a crash then leaves it to sweep); ready: every plugin succeeded. */
-  state: z.enum(['adding', 'ready']),
-  networks: z.array(AttachedNetworkSchema),
-  ports: z.array(PortMappingSchema),
-});
-export type Attachment = z.infer<typeof AttachmentSchema>;
+export type { Attachment } from './attachments.js';
+export type { InterfaceCounters } from './counters.js';
 
 export interface AttachRequest {
   networks: Array<{ name: string; aliases: string[]; ipv4Address?: string }>;
@@ -60,14 +36,6 @@ export interface NetworkInfo extends ResolvedNetwork {
   /** Containers attached on this node. */
   containers: string[];
   bridgeUp: boolean;
-}
-
-export interface InterfaceCounters {
-  interface: string;
-  rxBytes: number;
-  txBytes: number;
-  rxPackets: number;
-  txPackets: number;
 }
 
 export interface NetworkServiceOptions {
@@ -95,6 +63,7 @@ export class NetworkService {
   private readonly active = new Set<string>();
   private readonly activation = new Mutex();
   private readonly log: (line: string) => void;
+  private readonly records: AttachmentRecords;
 
   constructor(private readonly o: NetworkServiceOptions) {
     this.dir = join(o.root, 'network');
@@ -102,6 +71,7 @@ export class NetworkService {
     this.host = new HostNetwork({ root: o.root, ...(o.hostStateDir ? { stateDir: o.hostStateDir } : {}) });
     this.cni = new CniInvoker({ pluginDirs: o.pluginDirs ?? ['/usr/lib/cni', '/opt/cni/bin'], cacheDir: join(this.dir, 'cni-cache'), ...(o.pluginTimeoutMs ? { timeoutMs: o.pluginTimeoutMs } : {}) });
     this.log = o.log ?? ((l) => console.error(l));
+    this.records = new AttachmentRecords(join(this.dir, 'attachments'));
   }
 
   get ipamDir(): string {
@@ -110,10 +80,6 @@ export class NetworkService {
 
   private defPath(name: string): string {
     return join(this.dir, 'networks', `${name}.json`);
-  }
-
-  private attachmentPath(id: string): string {
-    return join(this.dir, 'attachments', `${id}.json`);
   }
 
   private async definitions(): Promise<Map<string, ResolvedNetwork>> {
@@ -149,7 +115,7 @@ export class NetworkService {
     this.dns = new DnsResponder({ upstreams, log: this.log });
     await this.lock.read(async () => {
       const defs = await this.definitions();
-      for (const a of await this.attachmentsUnlocked()) {
+      for (const a of await this.records.list()) {
         if (a.state !== 'ready') continue;
         if (a.ports.length > 0) {
           await this.ports.reserve(a.containerId, a.ports, (i) => `ports[${i}]`).catch((e: unknown) => this.log(`network: container ${a.containerId}: published ports not held again: ${(e as Error).message}`));
@@ -204,7 +170,7 @@ export class NetworkService {
         if (overlaps(subnet, r.block)) throw conflict(`subnet: ${net.subnet} overlaps the route ${formatCidr(r.block)} on ${r.dev} of this node`);
       }
       if (old) {
-        const users = (await this.attachmentsUnlocked()).filter((a) => a.networks.some((n) => n.name === net.name));
+        const users = (await this.records.list()).filter((a) => a.networks.some((n) => n.name === net.name));
         if (users.length > 0) throw conflict(`network ${net.name} has ${users.length} container(s) attached and cannot change; remove them first`);
         await this.teardownLocked(old);
       }
@@ -275,7 +241,7 @@ export class NetworkService {
     await this.lock.write(async () => {
       const def = (await this.definitions()).get(name);
       if (!def) throw notFound(`network ${name} is not defined on this node`);
-      const users = (await this.attachmentsUnlocked()).filter((a) => a.networks.some((n) => n.name === name));
+      const users = (await this.records.list()).filter((a) => a.networks.some((n) => n.name === name));
       if (users.length > 0) throw conflict(`network ${name} has ${users.length} container(s) attached: ${users.map((u) => u.containerId.slice(0, 12)).join(', ')}`);
       await this.teardownLocked(def);
       this.defs!.delete(name);
@@ -310,23 +276,11 @@ export class NetworkService {
   // ---------- attachments ----------
 
   async attachment(containerId: string): Promise<Attachment | undefined> {
-    const raw = await readJsonIfExists(this.attachmentPath(containerId)).catch(() => undefined);
-    const p = AttachmentSchema.safeParse(raw);
-    return p.success ? p.data : undefined;
+    return this.records.get(containerId);
   }
 
   async attachments(): Promise<Attachment[]> {
-    return this.attachmentsUnlocked();
-  }
-
-  private async attachmentsUnlocked(): Promise<Attachment[]> {
-    const out: Attachment[] = [];
-    for (const f of await readDirOrEmpty(join(this.dir, 'attachments'))) {
-      if (!f.endsWith('.json')) continue;
-      const a = await this.attachment(f.slice(0, -5));
-      if (a) out.push(a);
-    }
-    return out;
+    return this.records.list();
   }
 
   /**
@@ -375,7 +329,7 @@ export class NetworkService {
         ports: req.ports,
       };
       await this.activate(nets);
-      await atomicWriteJson(this.attachmentPath(containerId), pending);
+      await this.records.write(pending);
       try {
         const ports = req.ports.length > 0 ? await this.ports.reserve(containerId, req.ports, (i) => `ports[${i}]`) : [];
         pending.ports = ports;
@@ -384,7 +338,7 @@ export class NetworkService {
           ...nets.map((net, i) => this.addNetwork(containerId, netnsPath, net, pending.networks[i]!, i === 0 ? ports : [], i)),
         ]);
         const ready: Attachment = { ...pending, state: 'ready', networks: pending.networks.map((n, i) => ({ ...n, ...addressOf(results[i + 1] as CniResult) })) };
-        await atomicWriteJson(this.attachmentPath(containerId), ready);
+        await this.records.write(ready);
         for (const [i, net] of nets.entries()) {
           await this.ensureDns(net);
           const a = ready.networks[i]!;
@@ -469,7 +423,7 @@ export class NetworkService {
     }
     await this.cni.delList(LOOPBACK, { containerId, netns: nsPresent ? netns : '', ifName: 'lo' }).catch(() => undefined);
     if (firstError) throw firstError;
-    await rm(this.attachmentPath(containerId), { force: true });
+    await this.records.remove(containerId);
   }
 
   /**
@@ -481,7 +435,7 @@ export class NetworkService {
     return this.lock.write(async () => {
       const removed: string[] = [];
       const ids = new Set<string>();
-      for (const a of await this.attachmentsUnlocked()) ids.add(a.containerId);
+      for (const a of await this.records.list()) ids.add(a.containerId);
       for (const c of await this.cni.cachedAttachments()) ids.add(c.containerId);
       for (const id of ids) {
         if (live.has(id)) continue;
@@ -522,17 +476,9 @@ export class NetworkService {
     });
   }
 
-  /** Bytes and packets per interface of a running container's namespace (from /proc/PID/net/dev), loopback left out. */
-  async counters(pid: number): Promise<InterfaceCounters[]> {
-    const text = await readFile(`/proc/${pid}/net/dev`, 'utf8');
-    const out: InterfaceCounters[] = [];
-    for (const line of text.split('\n').slice(2)) {
-      const m = /^\s*([^:\s]+):\s*(.*)$/.exec(line);
-      if (!m || m[1] === 'lo') continue;
-      const f = m[2]!.trim().split(/\s+/).map(Number);
-      out.push({ interface: m[1]!, rxBytes: f[0] ?? 0, rxPackets: f[1] ?? 0, txBytes: f[8] ?? 0, txPackets: f[9] ?? 0 });
-    }
-    return out;
+  /** Bytes and packets per interface of a running container's namespace, loopback left out. */
+  counters(pid: number): Promise<InterfaceCounters[]> {
+    return interfaceCounters(pid);
   }
 }
 
