@@ -68,7 +68,7 @@ export const gitSyncSpec = z.strictObject({
   interval: duration.default('1m').describe('How often to fetch the repository and check the cluster, e.g. 30s or 5m. Defaults to 1m.'),
   timeout: duration.default('5m').describe('How long a sync waits for each wave to become healthy (and the revision to be healthy before rollbackOnFailure acts). Defaults to 5m.'),
   autoSync: z.boolean().default(true).describe('Apply new revisions as they are fetched. When false, new revisions are shown as OutOfSync until `berth gitsync sync`. Defaults to true.'),
-  prune: z.boolean().default(false).describe('Delete objects this GitSync applied earlier that are no longer in the repository (matched by uid). Defaults to false.'),
+  prune: z.boolean().default(false).describe('Delete objects this GitSync applied earlier that are no longer in the repository (matched by uid), and everything it applied when the GitSync itself is deleted (unless deleted with --cascade=orphan). Defaults to false: objects stay.'),
   allowMassPrune: z.boolean().default(false).describe('Allow a sync that would prune more than half of the inventory. Defaults to false: such a sync stops with a condition.'),
   selfHeal: selfHeal.prefault({}).describe('What to do when a managed object drifts from the last applied revision.'),
   suspend: z.boolean().default(false).describe('Stop fetching, applying and correcting until set back to false. Defaults to false.'),
@@ -159,6 +159,17 @@ export type GitSync = z.infer<typeof gitSync>;
 export type GitSyncInput = z.input<typeof gitSync>;
 
 export const applyGitSyncDefaults = defaulterFor(gitSync);
+
+/**
+ * Put on every GitSync at creation: its controller drops it once it has deleted what the GitSync
+ * applied (spec.prune) or left it in place (prune off, or `kubectl delete --cascade=orphan`).
+ */
+export const GITSYNC_FINALIZER = 'berth.dev/gitsync';
+/**
+ * Set by the API server on a GitSync deleted with propagationPolicy Orphan: the garbage collector
+ * drops its `orphan` finalizer at once, so the controller reads the user's choice from here.
+ */
+export const ORPHAN_ON_DELETE_ANNOTATION = 'berth.dev/orphan-on-delete';
 
 /** Annotation whose change asks for an immediate fetch and sync (berth gitsync sync, the webhook). */
 export const REQUESTED_AT_ANNOTATION = 'berth.dev/requested-at';

@@ -4,8 +4,10 @@
  * removes the image) and then drops its finalizer: the server puts that finalizer on at creation, so
  * no object can go before its agent had its say, and the agent saves a write per object.
  */
+import { GITSYNC_FINALIZER, ORPHAN_ON_DELETE_ANNOTATION } from '../api/gitsync.js';
 import { resourceOf, type KindInfo } from '../api/kind.js';
 import type { ApiObject } from '../api/meta.js';
+import { ORPHAN_FINALIZER } from './deletion.js';
 import { NamespaceStrategy } from './namespace-strategy.js';
 import { isObject } from './objects.js';
 import { BindingStrategy, RoleStrategy } from './rbac-strategy.js';
@@ -57,6 +59,20 @@ export class NetworkStrategy extends DefaultStrategy {
   }
 }
 
+/**
+ * GitSyncs: their controller decides on deletion what happens to what they applied (spec.prune). A
+ * delete with propagationPolicy Orphan is written down on the object, since the garbage collector
+ * drops its `orphan` finalizer before the controller may have seen it.
+ */
+export class GitSyncStrategy extends DefaultStrategy {
+  override readonly finalizersOnCreate: readonly string[] = [GITSYNC_FINALIZER];
+
+  override prepareForDelete(obj: ApiObject): void {
+    if (!obj.metadata.finalizers?.includes(ORPHAN_FINALIZER)) return;
+    obj.metadata.annotations = { ...obj.metadata.annotations, [ORPHAN_ON_DELETE_ANNOTATION]: 'true' };
+  }
+}
+
 /** Strategy makers by store resource ('core/namespaces'); the other kinds get the DefaultStrategy. */
 const MAKERS: Record<string, (kind: KindInfo) => RestStrategy> = {
   'core/namespaces': (k) => new NamespaceStrategy(k),
@@ -68,6 +84,7 @@ const MAKERS: Record<string, (kind: KindInfo) => RestStrategy> = {
   'rbac.authorization.k8s.io/rolebindings': (k) => new BindingStrategy(k),
   'rbac.authorization.k8s.io/clusterrolebindings': (k) => new BindingStrategy(k),
   'berth.dev/networks': (k) => new NetworkStrategy(k),
+  'berth.dev/gitsyncs': (k) => new GitSyncStrategy(k),
 };
 
 export function builtinStrategies(kinds: KindInfo[]): StrategyRegistry {

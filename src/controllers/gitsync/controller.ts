@@ -9,6 +9,8 @@
  */
 import { hostname } from 'node:os';
 import {
+  GITSYNC_FINALIZER,
+  ORPHAN_ON_DELETE_ANNOTATION,
   REQUESTED_AT_ANNOTATION,
   ROLLBACK_TO_ANNOTATION,
   SYNC_REQUESTED_AT_ANNOTATION,
@@ -21,8 +23,8 @@ import { apiVersionOf, type KObject, type ResourceType } from '../../client/api-
 import { Controller } from '../../client/controller.js';
 import { EventRecorder } from '../../client/events.js';
 import { GitSource } from '../../client/gitops/source.js';
-import { describeKey, OWNER_ANNOTATION, type DesiredObject, type RenderResult } from '../../client/gitops/render.js';
-import { splitKey, type Informer } from '../../client/informer.js';
+import { describeKey, OWNER_ANNOTATION, PRUNE_ANNOTATION, type DesiredObject, type RenderResult } from '../../client/gitops/render.js';
+import { keyOf, splitKey, type Informer } from '../../client/informer.js';
 import { allResourceTypes, EventType, GitSyncType, SecretType } from '../../client/kinds.js';
 import { gitSyncCommitToReady, gitSyncManagedObjects, gitSyncSyncDuration, gitSyncSyncs } from '../../metrics/gitsync.js';
 import type { ControllerContext, RunnableController } from '../context.js';
@@ -35,6 +37,8 @@ import { buildStatus, problemOf, sameStatus, statusPatch, withoutTimes } from '.
 import { newState, type SyncState } from './state.js';
 import { baseline } from './baseline.js';
 import { outOfSync } from './out-of-sync.js';
+import { describeEntry, leftGit } from './plan.js';
+import { ORPHAN_FINALIZER } from '../garbage-collector.js';
 import { SourceError, SourceStep } from './source-step.js';
 
 export interface GitSyncControllerOptions {
@@ -200,8 +204,15 @@ export class GitSyncController implements RunnableController, GitSyncCore {
     const { namespace, name } = splitKey(key);
     const gs = this.gitsyncs.get(namespace, name);
     if (!gs || gs.metadata.deletionTimestamp) {
+      if (gs) await this.finalize(gs);
       this.forget(key);
       return;
+    }
+    // Berth's API server adds the finalizer on create; a Kubernetes API server (the chart) does not.
+    if (!gs.metadata.finalizers?.includes(GITSYNC_FINALIZER)) {
+      const add = gs.metadata.finalizers ? { op: 'add', path: '/metadata/finalizers/-', value: GITSYNC_FINALIZER } : { op: 'add', path: '/metadata/finalizers', value: [GITSYNC_FINALIZER] };
+      await this.ctx.client.resource(GitSyncType).patch(namespace, name, [{ op: 'test', path: '/metadata/resourceVersion', value: gs.metadata.resourceVersion }, add], { type: 'json', fieldManager: 'berth-gitsync' });
+      return; // the write comes back through the watch
     }
     let st = this.states.get(key);
     if (!st || st.uid !== gs.metadata.uid) {
@@ -226,6 +237,37 @@ export class GitSyncController implements RunnableController, GitSyncCore {
       gitSyncSyncs.inc({ result });
       gitSyncSyncDuration.observe({ result }, ms / 1000);
     }
+  }
+
+  /**
+   * A GitSync being deleted: with spec.prune, everything its inventory names (matched by uid,
+   * Containers first, `berth.dev/prune: disabled` kept) is deleted, as Flux deletes a Kustomization's
+   * objects and Argo CD an Application's with its resources finalizer; without prune, or deleted with
+   * `--cascade=orphan`, they stay. Then its finalizer goes. A failed delete is retried with backoff.
+   */
+  private async finalize(gs: GitSyncObject): Promise<void> {
+    const finalizers = gs.metadata.finalizers ?? [];
+    if (!finalizers.includes(GITSYNC_FINALIZER)) return;
+    const keep = gs.spec?.prune !== true || finalizers.includes(ORPHAN_FINALIZER) || gs.metadata.annotations?.[ORPHAN_ON_DELETE_ANNOTATION] === 'true';
+    const inventory = this.states.get(keyOf(gs))?.inventory ?? gs.status?.inventory ?? [];
+    const deleted: string[] = [];
+    if (!keep) {
+      for (const e of leftGit(inventory, [])) {
+        const live = this.liveByEntry(e.apiVersion, e.kind, e.namespace, e.name);
+        if (!live || (e.uid && live.metadata.uid !== e.uid) || live.metadata.annotations?.[PRUNE_ANNOTATION] === 'disabled') continue;
+        if (await this.applier.delete(e)) deleted.push(describeEntry(e));
+      }
+    }
+    this.log(`${keyOf(gs)}: deleted; ${keep ? `${inventory.length} object(s) left in place` : `${deleted.length} object(s) deleted`}`);
+    await this.ctx.client
+      .resource(GitSyncType)
+      .patch(gs.metadata.namespace, gs.metadata.name, [
+        { op: 'test', path: '/metadata/resourceVersion', value: gs.metadata.resourceVersion },
+        { op: 'replace', path: '/metadata/finalizers', value: finalizers.filter((f) => f !== GITSYNC_FINALIZER) },
+      ], { type: 'json', fieldManager: 'berth-gitsync' })
+      .catch((err: unknown) => {
+        if ((err as { code?: number }).code !== 404) throw err;
+      });
   }
 
   private forget(key: string): void {
