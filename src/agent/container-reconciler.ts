@@ -340,7 +340,7 @@ export class ContainerReconciler {
     // same status again moments later is not written twice. Past that, the object's own status is compared,
     // so a status changed by someone else is put right at the latest on the next resync.
     const fresh = mine && mine.uid === obj.metadata.uid && Date.now() - mine.at < OWN_WRITE_TRUST_MS && jsonEqual(mine.status, status);
-    if (!fresh) await writeStatus(this.d.client[PLURAL], obj, status as Record<string, unknown>);
+    if (!fresh) await writeStatus(this.d.client[PLURAL], obj, status as Record<string, unknown>, mine && mine.uid === obj.metadata.uid ? (mine.status as Record<string, unknown>) : undefined);
     this.written.set(key, { uid: obj.metadata.uid ?? '', status, at: fresh ? mine.at : Date.now() });
   }
 

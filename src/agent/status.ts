@@ -21,11 +21,16 @@ export function condition(prev: unknown, c: Omit<Condition, 'lastTransitionTime'
   return out;
 }
 
-/** Writes status through the status subresource when it differs from what the object carries. */
-export async function writeStatus(resource: ResourceClient, obj: KObject, desired: Record<string, unknown>): Promise<boolean> {
+/**
+ * Writes status through the status subresource when it differs from what the object carries. The
+ * informer's copy may not show this agent's last write yet (`lastWritten`): a field that write set
+ * and `desired` lacks is removed too, or a stale copy would leave it behind (a pid after an exit).
+ */
+export async function writeStatus(resource: ResourceClient, obj: KObject, desired: Record<string, unknown>, lastWritten?: Record<string, unknown>): Promise<boolean> {
   const current = normalise(obj.status ?? {});
   if (jsonEqual(current, desired)) return false;
-  await resource.patchStatus(obj.metadata.namespace, obj.metadata.name, mergePatchFor(current, desired), { fieldManager: 'berth-agent' });
+  const base = lastWritten ? { ...normalise(lastWritten), ...current } : current;
+  await resource.patchStatus(obj.metadata.namespace, obj.metadata.name, mergePatchFor(base, desired), { fieldManager: 'berth-agent' });
   return true;
 }
 

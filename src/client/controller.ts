@@ -169,6 +169,7 @@ export class Controller {
     } finally {
       end({ ...labels, result });
       reconcileTotal.inc({ ...labels, result });
+      this.log(`${this.o.name}: ${key}: reconciled (${result})`, 'debug', { controller: this.o.name, key, result });
       activeWorkers.dec(labels);
     }
   }

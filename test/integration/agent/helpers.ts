@@ -19,6 +19,8 @@ export interface TestNode {
   cgroupParent: string;
   tarball: string;
   nodeName: string;
+  /** What the node logged, every level (the last 10,000 lines). */
+  logs: string[];
   api(path: string, init?: RequestInit): Promise<Response>;
   container(name: string): Promise<KObject | undefined>;
   apply(obj: object): Promise<void>;
@@ -37,6 +39,7 @@ export async function startTestNode(opts: { agent?: boolean; agentToken?: string
   const cgroupParent = `berth-test-${process.pid}-${Math.random().toString(16).slice(2, 8)}`;
   const tarball = await busyboxTarball(dir);
   const nodeName = 'test-node';
+  const logs: string[] = [];
   const node = await startAllInOne({
     store: await openStore(`sqlite:${join(dir, 'state.db')}`),
     dataDir: join(dir, 'data'),
@@ -49,7 +52,10 @@ export async function startTestNode(opts: { agent?: boolean; agentToken?: string
     ...(opts.agentToken ? { agentToken: opts.agentToken } : {}),
     ...(opts.nodeGraceMs ? { nodeGraceMs: opts.nodeGraceMs } : {}),
     network: testNetworkOptions(),
-    log: () => undefined,
+    log: (msg) => {
+      logs.push(msg);
+      if (logs.length > 10_000) logs.splice(0, logs.length - 10_000);
+    },
   });
   const client = KubeClient.fromFile(node.api.kubeconfigPath);
   const tlsFetch = fetchTrusting(node.api.caPem);
@@ -58,6 +64,7 @@ export async function startTestNode(opts: { agent?: boolean; agentToken?: string
     dir,
     client,
     cgroupParent,
+    logs,
     tarball,
     nodeName,
     api(path, init = {}) {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { exitReason, restartDelaySeconds } from '../../../src/agent/container-reconciler.js';
 import { createOptionsFor, SpecError } from '../../../src/agent/container-options.js';
 import { LABEL_SPEC_HASH, specHash } from '../../../src/agent/names.js';
+import { writeStatus } from '../../../src/agent/status.js';
 import { jsonEqual, mergePatchFor } from '../../../src/client/json.js';
 import { requestsOf } from '../../../src/controllers/scheduler.js';
 import { psTable, sizeText, statusText } from '../../../src/cli/commands/ps.js';
@@ -71,6 +72,14 @@ describe('status patches', () => {
     expect(mergePatchFor({ phase: 'Running', pid: 5 }, { phase: 'Exited', exitCode: 0 })).toEqual({ phase: 'Exited', exitCode: 0, pid: null });
     expect(jsonEqual({ a: [1, { b: 2 }], c: undefined }, { a: [1, { b: 2 }] })).toBe(true);
     expect(jsonEqual({ a: [1, 2] }, { a: [2, 1] })).toBe(false);
+  });
+
+  it('removes what the last write set when the cached object does not show that write yet', async () => {
+    const sent: unknown[] = [];
+    const resource = { patchStatus: async (_ns: unknown, _n: unknown, patch: unknown) => void sent.push(patch) } as unknown as Parameters<typeof writeStatus>[0];
+    const stale = { metadata: { name: 'once', namespace: 'default' }, status: { phase: 'Creating' } };
+    await writeStatus(resource, stale, { phase: 'Exited', exitCode: 0 }, { phase: 'Running', pid: 42 });
+    expect(sent).toEqual([{ phase: 'Exited', exitCode: 0, pid: null }]);
   });
 });
 
