@@ -94,7 +94,12 @@ describe.skipIf(!haveKubectl)('RBAC: tokens, roles, can-i and 403s through a rea
     const bob = await token('bob', '--role', 'edit', '--namespace', 'team');
     const canI = async (...args: string[]) => (await kubectl(bob, 'auth', 'can-i', ...args)).stdout.trim();
     expect(await canI('create', 'containers', '-n', 'team')).toBe('yes');
-    expect(await canI('create', 'containers/exec', '-n', 'team')).toBe('yes');
+    expect(await canI('create', 'containers', '--subresource', 'exec', '-n', 'team')).toBe('yes');
+    // berth attach, kill, diff and export (and docker's) are edit's as exec is; view has none of them
+    for (const [verb, sub] of [['create', 'attach'], ['create', 'kill'], ['get', 'changes'], ['get', 'export']]) {
+      expect([sub, await canI(verb!, 'containers', '--subresource', sub!, '-n', 'team')]).toEqual([sub, 'yes']);
+      expect([sub, (await admin('auth', 'can-i', verb!, 'containers', '--subresource', sub!, '-n', 'team', '--as', 'alice')).stdout.trim()]).toEqual([sub, 'no']);
+    }
     expect(await canI('create', 'containers', '-n', 'default')).toBe('no');
     expect(await canI('create', 'rolebindings', '-n', 'team')).toBe('no');
     const list = await kubectl(bob, 'auth', 'can-i', '--list', '-n', 'team');

@@ -37,11 +37,14 @@ const viewRules: PolicyRule[] = [
   { apiGroups: [B], resources: ['nodes/proxy'], verbs: ['get'] },
 ];
 
-/** Objects of a namespace, secrets, and the inside of its containers (exec, cp). */
+/** Objects of a namespace, secrets, and the inside of its containers (exec, attach, kill, cp, diff, export). */
 const editRules: PolicyRule[] = [
   ...viewRules,
   { apiGroups: [B], resources: ['containers', 'volumes', 'images', 'networks', 'gitsyncs'], verbs: WRITE },
-  { apiGroups: [B], resources: ['containers/exec'], verbs: ['create', 'get'] },
+  { apiGroups: [B], resources: ['containers/exec', 'containers/attach'], verbs: ['create', 'get'] },
+  { apiGroups: [B], resources: ['containers/kill'], verbs: ['create'] },
+  // docker diff and docker export: what the container's files are
+  { apiGroups: [B], resources: ['containers/changes', 'containers/export'], verbs: ['get'] },
   { apiGroups: [B], resources: ['containers/archive'], verbs: ['get', 'update'] },
   { apiGroups: [''], resources: ['secrets'], verbs: [...READ, ...WRITE] },
   { apiGroups: [B], resources: ['nodes/proxy'], verbs: ['create', 'delete', 'get'] },
