@@ -29,6 +29,7 @@ export const HostConfigSchema = z.looseObject({
   CapAdd: z.array(z.string()).nullish(),
   CapDrop: z.array(z.string()).nullish(),
   Privileged: z.boolean().nullish(),
+  SecurityOpt: z.array(z.string()).nullish(),
   ReadonlyRootfs: z.boolean().nullish(),
   Memory: int.nonnegative().nullish(),
   NanoCpus: int.nonnegative().nullish(),

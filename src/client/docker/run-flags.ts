@@ -26,6 +26,7 @@ export interface RunFlagValues {
   pidsLimit?: string;
   readOnly?: boolean;
   privileged?: boolean;
+  securityOpt?: string[];
   capAdd?: string[];
   capDrop?: string[];
   entrypoint?: string;
@@ -201,6 +202,7 @@ export function createBodyFromFlags(image: string, command: string[], f: RunFlag
       ...(f.capAdd?.length ? { CapAdd: f.capAdd } : {}),
       ...(f.capDrop?.length ? { CapDrop: f.capDrop } : {}),
       ...(f.privileged ? { Privileged: true } : {}),
+      ...(f.securityOpt?.length ? { SecurityOpt: f.securityOpt } : {}),
       ...(f.readOnly ? { ReadonlyRootfs: true } : {}),
       ...(f.memory !== undefined ? { Memory: ramInBytes(f.memory) } : {}),
       ...(nanoCpus !== undefined ? { NanoCpus: nanoCpus } : {}),

@@ -101,6 +101,27 @@ function ports(body: CreateBody): NonNullable<ContainerSpec['ports']> {
   return [...out.values()];
 }
 
+/**
+ * --security-opt: seccomp=unconfined (seccompProfile: Unconfined), seccomp=default or
+ * no-new-privileges[=true] (what Berth does anyway). A profile file, AppArmor or SELinux labels are
+ * refused by name rather than ignored.
+ */
+function seccompOf(opts: string[]): 'Unconfined' | undefined {
+  let out: 'Unconfined' | undefined;
+  for (const opt of opts) {
+    const eq = opt.search(/[=:]/);
+    const key = eq < 0 ? opt : opt.slice(0, eq);
+    const value = eq < 0 ? '' : opt.slice(eq + 1);
+    if (key === 'seccomp' && value === 'unconfined') out = 'Unconfined';
+    else if (key === 'seccomp' && (value === 'default' || value === 'builtin')) out = undefined;
+    else if (key === 'no-new-privileges' && (value === '' || value === 'true')) continue;
+    else if (key === 'seccomp') throw new DockerError(`security-opt seccomp=${value}: Berth takes seccomp=unconfined or seccomp=default, not a profile file`);
+    else if (key === 'no-new-privileges') throw new DockerError('security-opt no-new-privileges=false is not supported by Berth: no_new_privs is on unless the container is privileged');
+    else throw new DockerError(`security-opt ${opt} is not supported by Berth (seccomp=unconfined, seccomp=default and no-new-privileges are)`);
+  }
+  return out;
+}
+
 function resources(hc: NonNullable<CreateBody['HostConfig']>): ContainerSpec['resources'] | undefined {
   const limits: Record<string, string> = {};
   if (hc.Memory) {
@@ -138,7 +159,7 @@ export function planContainer(body: CreateBody, o: PlanOptions): ContainerPlan {
   const name = objectNameFor(dockerName);
   if (!body.Image) throw new DockerError('No image was specified: Config.Image is required');
   const hc = body.HostConfig ?? {};
-  if (hc.Privileged) throw new DockerError('privileged containers (--privileged, HostConfig.Privileged) are not supported by Berth; add the capabilities the process needs with --cap-add');
+  const seccomp = seccompOf(hc.SecurityOpt ?? []);
   const autoRemove = hc.AutoRemove === true;
   const policy = restartPolicy(hc.RestartPolicy?.Name);
   if (autoRemove && policy !== 'Never') throw new DockerError('Conflicting options: --restart and --rm');
@@ -217,6 +238,9 @@ export function planContainer(body: CreateBody, o: PlanOptions): ContainerPlan {
     ...(hc.ReadonlyRootfs ? { readOnlyRootFilesystem: true } : {}),
     ...(hc.CapAdd?.length ? { capAdd: hc.CapAdd } : {}),
     ...(hc.CapDrop?.length ? { capDrop: hc.CapDrop } : {}),
+    // admission refuses both below the namespace's privileged level, naming the field
+    ...(hc.Privileged ? { privileged: true } : {}),
+    ...(seccomp ? { seccompProfile: seccomp } : {}),
     restartPolicy: policy,
     state: o.start ? 'Running' : 'Stopped',
     ...(body.StopSignal ? { stopSignal: body.StopSignal } : {}),

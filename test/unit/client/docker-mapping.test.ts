@@ -115,7 +115,8 @@ describe('docker run flags → Container', () => {
     expect(err(() => plan('busybox', [], { volume: ['data'] }))).toMatch(/invalid volume specification: 'data'/);
     expect(err(() => plan('busybox', [], { volume: ['data:relative'] }))).toMatch(/mount path must be absolute/);
     expect(err(() => plan('busybox', [], { network: 'mynet' }))).toMatch(/network mynet not found: user-defined networks are not available/);
-    expect(err(() => plan('busybox', [], { privileged: true }))).toMatch(/privileged containers .* are not supported by Berth/);
+    expect(err(() => plan('busybox', [], { securityOpt: ['apparmor=unconfined'] }))).toMatch(/security-opt apparmor=unconfined is not supported by Berth/);
+    expect(err(() => plan('busybox', [], { securityOpt: ['seccomp=/tmp/p.json'] }))).toMatch(/not a profile file/);
     expect(err(() => plan('busybox', [], { workdir: 'rel' }))).toMatch(/it needs to be an absolute path/);
     expect(err(() => plan('busybox', [], { mount: ['type=tmpfs,target=/t'] }))).toMatch(/mount type "tmpfs" is not supported/);
     expect(err(() => plan('busybox', [], { publish: ['8080'] }))).toMatch(/random host port/);
@@ -238,5 +239,17 @@ describe('base images of a Dockerfile', () => {
     const df = 'ARG BASE=alpine:3\nARG V\nFROM ${BASE} AS build\nRUN make\nFROM scratch\nCOPY --from=build /x /x\nFROM build AS again\nFROM --platform=linux/amd64 busybox:${V:-1.36}\n';
     expect(baseImages(df)).toEqual(['alpine:3', 'busybox:1.36']);
     expect(baseImages(df, { BASE: 'debian:12', V: '1.37' })).toEqual(['debian:12', 'busybox:1.37']);
+  });
+});
+
+describe('docker run security flags → Container', () => {
+  it('--privileged, --security-opt seccomp=unconfined and --cap-add/--cap-drop reach the spec (admission judges them)', () => {
+    const spec = (f: Parameters<typeof createBodyFromFlags>[2]) => plan('busybox', [], f).container.spec as Record<string, unknown>;
+    expect(spec({ privileged: true }).privileged).toBe(true);
+    expect(spec({ securityOpt: ['seccomp=unconfined', 'no-new-privileges'] }).seccompProfile).toBe('Unconfined');
+    expect(spec({ securityOpt: ['seccomp:unconfined', 'seccomp=default'] }).seccompProfile).toBeUndefined();
+    expect(spec({ capAdd: ['NET_ADMIN'], capDrop: ['ALL'] })).toMatchObject({ capAdd: ['NET_ADMIN'], capDrop: ['ALL'] });
+    expect(spec({})).not.toHaveProperty('privileged');
+    expect(splitAtImage(['--privileged', '--security-opt', 'seccomp=unconfined', 'busybox', 'true'], runFlags)).toEqual({ ours: ['--privileged', '--security-opt', 'seccomp=unconfined'], image: 'busybox', command: ['true'] });
   });
 });
