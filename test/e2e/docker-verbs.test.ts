@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { mkdir } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { berthArgv } from '../helpers/berth-bin.js';
 import { freePort } from '../helpers/free-port.js';
 import { cleanUpE2eServer } from '../helpers/e2e-cleanup.js';
@@ -224,9 +225,18 @@ describe.skipIf(!!skip)('berth run and the Docker verbs', () => {
     expect((await berth(['rm', '-f', 'r1'])).code).toBe(0);
 
     // attach to a running container: its output from now on and its exit code
-    expect((await berth(['run', '-d', '--name', 'talker', 'busybox', 'sh', '-c', 'sleep 2; echo late; exit 4'])).code).toBe(0);
-    const att = await berth(['attach', '--no-stdin', 'talker']);
-    expect([att.code, att.stdout]).toEqual([4, 'late\n']);
+    // (it ticks until the test, having seen a tick through the attach, tells it to end: no race with a timer)
+    expect((await berth(['run', '-d', '--name', 'talker', 'busybox', 'sh', '-c', 'while [ ! -f /go ]; do echo tick; sleep 0.2; done; echo late; exit 4'])).code).toBe(0);
+    const { spawn } = await import('node:child_process');
+    const [ac, aa] = berthArgv(['attach', '--no-stdin', 'talker']);
+    const attach = spawn(ac, aa, { env: { ...process.env, KUBECONFIG: server.kubeconfig }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let attached = '';
+    attach.stdout.on('data', (d: Buffer) => (attached += d.toString()));
+    const attachCode = new Promise<number | null>((r) => attach.once('exit', (code) => r(code)));
+    await expect.poll(() => attached, { timeout: 60_000, interval: 100 }).toContain('tick\n');
+    expect((await berth(['exec', 'talker', 'touch', '/go'])).code).toBe(0);
+    expect(await attachCode).toBe(4);
+    expect(attached).toMatch(/^(tick\n)+late\n$/);
     expect((await berth(['rm', 'talker'])).code).toBe(0);
 
     const saved = join(dir, 'saved.tar');
@@ -259,14 +269,57 @@ describe.skipIf(!!skip)('berth run and the Docker verbs', () => {
     expect((await berth(['rm', 'evt'])).code).toBe(0);
   }, 180_000);
 
+  it('publishes ports: -p HOST:80 answers on 127.0.0.1, -p 80 gets a port the node picks, berth port and inspect show them', async () => {
+    const hostPort = await freePort();
+    const page = `served by web on ${hostPort}`;
+    const httpd = ['sh', '-c', `mkdir -p /www && echo "${page}" > /www/index.html && exec httpd -f -p 80 -h /www`];
+    const web = await berth(['run', '-d', '--name', 'web', '-p', `${hostPort}:80`, 'busybox', ...httpd]);
+    expect(web.code, web.stderr).toBe(0);
+    const fetchText = (url: string) => fetch(url, { signal: AbortSignal.timeout(5000) }).then((r) => r.text()).catch((e: Error) => `error: ${e.message}`);
+    // Running is reported when the process started; httpd listens a moment later
+    await expect.poll(() => fetchText(`http://127.0.0.1:${hostPort}/`), { timeout: 30_000, interval: 200 }).toBe(`${page}\n`);
+    const port = await berth(['port', 'web']);
+    expect([port.code, port.stdout]).toEqual([0, `80/tcp -> 0.0.0.0:${hostPort}\n`]);
+    expect((await berth(['inspect', '-f', '{{json .NetworkSettings.Ports}}', 'web'])).stdout).toBe(`{"80/tcp":[{"HostIp":"0.0.0.0","HostPort":"${hostPort}"}]}\n`);
+    expect((await berth(['inspect', '-f', '{{.HostConfig.NetworkMode}} {{.NetworkSettings.Networks.bridge.IPAddress}}', 'web'])).stdout).toMatch(/^bridge 10\.250\.\d+\.\d+\n$/);
+    expect((await berth(['ps', '--format', '{{.Names}} {{.Ports}}'])).stdout).toBe(`web 0.0.0.0:${hostPort}->80/tcp\n`);
+
+    // -p 80: the node picks the host port; status, berth port and the page agree
+    const picked = await berth(['run', '-d', '--name', 'web2', '-p', '80', 'busybox', ...httpd]);
+    expect(picked.code, picked.stderr).toBe(0);
+    const line = (await berth(['port', 'web2', '80'])).stdout;
+    expect(line).toMatch(/^0\.0\.0\.0:\d+\n$/);
+    const pickedPort = Number(line.trim().split(':')[1]);
+    expect(pickedPort).toBeGreaterThan(0);
+    await expect.poll(() => fetchText(`http://127.0.0.1:${pickedPort}/`), { timeout: 30_000, interval: 200 }).toBe(`${page}\n`);
+    expect((await berth(['rm', '-f', 'web', 'web2'])).code).toBe(0);
+    expect(await names()).toEqual([]);
+  }, 180_000);
+
   it('ends bad input with 125 and the message docker gives, leaving no object behind', async () => {
+    // a host port held by a listener of this test: the run fails, and what it made on the way goes again
+    const blocker = createServer();
+    const held = await new Promise<number>((r) => blocker.listen(0, '127.0.0.1', () => r((blocker.address() as { port: number }).port)));
+    try {
+      const clash = await berth(['run', '-d', '-v', 'vol:/data', '--name', 'clash', '-p', `${held}:80`, 'busybox', 'sleep', '60']);
+      expect([clash.code, clash.stderr]).toEqual([125, expect.stringMatching(new RegExp(`^Error response from daemon: driver failed programming external connectivity on endpoint clash: spec\\.ports\\[0\\]\\.hostPort: 0\\.0\\.0\\.0:${held}/TCP is already in use on this node`))]);
+      const attached = await berth(['run', '--rm', '-p', `${held}:80`, 'busybox', 'true']);
+      expect([attached.code, attached.stderr]).toEqual([125, expect.stringContaining(`0.0.0.0:${held}/TCP is already in use`)]);
+    } finally {
+      blocker.close();
+    }
+    expect(await names()).toEqual([]);
+    expect(await volumes()).toEqual([]);
     const cases: Array<[string[], RegExp]> = [
       [['run', '--bogus', 'busybox'], /unknown flag: --bogus/],
       [['run', '-p', 'abc', 'busybox', 'true'], /invalid containerPort: abc/],
+      [['run', '-p', '99999:80', 'busybox', 'true'], /invalid hostPort: 99999/],
+      [['run', '-p', '8080:80/sctp', 'busybox', 'true'], /sctp is not supported by Berth/],
+      [['run', '--network', 'none', '-p', '8080:80', 'busybox', 'true'], /conflicting options: port publishing and the container type network mode/],
       [['run', '--name', 'bad name', 'busybox', 'true'], /Invalid container name \(bad name\)/],
       [['run', '--pull', 'never', 'no/such-image:1', 'true'], /No such image: no\/such-image:1/],
       [['run', '--network', 'mynet', 'busybox', 'true'], /network mynet not found/],
-      [['run', '-v', 'vol:/data', '-p', '18080:80', 'busybox', 'true'], /bridge networking is not implemented/],
+      [['run', '-v', 'vol:/data', '--network', 'nosuchnet', 'busybox', 'true'], /network nosuchnet not found/],
       [['create', '--restart', 'always', '--rm', 'busybox'], /Conflicting options: --restart and --rm/],
     ];
     for (const [args, message] of cases) {
@@ -274,7 +327,7 @@ describe.skipIf(!!skip)('berth run and the Docker verbs', () => {
       expect([args.join(' '), r.code]).toEqual([args.join(' '), 125]);
       expect(r.stderr).toMatch(message);
     }
-    // the -p attempt made its volume and container on the way: both rolled back
+    // the unknown network is found out before anything is made
     expect(await names()).toEqual([]);
     expect(await volumes()).toEqual([]);
     const rm = await berth(['rm', 'nosuch']);
