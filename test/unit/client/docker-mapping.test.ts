@@ -9,7 +9,8 @@ import { createBodyFromFlags, parsePublish, ramInBytes } from '../../../src/clie
 import { eventLine, eventMatches, EventTranslator } from '../../../src/client/docker/system.js';
 import { compileTemplate, formatList, TemplateError } from '../../../src/client/docker/template.js';
 import { planContainer } from '../../../src/client/docker/to-container.js';
-import { containerInspect, dockerState, statusText } from '../../../src/client/docker/views.js';
+import { containerInspect, dockerState, networkSettings, statusText } from '../../../src/client/docker/views.js';
+import { networksOf } from '../../../src/client/docker/networks.js';
 import { splitAtImage, runFlags } from '../../../src/cli/docker/run-spec.js';
 
 const plan = (image: string, cmd: string[], f: Parameters<typeof createBodyFromFlags>[2], name = 'web') =>
@@ -156,6 +157,26 @@ describe('docker run flags → Container', () => {
     expect([(q.container.spec as { networks: unknown }).networks, q.networkRefs]).toEqual([[{ name: 'back', aliases: ['db'] }, { name: 'front' }], ['back', 'front']]);
     expect((plan('busybox', [], { network: 'container:Web_1' }).container.spec as { network: string }).network).toBe(`container:${objectNameFor('Web_1')}`);
     expect((plan('busybox', [], { network: 'none' }).container.spec as { network: string }).network).toBe('none');
+  });
+
+  it("shows networks and ports as docker inspect does, from what the node reports", () => {
+    const c: KObject = {
+      metadata: { name: 'web', uid: 'u-9' },
+      spec: { image: 'busybox', network: 'bridge', networks: [{ name: 'proj-back-1a2b3c', aliases: ['api'] }], ports: [{ containerPort: 80, protocol: 'TCP', hostPort: 0 }] },
+      status: { phase: 'Running', ip: '10.251.3.5', networks: [{ name: 'proj-back-1a2b3c', ipAddress: '10.251.3.5', prefixLength: 24, gateway: '10.251.3.1', macAddress: 'aa:bb' }], ports: [{ containerPort: 80, protocol: 'TCP', hostIP: '0.0.0.0', hostPort: 32768 }] },
+    };
+    const ns = networkSettings(c, { networks: { 'proj-back-1a2b3c': ['proj_back', 'f'.repeat(64)] } });
+    expect(ns.Ports).toEqual({ '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '32768' }] });
+    expect(ns).toMatchObject({ IPAddress: '10.251.3.5', IPPrefixLen: 24, Gateway: '10.251.3.1' });
+    expect(ns.Networks).toEqual({
+      proj_back: expect.objectContaining({ IPAddress: '10.251.3.5', NetworkID: 'f'.repeat(64), Aliases: ['api', dockerIdOf(c).slice(0, 12)], DNSNames: ['web', 'api'] }),
+    });
+    expect(networksOf(c)).toEqual(['proj-back-1a2b3c']);
+    // the default network is "bridge"; a stopped container shows the port asked for, unpublished when the node picks it
+    const d: KObject = { metadata: { name: 'd', uid: 'u-1' }, spec: { image: 'busybox', ports: [{ containerPort: 80, protocol: 'TCP', hostPort: 0 }, { containerPort: 53, protocol: 'UDP', hostPort: 5353 }] } };
+    const dn = networkSettings(d);
+    expect([Object.keys(dn.Networks as object), dn.Ports]).toEqual([['bridge'], { '80/tcp': null, '53/udp': [{ HostIp: '0.0.0.0', HostPort: '5353' }] }]);
+    expect(networksOf({ metadata: { name: 'h' }, spec: { image: 'x', network: 'host' } })).toEqual(['host']);
   });
 
   it('splits berth run at the image: what follows is the command, flags included', () => {
