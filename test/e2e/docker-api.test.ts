@@ -309,7 +309,7 @@ describe.skipIf(!!skip)('the Docker Engine API on a Berth socket', () => {
     expect(await objects('networks')).toEqual([]);
   }, 180_000);
 
-  it.skipIf(!hasCompose)('docker-compose v1: up -d, ps, logs, down -v of two services sharing a named volume', async () => {
+  it.skipIf(!hasCompose)('docker-compose v1: up -d, ps, logs, down -v of two services on a project network sharing a named volume', async () => {
     const project = join(dir, 'compose');
     await mkdir(project, { recursive: true });
     await writeFile(
@@ -317,19 +317,20 @@ describe.skipIf(!!skip)('the Docker Engine API on a Berth socket', () => {
       [
         "version: '2.4'",
         'services:',
-        '  writer:',
+        '  web:',
         '    image: busybox',
-        '    network_mode: none',
+        '    networks: [back]',
         '    stop_grace_period: 1s',
-        '    command: ["sh", "-c", "echo hello-from-writer > /data/msg; echo writer-up; exec sleep 600"]',
+        '    command: ["sh", "-c", "echo hello-from-web > /data/index.html; echo web-up; exec httpd -f -p 80 -h /data"]',
         '    volumes: ["shared:/data"]',
         '  reader:',
         '    image: busybox',
-        '    network_mode: none',
-        '    depends_on: [writer]',
+        '    networks: [back]',
+        '    depends_on: [web]',
         '    stop_grace_period: 1s',
-        '    command: ["sh", "-c", "while [ ! -f /data/msg ]; do sleep 0.2; done; cat /data/msg; exec sleep 600"]',
-        '    volumes: ["shared:/data"]',
+        '    command: ["sh", "-c", "until wget -qO /tmp/page http://web/; do sleep 0.2; done; cat /tmp/page; exec sleep 600"]',
+        'networks:',
+        '  back: {}',
         'volumes:',
         '  shared: {}',
         '',
@@ -339,23 +340,30 @@ describe.skipIf(!!skip)('the Docker Engine API on a Berth socket', () => {
     const up = await compose(['up', '-d']);
     expect(up.code, up.stderr).toBe(0);
     const ps = await compose(['ps']);
-    expect(ps.stdout).toMatch(/demo_writer_1\s.*Up/);
+    expect(ps.stdout).toMatch(/demo_web_1\s.*Up/);
     expect(ps.stdout).toMatch(/demo_reader_1\s.*Up/);
-    // the objects agree: two Containers and the Volume, with compose's labels
+    // the objects agree: two Containers on the project's Network, and the Volume, with compose's labels
     const ctrs = (await objects('containers')).filter((c) => c.metadata.annotations?.['berth.dev/docker-name']?.startsWith('demo_'));
-    expect(ctrs.map((c) => c.metadata.annotations!['berth.dev/docker-name']).sort()).toEqual(['demo_reader_1', 'demo_writer_1']);
+    expect(ctrs.map((c) => c.metadata.annotations!['berth.dev/docker-name']).sort()).toEqual(['demo_reader_1', 'demo_web_1']);
     expect(ctrs.every((c) => c.metadata.labels?.['com.docker.compose.project'] === 'demo')).toBe(true);
+    const nets = await objects('networks');
+    expect(nets.map((n) => n.metadata.annotations?.['berth.dev/docker-name'])).toEqual(['demo_back']);
+    expect(nets[0]!.metadata.labels).toMatchObject({ 'com.docker.compose.project': 'demo', 'com.docker.compose.network': 'back' });
+    const web = ctrs.find((c) => c.metadata.annotations!['berth.dev/docker-name'] === 'demo_web_1')!;
+    expect(web.spec.networks).toEqual([{ name: nets[0]!.metadata.name, aliases: ['web'] }]);
     expect((await objects('volumes')).map((v) => v.metadata.annotations?.['berth.dev/docker-name'])).toEqual(['demo_shared']);
+    // the reader found the web service by its service name, over the project network
     let logs = '';
-    for (let i = 0; i < 50 && !logs.includes('hello-from-writer'); i++) {
+    for (let i = 0; i < 50 && !logs.includes('hello-from-web'); i++) {
       logs = (await compose(['logs', '--no-color'])).stdout;
-      if (!logs.includes('hello-from-writer')) await new Promise((r) => setTimeout(r, 300));
+      if (!logs.includes('hello-from-web')) await new Promise((r) => setTimeout(r, 300));
     }
-    expect(logs).toMatch(/reader_1\s+\| hello-from-writer/);
-    expect(logs).toMatch(/writer_1\s+\| writer-up/);
+    expect(logs).toMatch(/reader_1\s+\| hello-from-web/);
+    expect(logs).toMatch(/web_1\s+\| web-up/);
     const down = await compose(['down', '-v']);
     expect(down.code, down.stderr).toBe(0);
     expect(await objects('containers')).toEqual([]);
+    expect(await objects('networks')).toEqual([]);
     expect(await objects('volumes')).toEqual([]);
   }, 180_000);
 
