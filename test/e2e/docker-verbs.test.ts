@@ -317,6 +317,10 @@ describe.skipIf(!!skip)('berth run and the Docker verbs', () => {
     expect(ip).toMatch(/^10\.251\.201\.\d+$/);
     expect((await berth(['network', 'inspect', '-f', '{{range .Containers}}{{.Name}} {{.IPv4Address}}{{end}}', 'front'])).stdout).toBe(`fweb ${ip}/24\n`);
     expect((await berth(['inspect', '--type', 'network', '-f', '{{.Driver}} {{.Scope}}', 'front'])).stdout).toBe('bridge local\n');
+    // a subnet another Network holds: refused once the node says so, and the new Network goes again
+    const overlap = await berth(['network', 'create', '--subnet', '10.251.201.0/24', 'twin']);
+    expect([overlap.code, overlap.stderr]).toEqual([1, expect.stringMatching(/^Error response from daemon: Pool overlaps with other one on this address space: spec\.subnet: 10\.251\.201\.0\/24 overlaps Network default\/front/)]);
+    expect((await berth(['network', 'ls', '-q', '--filter', 'name=twin'])).stdout).toBe('');
     const inUse = await berth(['network', 'rm', 'front']);
     expect([inUse.code, inUse.stderr]).toEqual([1, `Error response from daemon: error while removing network: network front id ${id} has active endpoints (fweb)\n`]);
     expect((await berth(['rm', '-f', 'fweb'])).code).toBe(0);
