@@ -13,6 +13,7 @@ import { parseCreateBody } from '../client/docker/create-body.js';
 import { isRunning } from '../client/docker/engine.js';
 import { filterContainers, parseFiltersJson } from '../client/docker/filters.js';
 import { DockerError, dockerIdOf, dockerNameOf } from '../client/docker/names.js';
+import { networkNames } from '../client/docker/networks.js';
 import { openRemoteCommand } from '../client/docker/remote-command.js';
 import { containerInspect, containerSummary, type ImageConfigView } from '../client/docker/views.js';
 import { rawRequest, readAll } from '../client/raw-request.js';
@@ -54,12 +55,13 @@ export const listContainers: Handler = async (ctx, _req, res, _p, q) => {
   items.sort((a, b) => (b.metadata.creationTimestamp ?? '').localeCompare(a.metadata.creationTimestamp ?? ''));
   if (limit !== undefined && limit > 0) items = items.slice(0, limit);
   const configs = new Map<string, Promise<ImageConfigView | undefined>>();
+  const names = ctx.engine.networks.listAll({ namespace: ctx.namespace }).then((l) => networkNames(l.items));
   const out = await Promise.all(
     items.map(async (c) => {
       const image = String((c.spec as { image?: string } | undefined)?.image ?? '');
       let p = configs.get(image);
       if (!p) configs.set(image, (p = imageConfig(ctx, c)));
-      return containerSummary(c, { image: await p, size });
+      return containerSummary(c, { image: await p, size, networks: await names });
     }),
   );
   sendJson(res, 200, out);
@@ -87,7 +89,8 @@ export const inspectContainer: Handler = async (ctx, _req, res, [ref]) => {
     if (mp) mountpoints[v.metadata.name] = mp;
   }
   const execIds = [...ctx.execs.values()].filter((e) => e.container === c.metadata.name).map((e) => e.ID);
-  const doc = containerInspect(c, { image: await imageConfig(ctx, c), volumeMountpoints: mountpoints });
+  const networks = networkNames((await ctx.engine.networks.listAll({ namespace: ctx.namespace })).items);
+  const doc = containerInspect(c, { image: await imageConfig(ctx, c), volumeMountpoints: mountpoints, networks });
   sendJson(res, 200, { ...doc, ExecIDs: execIds.length ? execIds : null });
 };
 

@@ -17,11 +17,12 @@ import { AutoRemover } from './auto-remove.js';
 import * as ctr from './containers.js';
 import type { FrontContext } from './context.js';
 import * as exec from './exec.js';
-import { errorAnswer, HttpError, sendError, sendJson } from './http.js';
+import { errorAnswer, HttpError, sendError } from './http.js';
 import * as img from './images.js';
 import { acceptHijack, MULTIPLEXED_STREAM, RAW_STREAM } from './streams.js';
 import * as sys from './system.js';
 import { DOCKER_COMPAT_VERSION, MAX_API_VERSION, MIN_API_VERSION } from './system.js';
+import * as net from './networks.js';
 import * as vol from './volumes.js';
 
 export interface DockerApiOptions {
@@ -108,16 +109,13 @@ const ROUTES: Route[] = [
   r('POST', '/volumes/prune', vol.pruneVolumes),
   r('GET', `/volumes/${NAME}`, vol.inspectVolume),
   r('DELETE', `/volumes/${NAME}`, vol.deleteVolume),
-  r('GET', '/networks', vol.listNetworks),
-  r('POST', '/networks/create', vol.networksUnavailable),
-  r('POST', '/networks/prune', async (_c, req, res) => {
-    req.resume();
-    sendJson(res, 200, { NetworksDeleted: null });
-  }),
-  r('GET', `/networks/${ID}`, vol.inspectNetwork),
-  r('DELETE', `/networks/${ID}`, vol.networksUnavailable),
-  r('POST', `/networks/${ID}/connect`, vol.networksUnavailable),
-  r('POST', `/networks/${ID}/disconnect`, vol.networksUnavailable),
+  r('GET', '/networks', net.listNetworks),
+  r('POST', '/networks/create', net.createNetwork),
+  r('POST', '/networks/prune', net.pruneNetworks),
+  r('GET', `/networks/${ID}`, net.inspectNetwork),
+  r('DELETE', `/networks/${ID}`, net.deleteNetwork),
+  r('POST', `/networks/${ID}/connect`, net.connectNetwork),
+  r('POST', `/networks/${ID}/disconnect`, net.disconnectNetwork),
 ];
 
 /** Docker endpoints Berth does not serve: 501 naming them (any method). */

@@ -1,4 +1,4 @@
-/** /volumes/... and /networks/... of the Docker Engine API, over Volume objects (networks: only host and none until networking lands). */
+/** /volumes/... of the Docker Engine API, over Volume objects. */
 import type { KObject } from '../client/api-client.js';
 import { ANNOTATION_ANONYMOUS_FOR, checkDockerName, dockerLabelsOf, dockerMetadata, dockerNameOf, objectNameFor } from '../client/docker/names.js';
 import { parseFiltersJson } from '../client/docker/filters.js';
@@ -98,23 +98,4 @@ export const pruneVolumes: Handler = async (ctx, _req, res, _p, q) => {
     reclaimed += (v.status as { size?: number } | undefined)?.size ?? 0;
   }
   sendJson(res, 200, { VolumesDeleted: deleted.length ? deleted : null, SpaceReclaimed: reclaimed });
-};
-
-const NETWORKS = [
-  { Name: 'host', Id: 'host', Driver: 'host' },
-  { Name: 'none', Id: 'none', Driver: 'null' },
-];
-const networkDoc = (n: (typeof NETWORKS)[number]) => ({ Name: n.Name, Id: n.Id, Created: '0001-01-01T00:00:00Z', Scope: 'local', Driver: n.Driver, EnableIPv6: false, IPAM: { Driver: 'default', Options: null, Config: [] }, Internal: false, Attachable: false, Ingress: false, ConfigFrom: { Network: '' }, ConfigOnly: false, Containers: {}, Options: {}, Labels: {} });
-
-export const listNetworks: Handler = async (_ctx, _req, res) => sendJson(res, 200, NETWORKS.map(networkDoc));
-
-export const inspectNetwork: Handler = async (_ctx, _req, res, [ref]) => {
-  const n = NETWORKS.find((x) => x.Name === ref || x.Id === ref);
-  if (!n) throw new HttpError(404, `network ${ref} not found`);
-  sendJson(res, 200, networkDoc(n));
-};
-
-export const networksUnavailable: Handler = async (_ctx, req) => {
-  req.resume();
-  throw new HttpError(501, 'user-defined networks are not available on this Berth yet (they come with the networking work): containers take NetworkMode none, host or bridge');
 };

@@ -263,7 +263,53 @@ describe.skipIf(!!skip)('the Docker Engine API on a Berth socket', () => {
     expect(await objects('containers')).toEqual([]);
   }, 180_000);
 
-  it.skipIf(!hasCompose)('docker-compose v1: up -d, ps, logs, down -v of two services sharing a named volume', async () => {
+  it('networks through the socket: network create/ls/inspect/rm, run -p and --network with an alias, inspect NetworkSettings, in-use refused', async () => {
+    const made = await docker(['network', 'create', '--subnet', '10.251.200.0/24', '--label', 'team=web', 'api_net']);
+    expect(made.code, made.stderr).toBe(0);
+    const id = made.stdout.trim();
+    expect(id).toMatch(/^[0-9a-f]{64}$/);
+    const obj = (await objects('networks')).find((n) => n.metadata.annotations?.['berth.dev/docker-name'] === 'api_net')!;
+    expect(obj.metadata.labels).toMatchObject({ 'berth.dev/created-by': 'docker-api', team: 'web' });
+    expect(obj.spec).toMatchObject({ subnet: '10.251.200.0/24' });
+    const ls = await docker(['network', 'ls', '--format', '{{.Name}} {{.Driver}} {{.Scope}}']);
+    expect(ls.stdout.split('\n').filter(Boolean).sort()).toEqual(['api_net bridge local', 'bridge bridge local', 'host host local', 'none null local']);
+    expect((await docker(['network', 'ls', '-q', '--filter', 'label=team=web'])).stdout).toBe(`${id.slice(0, 12)}\n`);
+    expect((await docker(['network', 'inspect', '-f', '{{.Id}} {{range .IPAM.Config}}{{.Subnet}} {{.Gateway}}{{end}}', 'api_net'])).stdout).toBe(`${id} 10.251.200.0/24 10.251.200.1\n`);
+    const dup = await docker(['network', 'create', 'api_net']);
+    expect([dup.code, dup.stderr]).toEqual([1, 'Error response from daemon: network with name api_net already exists\n']);
+
+    const hostPort = await freePort();
+    const httpd = ['sh', '-c', 'mkdir -p /www && echo net-page > /www/index.html && exec httpd -f -p 80 -h /www'];
+    const web = await docker(['run', '-d', '--name', 'netweb', '--network', 'api_net', '--network-alias', 'www', '-p', `127.0.0.1:${hostPort}:80`, 'busybox', ...httpd]);
+    expect(web.code, web.stderr).toBe(0);
+    const fetchText = (url: string) => fetch(url, { signal: AbortSignal.timeout(5000) }).then((r) => r.text()).catch((e: Error) => `error: ${e.message}`);
+    await expect.poll(() => fetchText(`http://127.0.0.1:${hostPort}/`), { timeout: 30_000, interval: 200 }).toBe('net-page\n');
+    expect((await docker(['port', 'netweb'])).stdout).toBe(`80/tcp -> 127.0.0.1:${hostPort}\n`);
+    const ip = (await docker(['inspect', '-f', '{{.NetworkSettings.Networks.api_net.IPAddress}} {{.HostConfig.NetworkMode}}', 'netweb'])).stdout;
+    expect(ip).toMatch(/^10\.251\.200\.\d+ api_net\n$/);
+    // a second container on the network reaches the first by its alias, through the node's DNS
+    const client = await docker(['run', '--rm', '--network', 'api_net', 'busybox', 'wget', '-qO-', 'http://www/']);
+    expect([client.code, client.stdout]).toEqual([0, 'net-page\n']);
+    const members = await docker(['network', 'inspect', '-f', '{{range .Containers}}{{.Name}} {{.IPv4Address}}{{end}}', 'api_net']);
+    expect(members.stdout).toBe(`netweb ${ip.split(' ')[0]}/24\n`);
+    expect((await berth(['network', 'ls'])).stdout).toMatch(/^NETWORK ID\s+NAME\s+DRIVER\s+SCOPE\n[\s\S]*\bapi_net\s+bridge\s+local\n/);
+
+    const inUse = await docker(['network', 'rm', 'api_net']);
+    expect(inUse.code).toBe(1);
+    expect(inUse.stderr).toContain(`error while removing network: network api_net id ${id} has active endpoints`);
+    const builtin = await docker(['network', 'rm', 'bridge']);
+    expect(builtin.code).toBe(1);
+    expect(builtin.stderr).toContain('Error response from daemon: bridge is a pre-defined network and cannot be removed\n');
+    expect((await docker(['rm', '-f', 'netweb'])).code).toBe(0);
+    expect((await docker(['network', 'rm', 'api_net'])).stdout).toBe('api_net\n');
+    expect(await objects('networks')).toEqual([]);
+    // prune takes the unused networks made by docker's verbs
+    expect((await docker(['network', 'create', 'spare'])).code).toBe(0);
+    expect((await docker(['network', 'prune', '-f'])).stdout).toBe('Deleted Networks:\nspare\n\n');
+    expect(await objects('networks')).toEqual([]);
+  }, 180_000);
+
+  it.skipIf(!hasCompose)('docker-compose v1: up -d, ps, logs, down -v of two services on a project network sharing a named volume', async () => {
     const project = join(dir, 'compose');
     await mkdir(project, { recursive: true });
     await writeFile(
@@ -271,19 +317,20 @@ describe.skipIf(!!skip)('the Docker Engine API on a Berth socket', () => {
       [
         "version: '2.4'",
         'services:',
-        '  writer:',
+        '  web:',
         '    image: busybox',
-        '    network_mode: none',
+        '    networks: [back]',
         '    stop_grace_period: 1s',
-        '    command: ["sh", "-c", "echo hello-from-writer > /data/msg; echo writer-up; exec sleep 600"]',
+        '    command: ["sh", "-c", "echo hello-from-web > /data/index.html; echo web-up; exec httpd -f -p 80 -h /data"]',
         '    volumes: ["shared:/data"]',
         '  reader:',
         '    image: busybox',
-        '    network_mode: none',
-        '    depends_on: [writer]',
+        '    networks: [back]',
+        '    depends_on: [web]',
         '    stop_grace_period: 1s',
-        '    command: ["sh", "-c", "while [ ! -f /data/msg ]; do sleep 0.2; done; cat /data/msg; exec sleep 600"]',
-        '    volumes: ["shared:/data"]',
+        '    command: ["sh", "-c", "until wget -qO /tmp/page http://web/; do sleep 0.2; done; cat /tmp/page; exec sleep 600"]',
+        'networks:',
+        '  back: {}',
         'volumes:',
         '  shared: {}',
         '',
@@ -293,23 +340,30 @@ describe.skipIf(!!skip)('the Docker Engine API on a Berth socket', () => {
     const up = await compose(['up', '-d']);
     expect(up.code, up.stderr).toBe(0);
     const ps = await compose(['ps']);
-    expect(ps.stdout).toMatch(/demo_writer_1\s.*Up/);
+    expect(ps.stdout).toMatch(/demo_web_1\s.*Up/);
     expect(ps.stdout).toMatch(/demo_reader_1\s.*Up/);
-    // the objects agree: two Containers and the Volume, with compose's labels
+    // the objects agree: two Containers on the project's Network, and the Volume, with compose's labels
     const ctrs = (await objects('containers')).filter((c) => c.metadata.annotations?.['berth.dev/docker-name']?.startsWith('demo_'));
-    expect(ctrs.map((c) => c.metadata.annotations!['berth.dev/docker-name']).sort()).toEqual(['demo_reader_1', 'demo_writer_1']);
+    expect(ctrs.map((c) => c.metadata.annotations!['berth.dev/docker-name']).sort()).toEqual(['demo_reader_1', 'demo_web_1']);
     expect(ctrs.every((c) => c.metadata.labels?.['com.docker.compose.project'] === 'demo')).toBe(true);
+    const nets = await objects('networks');
+    expect(nets.map((n) => n.metadata.annotations?.['berth.dev/docker-name'])).toEqual(['demo_back']);
+    expect(nets[0]!.metadata.labels).toMatchObject({ 'com.docker.compose.project': 'demo', 'com.docker.compose.network': 'back' });
+    const web = ctrs.find((c) => c.metadata.annotations!['berth.dev/docker-name'] === 'demo_web_1')!;
+    expect(web.spec.networks).toEqual([{ name: nets[0]!.metadata.name, aliases: ['web'] }]);
     expect((await objects('volumes')).map((v) => v.metadata.annotations?.['berth.dev/docker-name'])).toEqual(['demo_shared']);
+    // the reader found the web service by its service name, over the project network
     let logs = '';
-    for (let i = 0; i < 50 && !logs.includes('hello-from-writer'); i++) {
+    for (let i = 0; i < 50 && !logs.includes('hello-from-web'); i++) {
       logs = (await compose(['logs', '--no-color'])).stdout;
-      if (!logs.includes('hello-from-writer')) await new Promise((r) => setTimeout(r, 300));
+      if (!logs.includes('hello-from-web')) await new Promise((r) => setTimeout(r, 300));
     }
-    expect(logs).toMatch(/reader_1\s+\| hello-from-writer/);
-    expect(logs).toMatch(/writer_1\s+\| writer-up/);
+    expect(logs).toMatch(/reader_1\s+\| hello-from-web/);
+    expect(logs).toMatch(/web_1\s+\| web-up/);
     const down = await compose(['down', '-v']);
     expect(down.code, down.stderr).toBe(0);
     expect(await objects('containers')).toEqual([]);
+    expect(await objects('networks')).toEqual([]);
     expect(await objects('volumes')).toEqual([]);
   }, 180_000);
 
@@ -338,6 +392,14 @@ describe.skipIf(!!skip)('the Docker Engine API on a Berth socket', () => {
     const cli = await docker(['run', '-p', 'abc', 'busybox', 'true']);
     expect(cli.code).toBe(125);
     expect(cli.stderr).toContain('invalid containerPort: abc');
+    // (a raw request: on any 404 the docker CLI tries a pull of the image first, and this machine reaches no registry)
+    const noNet = await raw(sock, 'POST', '/v1.50/containers/create?name=lost', JSON.stringify({ Image: 'busybox', HostConfig: { NetworkMode: 'nosuch' } }));
+    expect([noNet.status, JSON.parse(noNet.body).message]).toEqual([404, 'network nosuch not found']);
+    const badSubnet = await raw(sock, 'POST', '/v1.50/networks/create', JSON.stringify({ Name: 'badnet', IPAM: { Config: [{ Subnet: '10.251.7.1/24' }] } }));
+    expect([badSubnet.status, JSON.parse(badSubnet.body).message]).toEqual([400, 'invalid subnet 10.251.7.1/24: must be an IPv4 CIDR block such as 10.89.0.0/24, with the host bits zero (IPAM.Config[0].Subnet)']);
+    const badDriver = await raw(sock, 'POST', '/v1.50/networks/create', JSON.stringify({ Name: 'badnet', Driver: 'overlay' }));
+    expect([badDriver.status, JSON.parse(badDriver.body).message]).toEqual([404, 'plugin "overlay" not found: Berth networks take the bridge driver (Driver)']);
+    expect(await objects('networks')).toEqual([]);
     expect(await objects('containers')).toEqual([]);
     expect(await objects('volumes')).toEqual([]);
   }, 180_000);

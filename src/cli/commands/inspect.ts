@@ -1,12 +1,13 @@
 /**
- * `berth inspect [-f FORMAT] [--type T] NAME...`: Docker-shaped JSON of containers, images and
- * volumes (tried in that order, as docker inspect does), or a Go template of each; `berth diff`
+ * `berth inspect [-f FORMAT] [--type T] NAME...`: Docker-shaped JSON of containers, images,
+ * volumes and networks (tried in that order, as docker inspect does), or a Go template of each; `berth diff`
  * and `berth export` through the Container's changes and export subresources.
  */
 import { createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import type { KObject } from '../../client/api-client.js';
 import { DockerError, dockerNameOf, notFound, objectNameFor } from '../../client/docker/names.js';
+import { DockerNetworks, networkNames } from '../../client/docker/networks.js';
 import { compileTemplate } from '../../client/docker/template.js';
 import { containerInspect, volumeInspect } from '../../client/docker/views.js';
 import { NodeApiClient } from '../../client/node-api.js';
@@ -32,7 +33,8 @@ async function inspectOne(ctx: DockerContext, ref: string, type: ObjType | undef
         if (e instanceof DockerError && e.status === 404) continue;
         throw e;
       }
-      return containerInspect(c, { image: await imageConfigs(ctx)(c), volumeMountpoints: await volumeMountpoints(ctx) });
+      const networks = networkNames((await ctx.engine.networks.listAll({ namespace: ctx.namespace })).items);
+      return containerInspect(c, { image: await imageConfigs(ctx)(c), volumeMountpoints: await volumeMountpoints(ctx), networks });
     }
     if (t === 'image') {
       try {
@@ -48,6 +50,15 @@ async function inspectOne(ctx: DockerContext, ref: string, type: ObjType | undef
       if (!v) continue;
       const users = (await ctx.engine.listContainers()).filter((c) => ((c.spec ?? {}) as { volumeMounts?: { name?: string }[] }).volumeMounts?.some((m) => m.name === v.metadata.name)).map((c) => c.metadata.name);
       return volumeInspect(v, users);
+    }
+    if (t === 'network') {
+      const nets = new DockerNetworks(ctx.engine, 'cli');
+      try {
+        return await nets.view(await nets.find(ref));
+      } catch (e) {
+        if (e instanceof DockerError && e.status === 404) continue;
+        throw e;
+      }
     }
   }
   const what = type === 'network' ? 'network' : type ?? 'object';

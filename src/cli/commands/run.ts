@@ -59,12 +59,14 @@ async function runOrCreate(argv: string[], mode: 'run' | 'create'): Promise<void
     process.stdout.write(`${dockerIdOf(obj)}\n`);
     return;
   }
+  // a run that fails after the create takes back what the create made (container, volumes)
+  const discard = () => ctx.engine.discard(obj).catch(() => undefined);
   const removeQuietly = () => ctx.engine.remove(obj, { force: true, volumes: true }).catch(() => undefined);
   if (detach) {
     try {
       await ctx.engine.start(obj);
     } catch (e) {
-      await removeQuietly();
+      await discard();
       throw e;
     }
     process.stdout.write(`${dockerIdOf(obj)}\n`);
@@ -77,7 +79,7 @@ async function runOrCreate(argv: string[], mode: 'run' | 'create'): Promise<void
   try {
     rc = await attachStream(ctx, obj, { stdin, tty });
   } catch (e) {
-    await removeQuietly();
+    await discard();
     throw e;
   }
   const stopWaiting = new AbortController();
@@ -90,7 +92,7 @@ async function runOrCreate(argv: string[], mode: 'run' | 'create'): Promise<void
     } catch (e) {
       rc.close();
       await joined.catch(() => undefined);
-      await removeQuietly();
+      await discard();
       const code = (e as { exitCode?: number }).exitCode ?? 125;
       process.stderr.write(`${dockerMessage(e)}\n`);
       throw new ExitError(code);

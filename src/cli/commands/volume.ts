@@ -1,4 +1,4 @@
-/** `berth volume create|ls|inspect|rm|prune` (docker volume) over Volume objects; `berth network ...` until networks land. */
+/** `berth volume create|ls|inspect|rm|prune` (docker volume) over Volume objects. */
 import { createInterface } from 'node:readline/promises';
 import type { KObject } from '../../client/api-client.js';
 import { ANNOTATION_ANONYMOUS_FOR, checkDockerName, conflict, dockerMetadata, dockerNameOf, notFound, objectNameFor } from '../../client/docker/names.js';
@@ -30,7 +30,7 @@ export async function removeVolume(ctx: DockerContext, v: KObject, containers: K
   await watchUntil(ctx.engine.volumes, ctx.namespace, v.metadata.name, (o) => (!o || o.metadata.uid !== v.metadata.uid ? true : undefined), { timeoutMs: 60_000 }).catch(() => undefined);
 }
 
-async function confirm(question: string): Promise<boolean> {
+export async function confirm(question: string): Promise<boolean> {
   if (!process.stdin.isTTY) return false;
   const rl = createInterface({ input: process.stdin, output: process.stdout });
   try {
@@ -167,23 +167,3 @@ export async function pruneVolumes(ctx: DockerContext, all: boolean): Promise<st
   }
   return `${deleted.length ? `Deleted Volumes:\n${deleted.join('\n')}\n\n` : ''}Total reclaimed space: ${sizeText(reclaimed)}\n`;
 }
-
-/** docker network: user-defined networks arrive with the networking work; until then every verb says so. */
-export function networkCommand(argv: string[]): Promise<void> {
-  const [sub] = argv;
-  return dockerVerb(1, async () => {
-    if (sub === 'ls' || sub === 'list') {
-      process.stdout.write(formatList('table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}', [
-        { ID: 'host', Name: 'host', Driver: 'host', Scope: 'local' },
-        { ID: 'none', Name: 'none', Driver: 'null', Scope: 'local' },
-      ], { ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE' }));
-      return;
-    }
-    if (!sub || sub === '--help' || sub === '-h') {
-      process.stdout.write('Usage: berth network create|ls|inspect|rm\n\nUser-defined networks are not available on this Berth yet (they come with the networking work); ls shows host and none.\n');
-      return;
-    }
-    throw new CliError(`Error response from daemon: network ${sub}: user-defined networks are not available on this Berth yet (they come with the networking work); containers take --network none, host or bridge`);
-  });
-}
-

@@ -6,7 +6,7 @@
  * A create that fails on the node is rolled back, so a failed `run` leaves no object behind.
  */
 import { isConflict, isNotFound, type ApiClient, type KObject, type ResourceClient } from '../api-client.js';
-import { ContainerType, VolumeType } from '../kinds.js';
+import { ContainerType, NetworkType, VolumeType } from '../kinds.js';
 import type { CreateBody } from './create-body.js';
 import { ANNOTATION_ANONYMOUS_FOR, ANNOTATION_DOCKER_NAME, checkDockerName, conflict, DockerError, dockerIdOf, dockerNameOf, notFound, objectNameFor, randomName, type CreatedBy } from './names.js';
 import { planContainer } from './to-container.js';
@@ -66,12 +66,16 @@ export interface WaitResult {
 export class DockerEngine {
   readonly containers: ResourceClient;
   readonly volumes: ResourceClient;
+  readonly networks: ResourceClient;
   readonly namespace: string;
   private readonly timeoutMs: number;
+  /** The named volumes a create made for a container (by its uid), that a failed run takes away again. */
+  private readonly madeVolumes = new Map<string, string[]>();
 
   constructor(readonly o: EngineOptions) {
     this.containers = o.client.resource(ContainerType);
     this.volumes = o.client.resource(VolumeType);
+    this.networks = o.client.resource(NetworkType);
     this.namespace = o.namespace;
     this.timeoutMs = o.nodeTimeoutMs ?? 120_000;
   }
@@ -96,6 +100,22 @@ export class DockerEngine {
       if (m[0]) return m[0];
     }
     throw notFound(`No such container: ${ref}`);
+  }
+
+  /** A Network by object name, Docker name or Docker ID (or unique prefix); Docker's 404 otherwise. */
+  async findNetwork(ref: string): Promise<KObject> {
+    if (/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(ref) && ref.length <= 253) {
+      const byName = await this.networks.getIfExists(this.namespace, ref);
+      if (byName) return byName;
+    }
+    const all = (await this.networks.listAll({ namespace: this.namespace })).items;
+    const exact = all.find((n) => dockerNameOf(n) === ref) ?? all.find((n) => dockerIdOf(n) === ref);
+    if (exact) return exact;
+    if (/^[a-f0-9]{3,63}$/.test(ref)) {
+      const m = all.filter((n) => dockerIdOf(n).startsWith(ref));
+      if (m.length === 1) return m[0]!;
+    }
+    throw notFound(`network ${ref} not found`);
   }
 
   /** The object holding a Docker name, if any. */
@@ -123,6 +143,9 @@ export class DockerEngine {
     const holder = await this.holderOf(dockerName);
     if (holder) throw this.nameInUse(dockerName, holder);
     if (this.o.imageExists && !(await this.o.imageExists(body.Image!))) throw notFound(`No such image: ${body.Image}`);
+    // user networks by their Docker names → the Networks' object names (docker's 404 for one that is not there)
+    const joined = (plan.container.spec as { networks?: { name: string }[] }).networks ?? [];
+    for (const [i, ref] of plan.networkRefs.entries()) joined[i]!.name = (await this.findNetwork(ref)).metadata.name;
     const made: KObject[] = [];
     // what this create made goes again, and is waited for: a failed create leaves nothing, not even a terminating object
     const rollback = async (): Promise<void> => {
@@ -173,6 +196,7 @@ export class DockerEngine {
         { timeoutMs: this.timeoutMs, what: `container ${dockerName} on node ${this.o.nodeName ?? '(scheduled)'}` },
       );
       this.mark('create: on node', t0);
+      this.madeVolumes.set(created.metadata.uid!, made.filter((m) => m.kind === 'Volume').map((m) => m.metadata.name));
       return await this.containers.get(this.namespace, created.metadata.name);
     } catch (e) {
       await rollback();
@@ -219,6 +243,10 @@ export class DockerEngine {
     this.mark('start: patched', t0);
     const gen = obj.metadata.generation ?? 0;
     await this.untilObserved(obj, gen, (_o, s) => {
+      if (s.phase === 'Failed' && (s.reason === 'PortInUse' || s.reason === 'NetworkError')) {
+        // docker's words for a port or address it cannot have: the node's message names the field
+        throw Object.assign(new DockerError(`driver failed programming external connectivity on endpoint ${dockerNameOf(obj)}: ${s.message ?? s.reason}`, 500), { exitCode: 125 });
+      }
       if (s.phase === 'Failed' || s.reason === 'StartError') {
         const msg = runtimeMessage(s.message) ?? `container ${dockerNameOf(obj)} failed to start (${s.reason ?? 'Failed'})`;
         throw Object.assign(new DockerError(msg, 400), { exitCode: startFailureCode(msg) });
@@ -298,6 +326,24 @@ export class DockerEngine {
     });
     this.mark('remove: gone', t0);
     if (o.volumes) await this.removeAnonymousVolumes(ref.metadata.name);
+  }
+
+  /**
+   * Undoes a create whose run failed afterwards (a start refused for a port in use...): the container,
+   * its anonymous volumes and the named volumes this create made, once no other container mounts them.
+   */
+  async discard(ref: KObject): Promise<void> {
+    await this.remove(ref, { force: true, volumes: true });
+    const names = this.madeVolumes.get(ref.metadata.uid!) ?? [];
+    this.madeVolumes.delete(ref.metadata.uid!);
+    if (!names.length) return;
+    const users = new Set((await this.listContainers()).flatMap((c) => ((c.spec ?? {}) as { volumeMounts?: { name?: string }[] }).volumeMounts?.map((m) => m.name) ?? []));
+    for (const name of names.filter((n) => !users.has(n))) {
+      const v = await this.volumes.getIfExists(this.namespace, name);
+      if (!v) continue;
+      await this.volumes.delete(this.namespace, name, { preconditions: { uid: v.metadata.uid! } }).catch(() => undefined);
+      await watchUntil(this.volumes, this.namespace, name, (o) => (!o || o.metadata.uid !== v.metadata.uid ? true : undefined), { timeoutMs: this.timeoutMs }).catch(() => undefined);
+    }
   }
 
   async removeAnonymousVolumes(containerName: string): Promise<void> {

@@ -4,8 +4,9 @@
  * docker ps (id, name, label, status, exited, ancestor, volume, network, before, since).
  */
 import type { KObject } from '../api-client.js';
-import { DockerError, dockerIdOf, dockerLabelsOf, dockerNameOf } from './names.js';
+import { DockerError, dockerIdOf, dockerLabelsOf, dockerNameOf, objectNameFor } from './names.js';
 import { dockerState } from './views.js';
+import { networksOf } from './networks.js';
 
 export type Filters = Record<string, string[]>;
 
@@ -62,7 +63,7 @@ export function filterContainers(items: KObject[], f: Filters, all: readonly KOb
       exited: (v) => dockerState(c) === 'exited' && String(s.exitCode ?? 0) === v,
       ancestor: (v) => spec.image === v || spec.image === `${v}:latest` || `${spec.image}:latest` === v,
       volume: (v) => (spec.volumeMounts ?? []).some((m) => m.name === v || m.hostPath === v || m.mountPath === v),
-      network: (v) => (spec.network ?? 'none') === v,
+      network: (v) => networksOf(c).includes(v) || networksOf(c).includes(objectNameFor(v)),
       before: (v) => {
         const ref = byRef(v);
         return ref !== undefined && (c.metadata.creationTimestamp ?? '') < (ref.metadata.creationTimestamp ?? '');

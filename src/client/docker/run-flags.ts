@@ -31,6 +31,8 @@ export interface RunFlagValues {
   capDrop?: string[];
   entrypoint?: string;
   network?: string;
+  networkAliases?: string[];
+  ip?: string;
   label?: string[];
   stopSignal?: string;
   stopTimeout?: string;
@@ -172,6 +174,9 @@ export function createBodyFromFlags(image: string, command: string[], f: RunFlag
     stopTimeout = Number(f.stopTimeout);
   }
   const network = f.network;
+  const userNetwork = network !== undefined && !['', 'default', 'bridge', 'host', 'none'].includes(network) && !network.startsWith('container:');
+  if ((f.networkAliases?.length || f.ip) && !userNetwork) throw new DockerError(f.ip ? 'user specified IP address is supported on user defined networks only (--ip needs --network NAME)' : 'network-scoped alias is supported only for containers in user defined networks (--network-alias needs --network NAME)');
+  const endpoint = userNetwork && (f.networkAliases?.length || f.ip) ? { [network]: { ...(f.networkAliases?.length ? { Aliases: f.networkAliases } : {}), ...(f.ip ? { IPAMConfig: { IPv4Address: f.ip } } : {}) } } : undefined;
   return {
     Image: image,
     ...(command.length ? { Cmd: command } : {}),
@@ -209,5 +214,6 @@ export function createBodyFromFlags(image: string, command: string[], f: RunFlag
       ...(pids !== undefined ? { PidsLimit: pids } : {}),
       ...(network ? { NetworkMode: network } : {}),
     },
+    ...(endpoint ? { NetworkingConfig: { EndpointsConfig: endpoint } } : {}),
   };
 }

@@ -81,7 +81,7 @@ export function systemInfo(containers: KObject[], imageCount: number, node: Node
     Images: imageCount,
     Driver: 'overlay2',
     DriverStatus: [['Backing Filesystem', 'overlayfs']],
-    Plugins: { Volume: ['local'], Network: ['host', 'null'], Authorization: null, Log: ['k8s-file'] },
+    Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'null'], Authorization: null, Log: ['k8s-file'] },
     MemoryLimit: true,
     SwapLimit: true,
     CpuCfsPeriod: true,

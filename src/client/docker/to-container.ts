@@ -18,6 +18,8 @@ export interface ContainerPlan {
   volumes: Array<{ object: KObject; anonymous: boolean }>;
   /** Named volumes the container mounts (existing ones are left alone). */
   namedVolumes: string[];
+  /** Docker names of the user networks it joins, in spec.networks' order (the engine resolves them to Networks). */
+  networkRefs: string[];
 }
 
 export interface PlanOptions {
@@ -65,39 +67,59 @@ function restartPolicy(name: string | undefined): ContainerSpec['restartPolicy']
   }
 }
 
-/** Docker's NetworkMode (and the networks of NetworkingConfig) → spec.network. */
-function networkMode(body: CreateBody, hasPorts: boolean): ContainerSpec['network'] {
+const BUILTIN_NETWORKS = ['', 'default', 'bridge', 'host', 'none'];
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+type Endpoint = { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null; IPAddress?: string };
+
+/**
+ * Docker's NetworkMode and NetworkingConfig → spec.network and spec.networks. User networks are
+ * named by their Docker name here (networkRefs); the engine resolves each to its Network object.
+ */
+function networking(body: CreateBody): { network: ContainerSpec['network']; networks: NonNullable<ContainerSpec['networks']>; networkRefs: string[] } {
   const mode = body.HostConfig?.NetworkMode ?? '';
-  const endpoints = Object.keys(body.NetworkingConfig?.EndpointsConfig ?? {}).filter((n) => !['bridge', 'host', 'none', 'default'].includes(n));
-  const custom = [mode, ...endpoints].find((m) => m !== '' && !['default', 'bridge', 'host', 'none'].includes(m) && !m.startsWith('container:'));
-  if (mode.startsWith('container:')) throw new DockerError(`network mode "${mode}": sharing another container's network is not supported by Berth`);
-  if (custom !== undefined) {
-    throw new DockerError(`network ${custom} not found: user-defined networks are not available on this Berth yet (they come with the networking work); use --network none, host or bridge`, 404);
+  const endpoints = (body.NetworkingConfig?.EndpointsConfig ?? {}) as Record<string, Endpoint | null>;
+  if (body.NetworkDisabled) return { network: 'none', networks: [], networkRefs: [] };
+  if (mode.startsWith('container:')) {
+    const ref = mode.slice('container:'.length);
+    if (!ref) throw new DockerError('invalid network mode "container:": a container name or ID is required');
+    return { network: `container:${objectNameFor(ref)}`, networks: [], networkRefs: [] };
   }
-  if (body.NetworkDisabled) return 'none';
-  if (mode === 'host' || mode === 'none') return mode;
-  if (mode === 'bridge') return 'bridge';
-  // Docker's default network is the bridge; Berth's default is none (loopback only) until bridge networking
-  // lands, except that published ports need the bridge: that fails on the node with a message saying so
-  return hasPorts ? 'bridge' : 'none';
+  if (mode === 'host' || mode === 'none') return { network: mode, networks: [], networkRefs: [] };
+  // the user networks to join: NetworkMode first (it gets eth0 and the published ports), then the other endpoints
+  const refs = [...new Set([mode, ...Object.keys(endpoints)].filter((n) => !BUILTIN_NETWORKS.includes(n)))];
+  const networks = refs.map((ref) => {
+    const ep = endpoints[ref] ?? {};
+    const aliases = [...new Set((ep.Aliases ?? []).map((a) => a.toLowerCase()).filter((a) => DNS_LABEL.test(a) && a.length <= 63))];
+    const ip = ep.IPAMConfig?.IPv4Address || undefined;
+    return { name: objectNameFor(checkDockerName(ref, 'network')), ...(aliases.length ? { aliases } : {}), ...(ip ? { ipv4Address: ip } : {}) };
+  });
+  return { network: 'bridge', networks, networkRefs: refs };
 }
 
-function ports(body: CreateBody): NonNullable<ContainerSpec['ports']> {
+function ports(body: CreateBody, network: ContainerSpec['network']): NonNullable<ContainerSpec['ports']> {
   const out = new Map<string, NonNullable<ContainerSpec['ports']>[number]>();
   const hc = body.HostConfig ?? {};
   for (const [key, bindings] of Object.entries(hc.PortBindings ?? {})) {
     const { port, protocol } = parsePortKey(key);
     for (const b of bindings ?? [{}]) {
-      const hostPort = parseHostPort(b.HostPort, key);
+      // an empty HostPort is a port the node picks (docker run -p 80)
+      const hostPort = parseHostPort(b.HostPort, key) ?? 0;
       const hostIP = b.HostIp && b.HostIp !== '' && b.HostIp !== '0.0.0.0' ? b.HostIp : undefined;
-      if (hostPort === undefined) throw new DockerError(`port ${key}: a random host port (-p ${port} or -P) is not supported by Berth yet; give HOST:${port}`);
       out.set(`${port}/${protocol}`, { containerPort: port, protocol, hostPort, ...(hostIP ? { hostIP } : {}) });
     }
   }
   if (hc.PublishAllPorts) {
-    const exposed = Object.keys(body.ExposedPorts ?? {});
-    if (exposed.length) throw new DockerError('-P (publish all ports on random host ports) is not supported by Berth yet; publish each with -p HOST:CONTAINER');
+    // -P: every exposed port not published yet, on a port the node picks
+    for (const key of Object.keys(body.ExposedPorts ?? {})) {
+      const { port, protocol } = parsePortKey(key);
+      if (!out.has(`${port}/${protocol}`)) out.set(`${port}/${protocol}`, { containerPort: port, protocol, hostPort: 0 });
+    }
   }
+  if (out.size === 0) return [];
+  // as docker: published ports are discarded with the host's network; with none or another container's they conflict
+  if (network === 'host') return [];
+  if (network !== 'bridge') throw new DockerError(`conflicting options: port publishing and the container type network mode (HostConfig.NetworkMode ${network})`);
   return [...out.values()];
 }
 
@@ -208,7 +230,8 @@ export function planContainer(body: CreateBody, o: PlanOptions): ContainerPlan {
     seen.add(m.mountPath);
   }
 
-  const portList = ports(body);
+  const net = networking(body);
+  const portList = ports(body, net.network);
   const env = (body.Env ?? []).map((e) => {
     const eq = e.indexOf('=');
     return eq < 0 ? { name: e, value: '' } : { name: e.slice(0, eq), value: e.slice(eq + 1) };
@@ -245,7 +268,8 @@ export function planContainer(body: CreateBody, o: PlanOptions): ContainerPlan {
     state: o.start ? 'Running' : 'Stopped',
     ...(body.StopSignal ? { stopSignal: body.StopSignal } : {}),
     ...(body.StopTimeout !== null && body.StopTimeout !== undefined && body.StopTimeout >= 0 ? { stopGracePeriodSeconds: body.StopTimeout } : {}),
-    network: networkMode(body, portList.length > 0),
+    network: net.network,
+    ...(net.networks.length ? { networks: net.networks } : {}),
     ...(o.nodeName ? { nodeName: o.nodeName } : {}),
   };
   const container: KObject = {
@@ -260,5 +284,5 @@ export function planContainer(body: CreateBody, o: PlanOptions): ContainerPlan {
     }),
     spec,
   };
-  return { container, volumes, namedVolumes };
+  return { container, volumes, namedVolumes, networkRefs: net.networkRefs };
 }

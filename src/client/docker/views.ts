@@ -30,8 +30,11 @@ type Spec = {
   stopSignal?: string;
   stopGracePeriodSeconds?: number;
   network?: string;
+  networks?: { name: string; aliases?: string[]; ipv4Address?: string }[];
   nodeName?: string;
 };
+type NetworkStatus = { name: string; ipAddress?: string; prefixLength?: number; gateway?: string; macAddress?: string; interface?: string };
+type PortStatus = { containerPort: number; protocol: string; hostIP: string; hostPort: number };
 type Status = {
   phase?: string;
   containerID?: string;
@@ -46,6 +49,8 @@ type Status = {
   imageID?: string;
   sizeRw?: number;
   sizeRootFs?: number;
+  networks?: NetworkStatus[];
+  ports?: PortStatus[];
 };
 
 /** What the image says, for the parts of a container a spec leaves to it (ENTRYPOINT, CMD, ENV...). */
@@ -187,6 +192,74 @@ export interface InspectExtras {
   image?: ImageConfigView;
   /** Volume name → its mountpoint on the node. */
   volumeMountpoints?: Record<string, string>;
+  /** Network object name → [Docker name, Docker ID] (user networks; the default one is "bridge"). */
+  networks?: Record<string, [string, string]>;
+}
+
+/** Ports as published on the node (status, the picked ports included), else as asked for; null when not published. */
+function publishedPorts(spec: Spec, s: Status): Record<string, { HostIp: string; HostPort: string }[] | null> {
+  const out = portMap(spec);
+  for (const k of Object.keys(out)) if (out[k] && out[k]![0]!.HostPort === '0') out[k] = null;
+  for (const p of s.ports ?? []) {
+    const key = `${p.containerPort}/${p.protocol.toLowerCase()}`;
+    const fresh = out[key] === null || out[key] === undefined || out[key]!.some((b) => b.HostPort === '0');
+    out[key] = [...(fresh ? [] : out[key]!.filter((b) => b.HostPort !== String(p.hostPort))), { HostIp: p.hostIP, HostPort: String(p.hostPort) }];
+  }
+  return out;
+}
+
+/** docker inspect's NetworkSettings, from what the node reports (addresses per network, the published ports). */
+export function networkSettings(c: KObject, x: InspectExtras = {}): Record<string, unknown> {
+  const spec = specOf(c);
+  const s = statusOf(c);
+  const mode = spec.network ?? 'bridge';
+  const attached = s.networks ?? [];
+  const endpoint = (n: NetworkStatus | undefined, name: string) => {
+    const asked = spec.networks?.find((w) => w.name === name);
+    return {
+      IPAMConfig: asked?.ipv4Address ? { IPv4Address: asked.ipv4Address } : null,
+      Links: null,
+      // Docker adds the short ID as an alias on user networks (docker-compose looks for it before it reconnects)
+      Aliases: asked ? [...(asked.aliases ?? []), dockerIdOf(c).slice(0, 12)] : null,
+      NetworkID: name === 'bridge' ? '' : (x.networks?.[name]?.[1] ?? ''),
+      EndpointID: '',
+      Gateway: n?.gateway ?? '',
+      IPAddress: n?.ipAddress ?? '',
+      IPPrefixLen: n?.prefixLength ?? 0,
+      IPv6Gateway: '',
+      GlobalIPv6Address: '',
+      GlobalIPv6PrefixLen: 0,
+      MacAddress: n?.macAddress ?? '',
+      DNSNames: name === 'bridge' ? null : [dockerNameOf(c), ...(asked?.aliases ?? [])],
+    };
+  };
+  const networks: Record<string, unknown> = {};
+  if (mode === 'bridge') {
+    const names = spec.networks?.length ? spec.networks.map((n) => n.name) : ['bridge'];
+    for (const name of names) networks[name === 'bridge' ? 'bridge' : (x.networks?.[name]?.[0] ?? name)] = endpoint(attached.find((a) => a.name === name), name);
+  } else {
+    networks[mode] = endpoint(undefined, mode);
+  }
+  const first = attached[0];
+  return {
+    Bridge: '',
+    SandboxID: '',
+    SandboxKey: '',
+    HairpinMode: false,
+    Ports: mode === 'bridge' ? publishedPorts(spec, s) : {},
+    IPAddress: s.ip ?? first?.ipAddress ?? '',
+    IPPrefixLen: first?.prefixLength ?? 0,
+    Gateway: first?.gateway ?? '',
+    MacAddress: first?.macAddress ?? '',
+    Networks: networks,
+  };
+}
+
+/** HostConfig.NetworkMode as docker shows it: the first user network by its Docker name, else the mode. */
+function dockerNetworkMode(spec: Spec, x: InspectExtras): string {
+  const first = spec.networks?.[0]?.name;
+  if ((spec.network ?? 'bridge') === 'bridge' && first) return x.networks?.[first]?.[0] ?? first;
+  return spec.network ?? 'bridge';
 }
 
 /** docker inspect of a container (ContainerJSON). */
@@ -231,7 +304,7 @@ export function containerInspect(c: KObject, x: InspectExtras = {}): Record<stri
     ExecIDs: null,
     HostConfig: {
       Binds: (spec.volumeMounts ?? []).map((m) => `${m.hostPath ?? m.name}:${m.mountPath}${m.readOnly ? ':ro' : ''}`),
-      NetworkMode: spec.network ?? 'none',
+      NetworkMode: dockerNetworkMode(spec, x),
       // conmon's log is read back through the API as docker logs reads json-file; clients (docker-compose) only
       // read logs of containers whose driver they know to keep them
       LogConfig: { Type: 'json-file', Config: {} },
@@ -271,20 +344,14 @@ export function containerInspect(c: KObject, x: InspectExtras = {}): Record<stri
       ...(spec.stopSignal ? { StopSignal: spec.stopSignal } : {}),
       StopTimeout: spec.stopGracePeriodSeconds ?? 10,
     },
-    NetworkSettings: {
-      Bridge: '',
-      SandboxID: '',
-      Ports: portMap(spec),
-      IPAddress: s.ip ?? '',
-      Networks: { [spec.network ?? 'none']: { IPAddress: s.ip ?? '', Gateway: '', MacAddress: '' } },
-    },
+    NetworkSettings: networkSettings(c, x),
     // Berth's own view: where the object lives
     Berth: { Namespace: c.metadata.namespace ?? 'default', Name: c.metadata.name, Node: spec.nodeName ?? '', Phase: s.phase ?? '', Reason: s.reason ?? '' },
   };
 }
 
 /** One row of docker ps (ContainerSummary). */
-export function containerSummary(c: KObject, o: { image?: ImageConfigView; size?: boolean; now?: number } = {}): Record<string, unknown> {
+export function containerSummary(c: KObject, o: { image?: ImageConfigView; size?: boolean; now?: number; networks?: InspectExtras['networks'] } = {}): Record<string, unknown> {
   const spec = specOf(c);
   const s = statusOf(c);
   const { all } = processArgs(spec, o.image);
@@ -299,8 +366,8 @@ export function containerSummary(c: KObject, o: { image?: ImageConfigView; size?
     Labels: dockerLabelsOf(c),
     State: dockerState(c),
     Status: statusText(c, o.now),
-    HostConfig: { NetworkMode: spec.network ?? 'none' },
-    NetworkSettings: { Networks: { [spec.network ?? 'none']: { IPAddress: s.ip ?? '' } } },
+    HostConfig: { NetworkMode: dockerNetworkMode(spec, o.networks ? { networks: o.networks } : {}) },
+    NetworkSettings: { Networks: networkSettings(c, o.networks ? { networks: o.networks } : {}).Networks },
     Mounts: mounts(spec, {}),
     ...(o.size ? { SizeRw: s.sizeRw ?? 0, SizeRootFs: s.sizeRootFs ?? 0 } : {}),
   };

@@ -9,7 +9,8 @@ import { createBodyFromFlags, parsePublish, ramInBytes } from '../../../src/clie
 import { eventLine, eventMatches, EventTranslator } from '../../../src/client/docker/system.js';
 import { compileTemplate, formatList, TemplateError } from '../../../src/client/docker/template.js';
 import { planContainer } from '../../../src/client/docker/to-container.js';
-import { containerInspect, dockerState, statusText } from '../../../src/client/docker/views.js';
+import { containerInspect, dockerState, networkSettings, statusText } from '../../../src/client/docker/views.js';
+import { networksOf } from '../../../src/client/docker/networks.js';
 import { splitAtImage, runFlags } from '../../../src/cli/docker/run-spec.js';
 
 const plan = (image: string, cmd: string[], f: Parameters<typeof createBodyFromFlags>[2], name = 'web') =>
@@ -74,7 +75,7 @@ describe('docker run flags → Container', () => {
       stopSignal: 'SIGINT',
       stopGracePeriodSeconds: 3,
       state: 'Stopped',
-      network: 'none',
+      network: 'bridge',
       nodeName: 'n1',
       volumesFrom: ['other:ro'],
     });
@@ -114,24 +115,69 @@ describe('docker run flags → Container', () => {
     expect(err(() => plan('busybox', [], { memory: '1m' }))).toBe('Minimum memory limit allowed is 6MB');
     expect(err(() => plan('busybox', [], { volume: ['data'] }))).toMatch(/invalid volume specification: 'data'/);
     expect(err(() => plan('busybox', [], { volume: ['data:relative'] }))).toMatch(/mount path must be absolute/);
-    expect(err(() => plan('busybox', [], { network: 'mynet' }))).toMatch(/network mynet not found: user-defined networks are not available/);
+    expect(err(() => plan('busybox', [], { network: 'bad net' }))).toBe('Invalid network name (bad net), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed');
+    expect(err(() => plan('busybox', [], { ip: '10.1.0.5' }))).toMatch(/^user specified IP address is supported on user defined networks only/);
+    expect(err(() => plan('busybox', [], { network: 'bridge', networkAliases: ['a'] }))).toMatch(/^network-scoped alias is supported only for containers in user defined networks/);
+    expect(err(() => plan('busybox', [], { network: 'none', publish: ['8080:80'] }))).toMatch(/^conflicting options: port publishing and the container type network mode/);
+    expect(err(() => plan('busybox', [], { network: 'container:web', publish: ['8080:80'] }))).toMatch(/^conflicting options: port publishing/);
     expect(err(() => plan('busybox', [], { securityOpt: ['apparmor=unconfined'] }))).toMatch(/security-opt apparmor=unconfined is not supported by Berth/);
     expect(err(() => plan('busybox', [], { securityOpt: ['seccomp=/tmp/p.json'] }))).toMatch(/not a profile file/);
     expect(err(() => plan('busybox', [], { workdir: 'rel' }))).toMatch(/it needs to be an absolute path/);
     expect(err(() => plan('busybox', [], { mount: ['type=tmpfs,target=/t'] }))).toMatch(/mount type "tmpfs" is not supported/);
-    expect(err(() => plan('busybox', [], { publish: ['8080'] }))).toMatch(/random host port/);
     expect(() => parseCreateBody({ Image: 5 })).toThrow(/Image/);
     expect(ramInBytes('1g')).toBe(1024 ** 3);
   });
 
-  it('publishes ports on the bridge network, which the node refuses by name until networking lands', () => {
-    const p = plan('busybox', [], { publish: ['127.0.0.1:8080:80/tcp', '53:53/udp'] });
+  it('publishes ports on the bridge network: -p HOST:CTR, -p CTR and -P on a port the node picks; host discards them', () => {
+    const p = plan('busybox', [], { publish: ['127.0.0.1:8080:80/tcp', '53:53/udp', '9000'] });
     expect((p.container.spec as { ports: unknown }).ports).toEqual([
       { containerPort: 80, protocol: 'TCP', hostPort: 8080, hostIP: '127.0.0.1' },
       { containerPort: 53, protocol: 'UDP', hostPort: 53 },
+      { containerPort: 9000, protocol: 'TCP', hostPort: 0 },
     ]);
     expect((p.container.spec as { network: string }).network).toBe('bridge');
-    expect((plan('busybox', [], { network: 'host' }).container.spec as { network: string }).network).toBe('host');
+    const all = plan('busybox', [], { publishAll: true, expose: ['7000', '7001/udp'], publish: ['8080:80'] }).container.spec as { ports: unknown };
+    expect(all.ports).toEqual([
+      { containerPort: 80, protocol: 'TCP', hostPort: 8080 },
+      { containerPort: 7000, protocol: 'TCP', hostPort: 0 },
+      { containerPort: 7001, protocol: 'UDP', hostPort: 0 },
+    ]);
+    const host = plan('busybox', [], { network: 'host', publish: ['8080:80'] }).container.spec as { network: string; ports?: unknown };
+    expect([host.network, host.ports]).toEqual(['host', undefined]);
+  });
+
+  it('maps --network NAME, --network-alias, --ip and container:NAME onto spec.network(s), naming the Docker networks to resolve', () => {
+    const p = plan('busybox', [], { network: 'proj_front', networkAliases: ['api', 'Not_A_Label'], ip: '10.251.7.9' });
+    const spec = p.container.spec as { network: string; networks: unknown };
+    expect(spec.network).toBe('bridge');
+    expect(spec.networks).toEqual([{ name: objectNameFor('proj_front'), aliases: ['api'], ipv4Address: '10.251.7.9' }]);
+    expect(p.networkRefs).toEqual(['proj_front']);
+    // the API front: NetworkMode and more endpoints (docker-compose gives the service name as an alias)
+    const body = parseCreateBody({ Image: 'busybox', HostConfig: { NetworkMode: 'back' }, NetworkingConfig: { EndpointsConfig: { back: { Aliases: ['db'] }, front: null } } });
+    const q = planContainer(body, { dockerName: 'xy', createdBy: 'docker-api' });
+    expect([(q.container.spec as { networks: unknown }).networks, q.networkRefs]).toEqual([[{ name: 'back', aliases: ['db'] }, { name: 'front' }], ['back', 'front']]);
+    expect((plan('busybox', [], { network: 'container:Web_1' }).container.spec as { network: string }).network).toBe(`container:${objectNameFor('Web_1')}`);
+    expect((plan('busybox', [], { network: 'none' }).container.spec as { network: string }).network).toBe('none');
+  });
+
+  it("shows networks and ports as docker inspect does, from what the node reports", () => {
+    const c: KObject = {
+      metadata: { name: 'web', uid: 'u-9' },
+      spec: { image: 'busybox', network: 'bridge', networks: [{ name: 'proj-back-1a2b3c', aliases: ['api'] }], ports: [{ containerPort: 80, protocol: 'TCP', hostPort: 0 }] },
+      status: { phase: 'Running', ip: '10.251.3.5', networks: [{ name: 'proj-back-1a2b3c', ipAddress: '10.251.3.5', prefixLength: 24, gateway: '10.251.3.1', macAddress: 'aa:bb' }], ports: [{ containerPort: 80, protocol: 'TCP', hostIP: '0.0.0.0', hostPort: 32768 }] },
+    };
+    const ns = networkSettings(c, { networks: { 'proj-back-1a2b3c': ['proj_back', 'f'.repeat(64)] } });
+    expect(ns.Ports).toEqual({ '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '32768' }] });
+    expect(ns).toMatchObject({ IPAddress: '10.251.3.5', IPPrefixLen: 24, Gateway: '10.251.3.1' });
+    expect(ns.Networks).toEqual({
+      proj_back: expect.objectContaining({ IPAddress: '10.251.3.5', NetworkID: 'f'.repeat(64), Aliases: ['api', dockerIdOf(c).slice(0, 12)], DNSNames: ['web', 'api'] }),
+    });
+    expect(networksOf(c)).toEqual(['proj-back-1a2b3c']);
+    // the default network is "bridge"; a stopped container shows the port asked for, unpublished when the node picks it
+    const d: KObject = { metadata: { name: 'd', uid: 'u-1' }, spec: { image: 'busybox', ports: [{ containerPort: 80, protocol: 'TCP', hostPort: 0 }, { containerPort: 53, protocol: 'UDP', hostPort: 5353 }] } };
+    const dn = networkSettings(d);
+    expect([Object.keys(dn.Networks as object), dn.Ports]).toEqual([['bridge'], { '80/tcp': null, '53/udp': [{ HostIp: '0.0.0.0', HostPort: '5353' }] }]);
+    expect(networksOf({ metadata: { name: 'h' }, spec: { image: 'x', network: 'host' } })).toEqual(['host']);
   });
 
   it('splits berth run at the image: what follows is the command, flags included', () => {

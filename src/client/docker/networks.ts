@@ -1,0 +1,261 @@
+/**
+ * Docker's networks over Network objects, for both fronts (`berth network ...` and the Docker API's
+ * /networks): `bridge` is the node's default network (as Docker's is the daemon's), `host` and
+ * `none` are the modes of the same names, every other network is a Network in the namespace. A
+ * network's Docker ID is the sha256 of its uid; a Docker name that is not an object name is kept in
+ * the annotation berth.dev/docker-name, as for containers. Messages and codes are Docker's.
+ */
+import { createHash } from 'node:crypto';
+import { isConflict, type KObject } from '../api-client.js';
+import { NodeType } from '../kinds.js';
+import type { DockerEngine } from './engine.js';
+import { parseCidr } from '../../util/ipv4.js';
+import { checkDockerName, conflict, dockerIdOf, dockerLabelsOf, dockerMetadata, dockerNameOf, DockerError, LABEL_CREATED_BY, notFound, objectNameFor, type CreatedBy } from './names.js';
+import { API_VERSION } from './to-container.js';
+import { watchUntil } from './watch-until.js';
+
+export const BUILTIN_NETWORKS = ['bridge', 'host', 'none'] as const;
+const builtinId = (name: string): string => createHash('sha256').update(`berth-network:${name}`).digest('hex');
+
+type NetSpec = { subnet?: string; gateway?: string; ipRange?: string; bridgeName?: string; internal?: boolean };
+type NetStatus = { subnet?: string; gateway?: string; bridge?: string; conditions?: { type: string; status: string; reason?: string; message?: string }[] };
+type CtrSpec = { network?: string; networks?: { name: string; aliases?: string[]; ipv4Address?: string }[] };
+type CtrStatus = { phase?: string; networks?: { name: string; ipAddress?: string; prefixLength?: number; macAddress?: string }[] };
+
+/** The Network object names a container joins ("bridge" for the default network; none for host, none, container:). */
+export function networksOf(c: KObject): string[] {
+  const spec = (c.spec ?? {}) as CtrSpec;
+  const mode = spec.network ?? 'bridge';
+  if (mode !== 'bridge') return mode === 'host' || mode === 'none' ? [mode] : [];
+  return spec.networks?.length ? spec.networks.map((n) => n.name) : ['bridge'];
+}
+
+/** Network object name → [Docker name, Docker ID], for the views of the containers on them. */
+export function networkNames(nets: KObject[]): Record<string, [string, string]> {
+  return Object.fromEntries(nets.map((n) => [n.metadata.name, [dockerNameOf(n), dockerIdOf(n)]]));
+}
+
+export interface CreateNetworkBody {
+  Name?: unknown;
+  Driver?: unknown;
+  Internal?: unknown;
+  Labels?: unknown;
+  Options?: unknown;
+  EnableIPv6?: unknown;
+  IPAM?: { Driver?: unknown; Config?: Array<{ Subnet?: unknown; Gateway?: unknown; IPRange?: unknown }> | null } | null;
+}
+
+export class DockerNetworks {
+  constructor(
+    private readonly engine: DockerEngine,
+    private readonly createdBy: CreatedBy,
+  ) {}
+
+  private get ns(): string {
+    return this.engine.namespace;
+  }
+
+  async list(): Promise<KObject[]> {
+    return (await this.engine.networks.listAll({ namespace: this.ns })).items;
+  }
+
+  /** The default network as the node reports it (subnet, gateway, bridge), when this identity may read the node. */
+  private async defaultNetwork(): Promise<{ subnet?: string; gateway?: string; bridge?: string }> {
+    const node = this.engine.o.nodeName;
+    if (!node) return {};
+    const obj = await this.engine.o.client.resource(NodeType).getIfExists(undefined, node).catch(() => undefined);
+    const nets = ((obj?.status ?? {}) as { networks?: { name: string; subnet?: string; gateway?: string; bridge?: string }[] }).networks ?? [];
+    return nets.find((n) => n.name === 'bridge') ?? {};
+  }
+
+  /** docker network inspect's document (and a row of docker network ls). */
+  async view(ref: KObject | (typeof BUILTIN_NETWORKS)[number], containers?: KObject[], verbose = true): Promise<Record<string, unknown>> {
+    const all = containers ?? (await this.engine.listContainers());
+    const objName = typeof ref === 'string' ? ref : ref.metadata.name;
+    const attached: Record<string, unknown> = {};
+    if (verbose) {
+      for (const c of all) {
+        if (!networksOf(c).includes(objName)) continue;
+        const st = ((c.status ?? {}) as CtrStatus).networks?.find((n) => n.name === objName);
+        if (BUILTIN_NETWORKS.includes(objName as never) && objName !== 'bridge') {
+          if (!['Running', 'Paused'].includes(((c.status ?? {}) as CtrStatus).phase ?? '')) continue;
+        } else if (!st) continue;
+        attached[dockerIdOf(c)] = { Name: dockerNameOf(c), EndpointID: '', MacAddress: st?.macAddress ?? '', IPv4Address: st?.ipAddress ? `${st.ipAddress}/${st.prefixLength ?? 24}` : '', IPv6Address: '' };
+      }
+    }
+    const base = { Scope: 'local', EnableIPv6: false, Attachable: false, Ingress: false, ConfigFrom: { Network: '' }, ConfigOnly: false, Containers: attached };
+    if (typeof ref === 'string') {
+      const def = ref === 'bridge' ? await this.defaultNetwork() : {};
+      return {
+        Name: ref,
+        Id: builtinId(ref),
+        Created: '0001-01-01T00:00:00Z',
+        Driver: ref === 'none' ? 'null' : ref,
+        IPAM: { Driver: 'default', Options: null, Config: def.subnet ? [{ Subnet: def.subnet, ...(def.gateway ? { Gateway: def.gateway } : {}) }] : [] },
+        Internal: false,
+        ...base,
+        Options: ref === 'bridge' && def.bridge ? { 'com.docker.network.bridge.name': def.bridge, 'com.docker.network.bridge.default_bridge': 'true' } : {},
+        Labels: {},
+      };
+    }
+    const spec = (ref.spec ?? {}) as NetSpec;
+    const st = (ref.status ?? {}) as NetStatus;
+    const subnet = spec.subnet ?? st.subnet;
+    const gateway = spec.gateway ?? st.gateway;
+    return {
+      Name: dockerNameOf(ref),
+      Id: dockerIdOf(ref),
+      Created: ref.metadata.creationTimestamp ?? '0001-01-01T00:00:00Z',
+      Driver: 'bridge',
+      IPAM: { Driver: 'default', Options: {}, Config: subnet ? [{ Subnet: subnet, ...(gateway ? { Gateway: gateway } : {}), ...(spec.ipRange ? { IPRange: spec.ipRange } : {}) }] : [] },
+      Internal: spec.internal === true,
+      ...base,
+      Options: st.bridge ?? spec.bridgeName ? { 'com.docker.network.bridge.name': (st.bridge ?? spec.bridgeName)! } : {},
+      Labels: dockerLabelsOf(ref),
+      // Berth's own view: where the object lives and whether the nodes could set it up
+      Berth: { Namespace: ref.metadata.namespace ?? this.ns, Name: ref.metadata.name, Ready: st.conditions?.find((c) => c.type === 'Ready') ?? null },
+    };
+  }
+
+  /** A network by Docker name, object name, Docker ID or a unique ID prefix; the built-in ones too. */
+  async find(ref: string): Promise<KObject | (typeof BUILTIN_NETWORKS)[number]> {
+    const builtin = BUILTIN_NETWORKS.find((b) => b === ref || builtinId(b) === ref || (ref.length >= 3 && /^[0-9a-f]+$/.test(ref) && builtinId(b).startsWith(ref)));
+    if (builtin) return builtin;
+    return this.engine.findNetwork(ref);
+  }
+
+  /** Everything docker network ls shows: the built-in ones, then the Networks. */
+  async all(): Promise<Array<KObject | (typeof BUILTIN_NETWORKS)[number]>> {
+    return [...BUILTIN_NETWORKS, ...(await this.list())];
+  }
+
+  /**
+   * docker network create: a Network (label created-by), then waits until a node reports it Ready or
+   * why not (an overlapping subnet...): then it is deleted again and the reason is the error.
+   */
+  async create(body: CreateNetworkBody): Promise<KObject> {
+    if (typeof body.Name !== 'string' || body.Name === '') throw new DockerError('network name is required (Name)');
+    const dockerName = checkDockerName(body.Name, 'network');
+    if (BUILTIN_NETWORKS.includes(dockerName as never) || dockerName === 'default') throw new DockerError(`operation is not permitted on predefined ${dockerName} network `, 403);
+    const driver = body.Driver === undefined || body.Driver === '' ? 'bridge' : body.Driver;
+    if (driver !== 'bridge') throw new DockerError(`plugin "${String(driver)}" not found: Berth networks take the bridge driver (Driver)`, 404);
+    if (body.EnableIPv6 === true) throw new DockerError('IPv6 networks are not supported by Berth (EnableIPv6)');
+    const ipam = body.IPAM?.Config ?? [];
+    if (ipam.length > 1) throw new DockerError('Berth networks take one IPv4 subnet (IPAM.Config has more than one)');
+    const cfg = ipam[0] ?? {};
+    const str = (v: unknown, field: string): string | undefined => {
+      if (v === undefined || v === null || v === '') return undefined;
+      if (typeof v !== 'string') throw new DockerError(`${field}: must be a string`);
+      return v;
+    };
+    const subnet = str(cfg.Subnet, 'IPAM.Config[0].Subnet');
+    const gateway = str(cfg.Gateway, 'IPAM.Config[0].Gateway');
+    const ipRange = str(cfg.IPRange, 'IPAM.Config[0].IPRange');
+    if (subnet !== undefined && subnet.includes(':')) throw new DockerError(`IPv6 subnets are not supported by Berth (IPAM.Config[0].Subnet ${subnet})`);
+    if (subnet !== undefined && !parseCidr(subnet)) throw new DockerError(`invalid subnet ${subnet}: must be an IPv4 CIDR block such as 10.89.0.0/24, with the host bits zero (IPAM.Config[0].Subnet)`);
+    const opts = body.Options && typeof body.Options === 'object' ? (body.Options as Record<string, string>) : {};
+    const bridgeName = opts['com.docker.network.bridge.name'];
+    const labels = body.Labels && typeof body.Labels === 'object' ? (body.Labels as Record<string, string>) : {};
+    const name = objectNameFor(dockerName);
+    const taken = async () => (await this.list()).find((n) => dockerNameOf(n) === dockerName || n.metadata.name === name);
+    const holder = await taken();
+    if (holder) throw conflict(`network with name ${dockerName} already exists`);
+    let created: KObject;
+    try {
+      created = await this.engine.networks.create(this.ns, {
+        apiVersion: API_VERSION,
+        kind: 'Network',
+        metadata: dockerMetadata({ name, dockerName, labels, createdBy: this.createdBy }),
+        spec: { ...(subnet ? { subnet } : {}), ...(gateway ? { gateway } : {}), ...(ipRange ? { ipRange } : {}), ...(bridgeName ? { bridgeName } : {}), ...(body.Internal === true ? { internal: true } : {}) },
+      });
+    } catch (e) {
+      if (isConflict(e)) throw conflict(`network with name ${dockerName} already exists`);
+      const msg = (e as Error).message;
+      // the API's 422 names the field of the Network: say it in Docker's words, the field kept
+      if (/\b422\b|Invalid|invalid/.test(msg)) throw new DockerError(`invalid network configuration: ${msg}`);
+      throw e;
+    }
+    const problem = await watchUntil(
+      this.engine.networks,
+      this.ns,
+      name,
+      (o) => {
+        if (!o) throw notFound(`network ${dockerName} was deleted while it was being created`);
+        const ready = ((o.status ?? {}) as NetStatus).conditions?.find((c) => c.type === 'Ready');
+        if (!ready) return undefined;
+        return { ok: ready.status === 'True', reason: ready.reason ?? '', message: ready.message ?? '' };
+      },
+      { timeoutMs: this.engine.o.nodeTimeoutMs ?? 120_000, what: `network ${dockerName}` },
+    ).catch(async (e: unknown) => {
+      await this.remove(created).catch(() => undefined);
+      throw e;
+    });
+    if (!problem.ok) {
+      await this.remove(created).catch(() => undefined);
+      throw new DockerError(problem.reason === 'SubnetOverlap' ? `Pool overlaps with other one on this address space: ${problem.message}` : `network ${dockerName}: ${problem.reason}: ${problem.message}`, problem.reason === 'SubnetOverlap' ? 403 : 500);
+    }
+    return this.engine.networks.get(this.ns, name);
+  }
+
+  /** The containers (object names) that name a network. */
+  async usersOf(net: KObject, containers?: KObject[]): Promise<KObject[]> {
+    return (containers ?? (await this.engine.listContainers())).filter((c) => networksOf(c).includes(net.metadata.name));
+  }
+
+  /** docker network rm: refused while a container names it (Docker's "active endpoints"); waits until gone. */
+  async remove(net: KObject | (typeof BUILTIN_NETWORKS)[number]): Promise<void> {
+    if (typeof net === 'string') throw new DockerError(`${net} is a pre-defined network and cannot be removed`, 403);
+    const users = await this.usersOf(net);
+    if (users.length) {
+      throw new DockerError(`error while removing network: network ${dockerNameOf(net)} id ${dockerIdOf(net)} has active endpoints (${users.map((u) => dockerNameOf(u)).join(', ')})`, 403);
+    }
+    await this.engine.networks.delete(this.ns, net.metadata.name, { preconditions: { uid: net.metadata.uid! } }).catch(() => undefined);
+    await watchUntil(this.engine.networks, this.ns, net.metadata.name, (o) => (!o || o.metadata.uid !== net.metadata.uid ? true : undefined), { timeoutMs: this.engine.o.nodeTimeoutMs ?? 120_000, what: `removal of network ${dockerNameOf(net)}` });
+  }
+
+  /** docker network prune: the networks made by Docker's verbs (label created-by) that no container names. */
+  async prune(): Promise<string[]> {
+    const containers = await this.engine.listContainers();
+    const deleted: string[] = [];
+    for (const n of await this.list()) {
+      if (!n.metadata.labels?.[LABEL_CREATED_BY] || (await this.usersOf(n, containers)).length) continue;
+      await this.remove(n);
+      deleted.push(dockerNameOf(n));
+    }
+    return deleted;
+  }
+
+  /**
+   * docker network connect/disconnect: spec.networks of a container that is not running (the node
+   * recreates a container whose networks change, so a running one is refused rather than restarted).
+   */
+  async connect(net: KObject | (typeof BUILTIN_NETWORKS)[number], container: KObject, o: { aliases?: string[]; ipv4Address?: string } = {}): Promise<void> {
+    if (typeof net === 'string') throw new DockerError(`container cannot be connected to the ${net} network by Berth: choose it at create (--network ${net})`);
+    const spec = (container.spec ?? {}) as CtrSpec;
+    const mode = spec.network ?? 'bridge';
+    if (mode !== 'bridge') throw new DockerError(`container sharing network namespace with another container or host cannot be connected to any other network (network mode ${mode})`);
+    if (spec.networks?.some((n) => n.name === net.metadata.name)) throw conflict(`endpoint with name ${dockerNameOf(container)} already exists in network ${dockerNameOf(net)}`);
+    this.refuseRunning(container, 'connect');
+    const aliases = [...new Set((o.aliases ?? []).map((a) => a.toLowerCase()).filter((a) => /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(a) && a.length <= 63))];
+    // a container on the default network leaves it for its first user network (Berth joins one or the other)
+    const networks = [...(spec.networks ?? []), { name: net.metadata.name, ...(aliases.length ? { aliases } : {}), ...(o.ipv4Address ? { ipv4Address: o.ipv4Address } : {}) }];
+    await this.engine.containers.patch(this.ns, container.metadata.name, { spec: { networks } }, { type: 'merge' });
+  }
+
+  async disconnect(net: KObject | (typeof BUILTIN_NETWORKS)[number], container: KObject): Promise<void> {
+    const spec = (container.spec ?? {}) as CtrSpec;
+    const name = typeof net === 'string' ? net : net.metadata.name;
+    if (!networksOf(container).includes(name)) throw new DockerError(`container ${dockerIdOf(container)} is not connected to network ${typeof net === 'string' ? net : dockerNameOf(net)}`, 403);
+    if (typeof net === 'string') throw new DockerError(`container cannot be disconnected from the ${net} network by Berth`);
+    this.refuseRunning(container, 'disconnect');
+    const networks = (spec.networks ?? []).filter((n) => n.name !== name);
+    await this.engine.containers.patch(this.ns, container.metadata.name, { spec: { networks: networks.length ? networks : null } }, { type: 'merge' });
+  }
+
+  private refuseRunning(c: KObject, verb: string): void {
+    const phase = ((c.status ?? {}) as CtrStatus).phase;
+    if (phase === 'Running' || phase === 'Paused') {
+      throw conflict(`cannot ${verb} running container ${dockerNameOf(c)}: Berth changes a container's networks by recreating it; stop it first`);
+    }
+  }
+}
