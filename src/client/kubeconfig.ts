@@ -65,6 +65,13 @@ export class PooledKubeConfig extends KubeConfig {
   }
 }
 
+/** A loaded KubeConfig's clusters, users and contexts with pooled connections. */
+export function pooledFrom(kc: Pick<PooledKubeConfig, 'clusters' | 'users' | 'contexts' | 'currentContext'>): PooledKubeConfig {
+  const out = new PooledKubeConfig();
+  out.loadFromOptions({ clusters: kc.clusters, users: kc.users, contexts: kc.contexts, currentContext: kc.currentContext });
+  return out;
+}
+
 export function kubeConfigFromFile(path: string): PooledKubeConfig {
   const kc = new PooledKubeConfig();
   kc.loadFromFile(path);

@@ -14,6 +14,7 @@ import { isRunning } from '../client/docker/engine.js';
 import { filterContainers, parseFiltersJson } from '../client/docker/filters.js';
 import { DockerError, dockerIdOf, dockerNameOf } from '../client/docker/names.js';
 import { networkNames } from '../client/docker/networks.js';
+import { watchUntil } from '../client/docker/watch-until.js';
 import { openRemoteCommand } from '../client/docker/remote-command.js';
 import { containerInspect, containerSummary, type ImageConfigView } from '../client/docker/views.js';
 import { rawRequest, readAll } from '../client/raw-request.js';
@@ -220,7 +221,11 @@ export const containerLogs: Handler = async (ctx, req, res, [ref], q) => {
   const tty = (c.spec as { tty?: boolean } | undefined)?.tty === true;
   res.writeHead(200, { 'content-type': tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream' });
   res.flushHeaders();
-  res.on('close', () => up.destroy());
+  let clientGone = false;
+  res.on('close', () => {
+    clientGone = true;
+    up.destroy();
+  });
   let pending = '';
   for await (const chunk of up) {
     pending += (chunk as Buffer).toString('utf8');
@@ -234,6 +239,12 @@ export const containerLogs: Handler = async (ctx, req, res, [ref], q) => {
   if (pending) {
     const rest = Buffer.from(pending);
     res.write(tty ? rest : Buffer.concat([frameHeader(1, rest.length), rest]));
+  }
+  // dockerd ends `logs -f` once the container's state is exited, so `docker logs -f X && docker rm X`
+  // works: the log ends when the process does, a moment before the agent's status says so
+  if (boolParam(q, 'follow') && !clientGone) {
+    const startedAt = (c.status as { startedAt?: string } | undefined)?.startedAt;
+    await watchUntil(ctx.engine.containers, ctx.namespace, c.metadata.name, (o) => (!o || o.metadata.uid !== c.metadata.uid || !isRunning(o) || (o.status as { startedAt?: string } | undefined)?.startedAt !== startedAt ? true : undefined), { timeoutMs: 10_000 }).catch(() => undefined);
   }
   res.end();
   void req;

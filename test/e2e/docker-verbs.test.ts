@@ -339,6 +339,14 @@ describe.skipIf(!!skip)('berth run and the Docker verbs', () => {
     expect((await berth(['get', 'networks', '-o', 'json'])).stdout).toContain('"items": []');
   }, 180_000);
 
+  it('logs -f ends once the container stopped, so logs -f && rm works as with docker', async () => {
+    expect((await berth(['run', '-d', '--name', 'ticks', 'busybox', 'sh', '-c', 'echo a; sleep 0.3; echo b'])).code).toBe(0);
+    const f = await berth(['logs', '-f', 'ticks']);
+    expect([f.code, f.stdout]).toEqual([0, 'a\nb\n']);
+    const rm = await berth(['rm', 'ticks']);
+    expect([rm.code, rm.stderr]).toEqual([0, '']);
+  }, 120_000);
+
   it('ends bad input with 125 and the message docker gives, leaving no object behind', async () => {
     // a host port held by a listener of this test: the run fails, and what it made on the way goes again
     const blocker = createServer();

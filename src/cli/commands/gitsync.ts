@@ -16,7 +16,7 @@ import { credentialsFrom } from '../../client/gitops/credentials.js';
 import type { GitCredentials } from '../../client/gitops/git.js';
 import { renderRevision, type DesiredObject } from '../../client/gitops/render.js';
 import { GitSource } from '../../client/gitops/source.js';
-import { PooledKubeConfig } from '../../client/kubeconfig.js';
+import { pooledFrom } from '../../client/kubeconfig.js';
 import { allResourceTypes, GitSyncType, resourceTypeFor, SecretType } from '../../client/kinds.js';
 import { clientFlags, namespaceFlag, parseCommand, type CommandSpec, type FlagSpecs } from '../args.js';
 import { CliError, ExitError } from '../errors.js';
@@ -63,9 +63,7 @@ export async function gitsyncCommand(argv: string[], printer: Printer = stdio): 
   const v = parsed.values;
   const kc = loadKubeConfig(v);
   const namespace = namespaceFor(kc, v.namespace);
-  const pooled = new PooledKubeConfig();
-  pooled.loadFromOptions({ clusters: kc.clusters, users: kc.users, contexts: kc.contexts, currentContext: kc.currentContext });
-  const client = new ApiClient(pooled);
+  const client = new ApiClient(pooledFrom(kc));
   const timeoutS = Number(v.timeout ?? '120');
   if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new CliError(`--timeout: "${v.timeout}" is not a positive number of seconds`);
   try {

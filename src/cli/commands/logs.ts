@@ -1,4 +1,9 @@
 /** `berth logs [-f] [--tail N] NAME`: a container's output, through the API's log subresource. */
+import { ApiClient, type KObject } from '../../client/api-client.js';
+import { isRunning } from '../../client/docker/engine.js';
+import { watchUntil } from '../../client/docker/watch-until.js';
+import { ContainerType } from '../../client/kinds.js';
+import { pooledFrom } from '../../client/kubeconfig.js';
 import { containerSubresourcePath, requestSubresource } from '../../client/subresource.js';
 import { clientFlags, namespaceFlag, parseCommand, type CommandSpec, type FlagSpecs } from '../args.js';
 import { connect } from '../connect.js';
@@ -32,17 +37,31 @@ export async function logsCommand(argv: string[]): Promise<void> {
   const v = parsed.values;
   if (v.tail !== undefined && !/^\d+$/.test(v.tail)) throw new CliError(`--tail: want a non-negative number of lines, got "${v.tail}"`);
   const { client, namespace } = connect(v);
-  const res = await requestSubresource(client.kc, 'GET', containerSubresourcePath(namespace, parsed.positionals[0]!, 'log'), {
+  const name = parsed.positionals[0]!;
+  const pooled = pooledFrom(client.kc);
+  const containers = new ApiClient(pooled).resource(ContainerType);
+  const startedAt = v.follow ? (await containers.getIfExists(namespace, name))?.status?.startedAt : undefined;
+  const res = await requestSubresource(client.kc, 'GET', containerSubresourcePath(namespace, name, 'log'), {
     follow: v.follow ? true : undefined,
     tailLines: v.tail,
     timestamps: v.timestamps ? true : undefined,
     sinceSeconds: v.since !== undefined ? sinceSeconds(v.since) : undefined,
   });
-  const stop = () => res.destroy();
+  let interrupted = false;
+  const stop = () => {
+    interrupted = true;
+    res.destroy();
+  };
   process.once('SIGINT', stop);
   try {
     for await (const chunk of res) process.stdout.write(chunk as Buffer);
   } finally {
     process.off('SIGINT', stop);
   }
+  // as docker's: once -f ends the container is seen stopped (the log ends a moment before the status says so)
+  if (v.follow && !interrupted) {
+    const stopped = (o: KObject | undefined) => (!o || !isRunning(o) || (o.status as { startedAt?: string } | undefined)?.startedAt !== startedAt ? true : undefined);
+    await watchUntil(containers, namespace, name, stopped, { timeoutMs: 10_000 }).catch(() => undefined);
+  }
+  pooled.close();
 }

@@ -10,7 +10,7 @@ import { DockerEngine } from '../../client/docker/engine.js';
 import { DockerError, type CreatedBy } from '../../client/docker/names.js';
 import { TemplateError } from '../../client/docker/template.js';
 import { WaitTimeout } from '../../client/docker/watch-until.js';
-import { PooledKubeConfig } from '../../client/kubeconfig.js';
+import { pooledFrom } from '../../client/kubeconfig.js';
 import { NodeApiClient, NodeApiError } from '../../client/node-api.js';
 import { chooseNode, NodeChoiceError } from '../../client/node-choice.js';
 import { rawRequest, readAll, RawRequestError, type RawConnection } from '../../client/raw-request.js';
@@ -43,8 +43,7 @@ export interface DockerContext {
 
 export async function dockerContext(flags: ConnectionFlags & { namespace?: string; node?: string }, o: { needNode?: boolean; createdBy?: CreatedBy } = {}): Promise<DockerContext> {
   const loaded = loadKubeConfig(flags);
-  const kc = new PooledKubeConfig();
-  kc.loadFromOptions({ clusters: loaded.clusters, users: loaded.users, contexts: loaded.contexts, currentContext: loaded.currentContext });
+  const kc = pooledFrom(loaded);
   const client = new ApiClient(kc);
   const cluster = kc.getCurrentCluster()!;
   const options: RequestOptions = { headers: {} };
