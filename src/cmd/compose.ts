@@ -25,7 +25,7 @@ import { NamespaceController } from '../controllers/namespace-controller.js';
 import { NodeLifecycleController } from '../controllers/node-lifecycle.js';
 import { Scheduler } from '../controllers/scheduler.js';
 import { nodeDistribution } from '../runtime/distribution/node.js';
-import { Runtime } from '../runtime/index.js';
+import { Runtime, type Distribution } from '../runtime/index.js';
 import { AutoRemover } from '../dockerapi/auto-remove.js';
 import { DockerApiServer } from '../dockerapi/server.js';
 import type { RequestOptions } from 'node:https';
@@ -111,7 +111,7 @@ export interface AgentRoleOptions {
 }
 
 /** This node's runtime and the agent that alone writes it. */
-export async function startAgent(o: AgentRoleOptions): Promise<{ agent: Agent; runtime: Runtime }> {
+export async function startAgent(o: AgentRoleOptions): Promise<{ agent: Agent; runtime: Runtime; distribution: Distribution }> {
   const runtime = new Runtime({
     root: o.runtimeRoot ?? join(o.dataDir, 'runtime'),
     ...(o.cgroupParent ? { cgroupParent: o.cgroupParent } : {}),
@@ -130,7 +130,7 @@ export async function startAgent(o: AgentRoleOptions): Promise<{ agent: Agent; r
     ...(o.log ? { log: o.log } : {}),
   });
   await agent.start();
-  return { agent, runtime };
+  return { agent, runtime, distribution };
 }
 
 export interface AllInOneOptions {
@@ -156,6 +156,8 @@ export interface AllInOne {
   api: ApiServer;
   agent: Agent | undefined;
   runtime: Runtime | undefined;
+  /** The agent's registry client (to give it the node's login at this server's registry). */
+  distribution: Distribution | undefined;
   controllers: ControllerSet;
   /** Stops the agent (containers keep running), the controllers and the API server. */
   close(): Promise<void>;
@@ -177,8 +179,9 @@ export async function startAllInOne(o: AllInOneOptions): Promise<AllInOne> {
   await remover.start();
   let agent: Agent | undefined;
   let runtime: Runtime | undefined;
+  let distribution: Distribution | undefined;
   if (o.agent !== false) {
-    ({ agent, runtime } = await startAgent({
+    ({ agent, runtime, distribution } = await startAgent({
       client: nodeClient!,
       dataDir: o.dataDir,
       nodeName: o.nodeName,
@@ -194,6 +197,7 @@ export async function startAllInOne(o: AllInOneOptions): Promise<AllInOne> {
     api,
     agent,
     runtime,
+    distribution,
     controllers,
     async close() {
       remover.stop();

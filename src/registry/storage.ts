@@ -31,7 +31,7 @@ export interface GcOptions {
   graceMs?: number;
   /** Also delete manifests no tag points at (distribution's --delete-untagged). */
   deleteUntagged?: boolean;
-  /** Upload sessions untouched for longer than this are abandoned and purged first. Default 24 hours. */
+  /** Upload sessions untouched for longer than this are abandoned and purged first. Default: the storage's upload lifetime (1 hour). */
   uploadMaxAgeMs?: number;
 }
 
@@ -40,6 +40,17 @@ export interface GcReport {
   manifestsRemoved: Array<{ name: string; digest: string }>;
   uploadsPurged: string[];
   bytesFreed: number;
+}
+
+/** Defaults: an upload untouched for an hour is abandoned; one blob may have at most 10 GiB. */
+export const DEFAULT_UPLOAD_MAX_AGE_MS = 3_600_000;
+export const DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 ** 3;
+
+export interface StorageLimits {
+  /** An upload session untouched for longer than this is gone (refused, then swept). */
+  uploadMaxAgeMs?: number;
+  /** Largest upload (one blob); more is refused with 413 and the upload removed. */
+  maxUploadBytes?: number;
 }
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -58,8 +69,13 @@ export class RegistryStorage {
   private readonly uploadLocks = new Map<string, Mutex>();
   private readonly hashes = new Map<string, LiveHash>();
 
-  constructor(root: string) {
+  readonly uploadMaxAgeMs: number;
+  readonly maxUploadBytes: number;
+
+  constructor(root: string, limits: StorageLimits = {}) {
     this.root = root;
+    this.uploadMaxAgeMs = limits.uploadMaxAgeMs ?? DEFAULT_UPLOAD_MAX_AGE_MS;
+    this.maxUploadBytes = limits.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
     this.blobs = new ContentStore(root);
     this.reposDir = join(root, 'repositories');
   }
@@ -165,7 +181,10 @@ export class RegistryStorage {
     const info = (await readJsonIfExists(join(dir, 'startedat.json'))) as { startedAt?: string } | undefined;
     let size: number;
     try {
-      size = (await stat(join(dir, 'data'))).size;
+      const st = await stat(join(dir, 'data'));
+      // an expired upload is unknown at once, even before the sweep removes it
+      if (Date.now() - st.mtimeMs > this.uploadMaxAgeMs) throw new Error('expired');
+      size = st.size;
     } catch {
       throw regError('BLOB_UPLOAD_UNKNOWN', `upload ${uuid} is unknown in repository ${name}`);
     }
@@ -183,6 +202,12 @@ export class RegistryStorage {
         throw regError('BLOB_UPLOAD_INVALID', `chunk starts at ${opts.start} but the upload has ${state.size} bytes`, { size: state.size }, 416);
       }
       const dataPath = join(this.uploadDir(name, uuid), 'data');
+      const cap = this.maxUploadBytes;
+      const tooLarge = (): Error => regError('SIZE_INVALID', `the upload exceeds this registry's limit of ${cap} bytes per blob; it was removed`, { limit: cap }, 413);
+      if (opts.length !== undefined && state.size + opts.length > cap) {
+        await this.dropUpload(name, uuid);
+        throw tooLarge();
+      }
       let live = this.hashes.get(uuid);
       if (live && live.offset !== state.size) {
         this.hashes.delete(uuid);
@@ -192,6 +217,7 @@ export class RegistryStorage {
       const hashing = new Transform({
         transform(chunk: Buffer, _enc, cb) {
           written += chunk.length;
+          if (state.size + written > cap) return cb(tooLarge());
           live?.hash.update(chunk);
           opts.onBytes?.(chunk.length);
           cb(null, chunk);
@@ -204,7 +230,9 @@ export class RegistryStorage {
         }
       } catch (e) {
         this.hashes.delete(uuid);
-        await truncate(dataPath, state.size).catch(() => undefined);
+        // over the cap: nothing of the upload is kept; else it stays at its previous offset
+        if ((e as { status?: number }).status === 413) await this.dropUpload(name, uuid);
+        else await truncate(dataPath, state.size).catch(() => undefined);
         throw e;
       }
       if (live) live.offset += written;
@@ -260,6 +288,25 @@ export class RegistryStorage {
     this.hashes.delete(uuid);
     this.uploadLocks.delete(uuid);
     await rm(this.uploadDir(name, uuid), { recursive: true, force: true });
+  }
+
+  /** Removes every upload session untouched for longer than `maxAgeMs` (default: the storage's limit); returns their ids. */
+  async sweepUploads(maxAgeMs = this.uploadMaxAgeMs): Promise<string[]> {
+    const purged: string[] = [];
+    for (const [name, ids] of await this.uploadsInProgress()) {
+      for (const uuid of ids) {
+        await this.uploadLock(uuid).run(async () => {
+          const dir = this.uploadDir(name, uuid);
+          if (!(await pathExists(dir))) return;
+          // a session without data (a crash between mkdir and create) counts as abandoned
+          const st = await stat(join(dir, 'data')).catch(() => undefined);
+          if (st && Date.now() - st.mtimeMs <= maxAgeMs) return;
+          await this.dropUpload(name, uuid);
+          purged.push(uuid);
+        });
+      }
+    }
+    return purged;
   }
 
   /** Upload sessions in progress, per repository. */
@@ -354,15 +401,7 @@ export class RegistryStorage {
       const report: GcReport = { blobsRemoved: [], manifestsRemoved: [], uploadsPurged: [], bytesFreed: 0 };
       const keep = new Set<string>();
       const repos = await this.allRepoDirs();
-      const maxAge = opts.uploadMaxAgeMs ?? 86_400_000;
-      for (const [name, ids] of await this.uploadsInProgress()) {
-        for (const uuid of ids) {
-          const st = await stat(join(this.uploadDir(name, uuid), 'data')).catch(() => undefined);
-          if (st && Date.now() - st.mtimeMs <= maxAge) continue;
-          await this.dropUpload(name, uuid);
-          report.uploadsPurged.push(uuid);
-        }
-      }
+      report.uploadsPurged.push(...(await this.sweepUploads(opts.uploadMaxAgeMs)));
       const uploads = await this.uploadsInProgress();
       for (const name of repos) {
         const tagged = new Set<string>();
