@@ -5,9 +5,9 @@
  * them in one process, its controllers and agent speaking to the API server through the in-process
  * transport (the same handlers, authentication and admission as over HTTPS).
  */
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Agent } from '../agent/agent.js';
+import { ensureNodeCertificate } from '../agent/node-certificate.js';
 import type { ApiServer } from '../apiserver/server.js';
 import { startApi } from './api-role.js';
 import type { UserInfo } from '../apiserver/auth/authn.js';
@@ -97,7 +97,6 @@ export interface AgentRoleOptions {
   client: ApiClient;
   dataDir: string;
   nodeName: string;
-  endpointToken: string;
   endpointHost?: string;
   endpointPort?: number;
   /** Runtime state directory (default <dataDir>/runtime). */
@@ -118,12 +117,14 @@ export async function startAgent(o: AgentRoleOptions): Promise<{ agent: Agent; r
     ...(o.gitAllowFileUrls ? { gitAllowFileUrls: true } : {}),
   });
   const distribution = await nodeDistribution(runtime.images, runtime.root, o.dataDir);
+  // the endpoint's certificate from Berth's CA, through the API as this node (kept across restarts)
+  const endpointTls = await ensureNodeCertificate(o.client, o.nodeName, join(o.dataDir, 'agent-tls'));
   const agent = new Agent({
     client: o.client,
     runtime,
     distribution,
     nodeName: o.nodeName,
-    endpointToken: o.endpointToken,
+    endpointTls,
     ...(o.endpointHost ? { endpointHost: o.endpointHost } : {}),
     ...(o.endpointPort !== undefined ? { endpointPort: o.endpointPort } : {}),
     ...(o.network ? { network: o.network } : {}),
@@ -144,8 +145,6 @@ export interface AllInOneOptions {
   cgroupParent?: string;
   nodeGraceMs?: number;
   network?: NetworkOptions;
-  /** Token agent endpoints accept (default: a new random one, given to the in-process agent). */
-  agentToken?: string;
   podSecurity?: PodSecurityOptions;
   watch?: WatchSettings;
   gitAllowFileUrls?: boolean;
@@ -165,8 +164,7 @@ export interface AllInOne {
 
 /** What `berth server` runs: API server, controllers and this node's agent in one process. */
 export async function startAllInOne(o: AllInOneOptions): Promise<AllInOne> {
-  const agentToken = o.agentToken ?? randomBytes(32).toString('hex');
-  const api = await startApi({ store: o.store, dataDir: o.dataDir, listen: o.listen, agentToken, ...(o.podSecurity ? { podSecurity: o.podSecurity } : {}), ...(o.watch ? { watch: o.watch } : {}) });
+  const api = await startApi({ store: o.store, dataDir: o.dataDir, listen: o.listen, ...(o.podSecurity ? { podSecurity: o.podSecurity } : {}), ...(o.watch ? { watch: o.watch } : {}) });
   const client = inProcessClient(api, controllerIdentity);
   const controllers = await startControllers(client, {
     ...(o.nodeGraceMs ? { nodeGraceMs: o.nodeGraceMs } : {}),
@@ -185,7 +183,6 @@ export async function startAllInOne(o: AllInOneOptions): Promise<AllInOne> {
       client: nodeClient!,
       dataDir: o.dataDir,
       nodeName: o.nodeName,
-      endpointToken: agentToken,
       ...(o.runtimeRoot ? { runtimeRoot: o.runtimeRoot } : {}),
       ...(o.cgroupParent ? { cgroupParent: o.cgroupParent } : {}),
       ...(o.gitAllowFileUrls ? { gitAllowFileUrls: true } : {}),

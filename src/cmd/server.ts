@@ -7,7 +7,7 @@ import { nodeUser } from '../apiserver/auth/bootstrap.js';
 import { apiRegistryAccess } from './registry-access.js';
 import { registryLimitsFrom } from './registry.js';
 import { networkFlags, networkOptionsFrom } from './network-flags.js';
-import { onSignals } from './token-file.js';
+import { onSignals } from './signals.js';
 import { applyLogFlags, logFlags } from './logging.js';
 import { podSecurityFrom, securityFlags, watchSettingsFrom } from './security-flags.js';
 import { logger } from '../util/log.js';

@@ -14,9 +14,11 @@ import { ApiError } from '../status.js';
 import type { Resources } from '../resources.js';
 import { AUTHENTICATED_GROUP, MASTERS_GROUP } from './authn.js';
 
+import { NODES_GROUP, nodeUserName } from '../../api/agent-tls.js';
+
+export { NODES_GROUP } from '../../api/agent-tls.js';
 export const CONTROLLER_USER = 'system:berth-controller';
-export const NODES_GROUP = 'system:nodes';
-export const nodeUser = (nodeName: string): string => `system:node:${nodeName}`;
+export const nodeUser = nodeUserName;
 
 const READ = ['get', 'list', 'watch'];
 const WRITE = ['create', 'delete', 'deletecollection', 'patch', 'update'];
@@ -107,6 +109,8 @@ export const DEFAULT_ROLES: DefaultRole[] = [
       { apiGroups: [B], resources: ['containers/status', 'volumes/status', 'images/status', 'networks/status'], verbs: ['get', 'patch', 'update'] },
       { apiGroups: [B], resources: ['nodes'], verbs: [...READ, 'create', 'patch', 'update'] },
       { apiGroups: [B], resources: ['nodes/status'], verbs: ['get', 'patch', 'update'] },
+      // its endpoint's certificate (only for its own node: node-certificate.ts checks the name)
+      { apiGroups: [B], resources: ['nodes/certificate'], verbs: ['create'] },
       { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch', 'update'] },
       { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
       { apiGroups: [''], resources: ['namespaces'], verbs: READ },
