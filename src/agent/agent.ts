@@ -12,6 +12,7 @@ import { berthResources, type BerthResources } from '../client/kinds.js';
 import type { Distribution, Runtime } from '../runtime/index.js';
 import { ContainerReconciler } from './container-reconciler.js';
 import { AgentEndpoint } from './endpoint.js';
+import type { AgentTlsCredentials } from '../api/agent-tls.js';
 import { EventRecorder } from './events.js';
 import { ExitWatcher } from './exit-watcher.js';
 import { ImageReconciler } from './image-reconciler.js';
@@ -28,8 +29,8 @@ export interface AgentOptions {
   /** Registry client for Images with source.pull; without it pulls report PullNotConfigured. */
   distribution?: Distribution;
   nodeName: string;
-  /** Bearer token the agent endpoint requires (the API server's proxy sends it). */
-  endpointToken: string;
+  /** The endpoint's certificate and key from Berth's CA, and the CA (node-certificate.ts). */
+  endpointTls: AgentTlsCredentials;
   endpointHost?: string;
   endpointPort?: number;
   heartbeatMs?: number;
@@ -84,7 +85,7 @@ export class Agent {
     };
     const events = (this.events = new EventRecorder(api, 'agent', nodeName));
     this.exits = new ExitWatcher(runtime, (key) => this.controllers.containers.enqueue(key));
-    this.endpoint = new AgentEndpoint({ runtime, ...(o.distribution ? { distribution: o.distribution } : {}), token: o.endpointToken, host: o.endpointHost, port: o.endpointPort });
+    this.endpoint = new AgentEndpoint({ runtime, ...(o.distribution ? { distribution: o.distribution } : {}), tls: o.endpointTls, host: o.endpointHost, port: o.endpointPort });
     this.node = new NodeRegistration(api, nodeName, () => this.endpoint.url || undefined, o.heartbeatMs ?? 10_000, () => this.nodeNetworks());
     this.networksR = new NetworkReconciler({ client: api, runtime, nodeName, networks: this.networkInformer, events, options: o.network ?? {}, log });
     this.containersR = new ContainerReconciler({

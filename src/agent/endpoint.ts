@@ -2,18 +2,22 @@
  * The agent's own HTTP endpoint, to which the API server proxies log, exec, top and stats
  * requests (kubelet's :10250) and, as nodes/NAME/proxy/PATH, the node image API (image-api.ts:
  * images, commit, system df, auth) and builds; exec is a WebSocket upgrade (exec-upgrade.ts), or
- * a POST that buffers stdin and output. Every request needs the shared bearer token. Bound to
- * 127.0.0.1 by default; the API server is the only intended client.
+ * a POST that buffers stdin and output. HTTPS with this node's certificate from Berth's CA
+ * (node-certificate.ts); a client must present a certificate from the same CA whose CN is the API
+ * server's (system:berth-apiserver): without one the TLS handshake fails, with another CN the
+ * answer is 403. Bound to 127.0.0.1 by default; the API server is the only client.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
-import { timingSafeEqual } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { metricsRegistry } from '../metrics/registry.js';
+import { APISERVER_CLIENT_USER, type AgentTlsCredentials } from '../api/agent-tls.js';
 import type { Distribution, Runtime } from '../runtime/index.js';
 import { refuseUpgrade } from '../util/refuse-upgrade.js';
 import { SIGNAL_RE } from '../api/exec-query.js';
@@ -27,17 +31,18 @@ export interface EndpointOptions {
   runtime: Runtime;
   /** Registry client, for pulls, pushes, searches and logins of the image API and builds sent with push=true. */
   distribution?: Distribution;
-  token: string;
+  /** This node's certificate and key, and Berth's CA (the API server's client certificate must chain to it). */
+  tls: AgentTlsCredentials;
   host?: string;
   port?: number;
 }
 
-function tokenOk(header: string | undefined, token: string): boolean {
-  const m = /^Bearer (.+)$/.exec(header ?? '');
-  if (!m?.[1]) return false;
-  const a = Buffer.from(m[1]);
-  const b = Buffer.from(token);
-  return a.length === b.length && timingSafeEqual(a, b);
+/** Whether the request comes from the API server: a client certificate from Berth's CA with its CN. */
+function fromApiServer(req: IncomingMessage): boolean {
+  const socket = req.socket as TLSSocket;
+  if (!socket.authorized) return false;
+  const cn = socket.getPeerCertificate()?.subject?.CN;
+  return (Array.isArray(cn) ? cn[0] : cn) === APISERVER_CLIENT_USER;
 }
 
 export class AgentEndpoint {
@@ -51,7 +56,8 @@ export class AgentEndpoint {
   }
 
   async start(): Promise<string> {
-    this.server = createServer((req, res) => {
+    const { key, cert, ca } = this.o.tls;
+    this.server = createServer({ key, cert, ca, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' }, (req, res) => {
       this.handle(req, res).catch((e: unknown) => sendError(res, e));
     });
     const exec = execUpgradeHandler(this.o.runtime);
@@ -59,7 +65,7 @@ export class AgentEndpoint {
       // an upgraded socket leaves the server's bookkeeping: stop() ends it itself
       this.upgraded.add(socket);
       socket.once('close', () => this.upgraded.delete(socket));
-      if (!tokenOk(req.headers.authorization, this.o.token)) return refuseUpgrade(socket, 401, { message: 'Unauthorized' });
+      if (!fromApiServer(req)) return refuseUpgrade(socket, 403, { message: `Forbidden: only ${APISERVER_CLIENT_USER} may call this endpoint` });
       exec(req, socket, head);
     });
     const host = this.o.host ?? '127.0.0.1';
@@ -68,7 +74,7 @@ export class AgentEndpoint {
       this.server!.listen(this.o.port ?? 0, host, () => resolve());
     });
     const addr = this.server.address() as AddressInfo;
-    this.url = `http://${host}:${addr.port}`;
+    this.url = `https://${host.includes(':') ? `[${host}]` : host}:${addr.port}`;
     return this.url;
   }
 
@@ -81,11 +87,11 @@ export class AgentEndpoint {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://agent');
+    if (!fromApiServer(req)) return send(res, 403, { message: `Forbidden: only ${APISERVER_CLIENT_USER} may call this endpoint` });
     if (url.pathname === '/healthz') {
       res.end('ok');
       return;
     }
-    if (!tokenOk(req.headers.authorization, this.o.token)) return send(res, 401, { message: 'Unauthorized' });
     if (url.pathname === '/metrics') {
       res.writeHead(200, { 'content-type': metricsRegistry.contentType });
       res.end(await metricsRegistry.metrics());

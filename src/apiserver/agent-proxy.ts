@@ -1,12 +1,12 @@
 /**
  * Proxies the Container log, exec, attach, kill, changes, export, top and stats subresources to the agent of the container's
  * node, as the Kubernetes API server does for pods and kubelets: the API server authenticates the
- * user, finds the node's agent endpoint in Node status.agentEndpoint and calls it with the
- * shared agent token. Nodes have two subresources: build (POST nodes/NAME/build) and proxy
+ * user, finds the node's agent endpoint in Node status.agentEndpoint and calls it over TLS as
+ * itself (agents.ts: the agent's certificate must be that node's, the API server presents its client
+ * certificate; the user's credentials are never passed on). Nodes have two subresources: build (POST nodes/NAME/build) and proxy
  * (nodes/NAME/proxy/PATH, Kubernetes' kubelet proxy), which reaches only the paths of the node
  * image API (src/api/node-api.ts); any other path is refused here, before the agent is asked.
  */
-import http from 'node:http';
 import https from 'node:https';
 import type express from 'express';
 import type { Request, Response } from 'express';
@@ -14,15 +14,15 @@ import type { KindInfo } from '../api/kind.js';
 import { matchNodeApiRoute, nodeApiPathExists, REGISTRY_AUTH_HEADER } from '../api/node-api.js';
 import type { SubresourceVerbs } from './discovery.js';
 import type { Resources } from './resources.js';
-import { agentError, agentLocator } from './agents.js';
+import { agentError, agentLocator, agentUnreachable, type AgentConnections } from './agents.js';
 import { ApiError, errors } from './status.js';
 import { sendError } from './app.js';
 
 export interface AgentProxyOptions {
   resources: Resources;
   kinds: KindInfo[];
-  /** Token the agents' endpoints accept. */
-  agentToken: string;
+  /** How agents are called: Berth's CA, the API server's client certificate, one pool per node. */
+  connections: AgentConnections;
 }
 
 const SUBRESOURCES: SubresourceVerbs = { log: ['get'], exec: ['create', 'get'], attach: ['create', 'get'], kill: ['create'], changes: ['get'], export: ['get'], top: ['get'], stats: ['get'], archive: ['get', 'update'] };
@@ -31,7 +31,8 @@ export function agentSubresources(k: KindInfo): SubresourceVerbs {
   if (k.group === 'berth.dev' && k.plural === 'containers') return SUBRESOURCES;
   // POST nodes/NAME/build: a Dockerfile build on that node, the context tar as body (docker build);
   // nodes/NAME/proxy/PATH: the node image API (images, commit, system/df, auth, build).
-  if (k.group === 'berth.dev' && k.plural === 'nodes') return { build: ['create'], proxy: ['create', 'delete', 'get'] };
+  // nodes/NAME/certificate: the agent endpoint's certificate (node-certificate.ts)
+  if (k.group === 'berth.dev' && k.plural === 'nodes') return { build: ['create'], proxy: ['create', 'delete', 'get'], certificate: ['create'] };
   return {};
 }
 
@@ -48,12 +49,17 @@ export function agentProxyRoutes(o: AgentProxyOptions): (app: express.Express) =
   const forward = (req: Request, res: Response, endpoint: string, agentPath: string, nodeName: string): void => {
     const query = req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?')) : '';
     const target = new URL(`${agentPath}${query}`, endpoint);
-    const lib = target.protocol === 'https:' ? https : http;
-    const headers: Record<string, string> = { authorization: `Bearer ${o.agentToken}`, 'content-type': req.get('content-type') ?? 'application/json' };
+    let tls: https.RequestOptions;
+    try {
+      tls = o.connections.options(nodeName, target);
+    } catch (e) {
+      return sendError(res, e);
+    }
+    const headers: Record<string, string> = { 'content-type': req.get('content-type') ?? 'application/json' };
     // registry credentials for pulls and pushes, passed on as they came (never logged)
     const registryAuth = req.get(REGISTRY_AUTH_HEADER);
     if (registryAuth !== undefined) headers[REGISTRY_AUTH_HEADER] = registryAuth;
-    const upstream = lib.request(target, { method: req.method, headers }, (up) => {
+    const upstream = https.request(target, { ...tls, method: req.method, headers }, (up) => {
       const code = up.statusCode ?? 502;
       if (code >= 400) {
         // The agent answers errors as {message}; give clients a Status like every other error.
@@ -74,7 +80,7 @@ export function agentProxyRoutes(o: AgentProxyOptions): (app: express.Express) =
       res.flushHeaders();
       up.pipe(res);
     });
-    upstream.on('error', (err) => sendError(res, new ApiError(502, 'InternalError', `agent of node "${nodeName}": ${err.message}`)));
+    upstream.on('error', (err) => sendError(res, agentUnreachable(nodeName, err)));
     res.on('close', () => upstream.destroy());
     req.pipe(upstream);
   };

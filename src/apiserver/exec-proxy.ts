@@ -2,11 +2,11 @@
  * Exec and attach over WebSocket through the API server, as kube-apiserver proxies pods/exec and
  * pods/attach to kubelets:
  * the (already authenticated) upgrade request is checked — path, query, the Container and its
- * node — then sent on to that node's agent with the agent token instead of the user's. Once the
+ * node — then sent on to that node's agent over TLS as the API server (agents.ts), never with the user's credentials. Once the
  * agent switches protocols the two connections are spliced, so the remotecommand frames pass
  * through unchanged both ways. Refusals, ours or the agent's, are Status objects.
  */
-import http, { type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -14,7 +14,7 @@ import { ExecQueryError, parseAttachQuery, parseExecQuery } from '../api/exec-qu
 import { apiRequests } from '../metrics/apiserver.js';
 import { refuseUpgrade } from '../util/refuse-upgrade.js';
 import type { AgentProxyOptions } from './agent-proxy.js';
-import { agentError, agentLocator } from './agents.js';
+import { agentError, agentLocator, agentUnreachable } from './agents.js';
 import type { UpgradeHandler } from './server.js';
 import { ApiError, errors } from './status.js';
 
@@ -33,12 +33,18 @@ export function execProxyUpgrade(o: AgentProxyOptions): UpgradeHandler {
 
   /** Sends the upgrade on to the agent; splices the connections once it switches protocols. */
   const proxy = (req: IncomingMessage, socket: Duplex, head: Buffer, target: URL, nodeName: string, sub: string): void => {
-    const headers: Record<string, string> = { authorization: `Bearer ${o.agentToken}`, connection: 'Upgrade', upgrade: 'websocket' };
+    const headers: Record<string, string> = { connection: 'Upgrade', upgrade: 'websocket' };
     for (const h of HANDSHAKE) {
       const v = req.headers[h];
       if (typeof v === 'string') headers[h] = v;
     }
-    const upstream = (target.protocol === 'https:' ? https : http).request(target, { method: 'GET', headers });
+    let tls: https.RequestOptions;
+    try {
+      tls = o.connections.options(nodeName, target);
+    } catch (e) {
+      return refuse(socket, e, sub);
+    }
+    const upstream = https.request(target, { ...tls, method: 'GET', headers });
     let spliced = false;
     socket.once('close', () => {
       if (!spliced) upstream.destroy();
@@ -66,7 +72,7 @@ export function execProxyUpgrade(o: AgentProxyOptions): UpgradeHandler {
       res.on('end', () => refuse(socket, agentError(res.statusCode ?? 502, Buffer.concat(chunks).toString('utf8')), sub));
     });
     upstream.on('error', (err) => {
-      if (!spliced) refuse(socket, new ApiError(502, 'InternalError', `agent of node "${nodeName}": ${err.message}`), sub);
+      if (!spliced) refuse(socket, agentUnreachable(nodeName, err), sub);
     });
     upstream.end();
   };

@@ -3,28 +3,19 @@
  * certificate it signs for every address the API can be reached on. Clients trust the CA through
  * the kubeconfig's certificate-authority-data, as with k3s.
  */
-import { spawn } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { openssl } from '../util/openssl.js';
+import { APISERVER_CLIENT_USER, type AgentTlsCredentials } from '../api/agent-tls.js';
 
 export interface ServingCerts {
   caPem: string;
   certPem: string;
   keyPem: string;
-}
-
-function openssl(args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', (e) => reject(new Error(`openssl could not be run (install the openssl package): ${e.message}`)));
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`openssl ${args[0]} failed: ${err.trim()}`))));
-  });
 }
 
 /** Every name and address a client may use to reach this host. */
@@ -44,6 +35,20 @@ function covers(certPem: string, names: string[]): boolean {
   return names.every((n) => san.includes(isIp(n) ? `IP Address:${n}` : `DNS:${n}`));
 }
 
+/** Berth's CA (<data-dir>/tls/ca.{crt,key}), made on first use. */
+export async function ensureCa(dataDir: string): Promise<void> {
+  const dir = join(dataDir, 'tls');
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const caKey = join(dir, 'ca.key');
+  const caCrt = join(dir, 'ca.crt');
+  if (!existsSync(caKey) || !existsSync(caCrt)) {
+    await openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${caKey}.new`, '-out', `${caCrt}.new`, '-days', '3650', '-subj', '/CN=berth-ca']);
+    await writeFileAtomic(caKey, await readFile(`${caKey}.new`), 0o600);
+    await writeFileAtomic(caCrt, await readFile(`${caCrt}.new`));
+    for (const f of [`${caKey}.new`, `${caCrt}.new`]) await rm(f, { force: true });
+  }
+}
+
 export async function ensureServingCerts(dataDir: string, names: string[]): Promise<ServingCerts> {
   const dir = join(dataDir, 'tls');
   await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -51,9 +56,7 @@ export async function ensureServingCerts(dataDir: string, names: string[]): Prom
   const caCrt = join(dir, 'ca.crt');
   const key = join(dir, 'server.key');
   const crt = join(dir, 'server.crt');
-  if (!existsSync(caKey) || !existsSync(caCrt)) {
-    await openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', caKey, '-out', caCrt, '-days', '3650', '-subj', '/CN=berth-ca']);
-  }
+  await ensureCa(dataDir);
   if (!existsSync(crt) || !existsSync(key) || !covers(await readFile(crt, 'utf8'), names)) {
     const csr = join(dir, 'server.csr');
     const ext = join(dir, 'server.ext');
@@ -66,4 +69,64 @@ export async function ensureServingCerts(dataDir: string, names: string[]): Prom
     for (const f of [`${key}.new`, `${crt}.new`, csr, ext]) await rm(f, { force: true });
   }
   return { caPem: await readFile(caCrt, 'utf8'), certPem: await readFile(crt, 'utf8'), keyPem: await readFile(key, 'utf8') };
+}
+
+const CERT_DAYS = 365;
+const RENEW_BEFORE_MS = 30 * 24 * 3600_000;
+
+/** Whether `certPem` is signed by `caPem`, has `cn` and is valid for at least 30 more days. */
+export function certificateCurrent(certPem: string, caPem: string, cn: string): boolean {
+  try {
+    const cert = new X509Certificate(certPem);
+    const ca = new X509Certificate(caPem);
+    return cert.verify(ca.publicKey) && subjectCn(cert) === cn && Date.parse(cert.validTo) - Date.now() > RENEW_BEFORE_MS;
+  } catch {
+    return false;
+  }
+}
+
+/** The CN of a certificate's subject. */
+export function subjectCn(cert: X509Certificate): string | undefined {
+  return /(?:^|\n)CN=([^\n]*)/.exec(cert.subject)?.[1];
+}
+
+/**
+ * The API server's client certificate towards the agents (CN system:berth-apiserver, clientAuth),
+ * signed by Berth's CA and kept in <data-dir>/tls/apiserver-client.{crt,key}; made again when
+ * missing, expiring or not from the current CA. Call after ensureServingCerts (which makes the CA).
+ */
+export async function ensureApiserverClientCert(dataDir: string): Promise<AgentTlsCredentials> {
+  const dir = join(dataDir, 'tls');
+  const caCrt = join(dir, 'ca.crt');
+  const key = join(dir, 'apiserver-client.key');
+  const crt = join(dir, 'apiserver-client.crt');
+  await ensureCa(dataDir);
+  const caPem = await readFile(caCrt, 'utf8');
+  const have = existsSync(crt) && existsSync(key) ? await readFile(crt, 'utf8') : undefined;
+  if (!have || !certificateCurrent(have, caPem, APISERVER_CLIENT_USER)) {
+    const csr = await openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${key}.new`, '-subj', `/CN=${APISERVER_CLIENT_USER}`]);
+    await writeFileAtomic(crt, await signRequest(dataDir, csr, `/CN=${APISERVER_CLIENT_USER}`, 'clientAuth'));
+    await writeFileAtomic(key, await readFile(`${key}.new`), 0o600);
+    await rm(`${key}.new`, { force: true });
+  }
+  return { ca: caPem, cert: await readFile(crt, 'utf8'), key: await readFile(key, 'utf8') };
+}
+
+/**
+ * Signs a PEM certificate request with Berth's CA after checking its self-signature (the requester
+ * holds the key); the subject is `subject`, whatever the request asked for.
+ */
+export async function signRequest(dataDir: string, csrPem: string, subject: string, usage: 'serverAuth' | 'clientAuth'): Promise<string> {
+  const dir = join(dataDir, 'tls');
+  const work = await mkdtemp(join(dir, 'sign-'));
+  try {
+    await writeFileAtomic(join(work, 'req.csr'), csrPem);
+    await openssl(['req', '-in', join(work, 'req.csr'), '-noout', '-verify']);
+    await writeFileAtomic(join(work, 'ext'), `extendedKeyUsage=${usage}\nkeyUsage=digitalSignature,keyEncipherment\n`);
+    const serial = `0x${randomBytes(16).toString('hex')}`;
+    await openssl(['x509', '-req', '-in', join(work, 'req.csr'), '-CA', join(dir, 'ca.crt'), '-CAkey', join(dir, 'ca.key'), '-set_serial', serial, '-days', String(CERT_DAYS), '-extfile', join(work, 'ext'), '-subj', subject, '-out', join(work, 'out.crt')]);
+    return await readFile(join(work, 'out.crt'), 'utf8');
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
 }

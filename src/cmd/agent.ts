@@ -8,7 +8,7 @@ import { resolveDataDir } from '../cli/data-dir.js';
 import { CliError } from '../cli/errors.js';
 import { startAgent, startDockerApi } from './compose.js';
 import { networkFlags, networkOptionsFrom } from './network-flags.js';
-import { loadOrCreateToken, onSignals } from './token-file.js';
+import { onSignals } from './signals.js';
 import { applyLogFlags, logFlags } from './logging.js';
 import { logger } from '../util/log.js';
 
@@ -16,8 +16,7 @@ const flags = {
   kubeconfig: { type: 'string', valueName: 'FILE', description: 'kubeconfig of the API server to register with (required)' },
   'node-name': { type: 'string', valueName: 'NAME', description: "this node's name (default: the hostname)" },
   'data-dir': { type: 'string', valueName: 'DIR', description: 'state directory; the runtime lives in DIR/runtime (default: /var/lib/berth as root, else $XDG_DATA_HOME/berth)' },
-  'endpoint-listen': { type: 'string', valueName: 'HOST:PORT', default: '127.0.0.1:0', description: 'address of the endpoint the API server proxies logs and exec to' },
-  'endpoint-token-file': { type: 'string', valueName: 'FILE', description: 'bearer token the endpoint requires, shared with the API server (default: DIR/agent-token, created when missing)' },
+  'endpoint-listen': { type: 'string', valueName: 'HOST:PORT', default: '127.0.0.1:0', description: "address of the endpoint the API server proxies logs and exec to (HTTPS; its certificate from Berth's CA is kept in DIR/agent-tls)" },
   'cgroup-parent': { type: 'string', valueName: 'NAME', description: 'parent cgroup of the containers (default "berth")' },
   ...logFlags,
   'git-allow-file-urls': { type: 'boolean', description: 'let Image builds fetch file:// URLs and local paths (git repositories on this node); off by default' },
@@ -47,13 +46,11 @@ export async function agentCommand(argv: string[]): Promise<void> {
   const dataDir = resolveDataDir(parsed.values['data-dir']);
   const nodeName = (parsed.values['node-name'] ?? hostname()).toLowerCase();
   const { host, port } = parseListen(parsed.values['endpoint-listen'] ?? '127.0.0.1:0');
-  const token = await loadOrCreateToken(parsed.values['endpoint-token-file'] ?? join(dataDir, 'agent-token'));
   const client = ApiClient.fromFile(kubeconfig);
   const { agent, runtime } = await startAgent({
     client,
     dataDir,
     nodeName,
-    endpointToken: token,
     endpointHost: host,
     endpointPort: port,
     ...(parsed.values['cgroup-parent'] ? { cgroupParent: parsed.values['cgroup-parent'] } : {}),

@@ -4,7 +4,7 @@ import { parseCommand, type CommandSpec, type FlagSpecs } from '../cli/args.js';
 import { resolveDataDir } from '../cli/data-dir.js';
 import { openStore } from '../store/index.js';
 import { startApi } from './api-role.js';
-import { loadOrCreateToken, onSignals } from './token-file.js';
+import { onSignals } from './signals.js';
 import { applyLogFlags, logFlags } from './logging.js';
 import { podSecurityFrom, securityFlags, watchSettingsFrom } from './security-flags.js';
 import { logger } from '../util/log.js';
@@ -15,7 +15,6 @@ const flags = {
   'data-dir': { type: 'string', valueName: 'DIR', description: 'state directory; the admin kubeconfig is written to DIR/kubeconfig (default: /var/lib/berth as root, else $XDG_DATA_HOME/berth)' },
   listen: { type: 'string', valueName: 'HOST:PORT', default: '127.0.0.1:6443', description: 'address the API listens on (port 0 picks a free one)' },
   store: { type: 'string', valueName: 'SPEC', description: 'store to use: sqlite:PATH or memory: (default: sqlite:DIR/state.db)' },
-  'agent-token-file': { type: 'string', valueName: 'FILE', description: "bearer token of the agents' endpoints, given to `berth agent --endpoint-token-file` (default: DIR/agent-token, created when missing)" },
   ...securityFlags,
   ...logFlags,
   help: { type: 'boolean', short: 'h', description: 'show this help' },
@@ -23,7 +22,7 @@ const flags = {
 
 const spec: CommandSpec<typeof flags> = {
   name: 'apiserver',
-  usage: 'berth apiserver [--data-dir DIR] [--listen HOST:PORT] [--store SPEC] [--agent-token-file FILE]',
+  usage: 'berth apiserver [--data-dir DIR] [--listen HOST:PORT] [--store SPEC]',
   summary: 'Run the Kubernetes-style API server alone (no controllers, no agent): run `berth controller` and `berth agent` against its kubeconfig.',
   flags,
   positionals: { min: 0, max: 0 },
@@ -37,8 +36,7 @@ export async function apiserverCommand(argv: string[]): Promise<void> {
   const log = logger('apiserver');
   const dataDir = resolveDataDir(parsed.values['data-dir']);
   const storeSpec = parsed.values.store ?? `sqlite:${join(dataDir, 'state.db')}`;
-  const agentToken = await loadOrCreateToken(parsed.values['agent-token-file'] ?? join(dataDir, 'agent-token'));
-  const api = await startApi({ store: await openStore(storeSpec), dataDir, listen: parsed.values.listen ?? '127.0.0.1:6443', agentToken, podSecurity: podSecurityFrom(parsed.values), watch: watchSettingsFrom(parsed.values) });
+  const api = await startApi({ store: await openStore(storeSpec), dataDir, listen: parsed.values.listen ?? '127.0.0.1:6443', podSecurity: podSecurityFrom(parsed.values), watch: watchSettingsFrom(parsed.values) });
   log.info({ url: api.url }, `API listening on ${api.url}`);
   log.info({ store: storeSpec }, `store ${storeSpec}`);
   log.info({ kubeconfig: api.kubeconfigPath }, `admin kubeconfig at ${api.kubeconfigPath}`);

@@ -5,9 +5,9 @@
  * them in one process, its controllers and agent speaking to the API server through the in-process
  * transport (the same handlers, authentication and admission as over HTTPS).
  */
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Agent } from '../agent/agent.js';
+import { ensureNodeCertificate } from '../agent/node-certificate.js';
 import type { ApiServer } from '../apiserver/server.js';
 import { startApi } from './api-role.js';
 import type { UserInfo } from '../apiserver/auth/authn.js';
@@ -25,7 +25,7 @@ import { NamespaceController } from '../controllers/namespace-controller.js';
 import { NodeLifecycleController } from '../controllers/node-lifecycle.js';
 import { Scheduler } from '../controllers/scheduler.js';
 import { nodeDistribution } from '../runtime/distribution/node.js';
-import { Runtime } from '../runtime/index.js';
+import { Runtime, type Distribution } from '../runtime/index.js';
 import { AutoRemover } from '../dockerapi/auto-remove.js';
 import { DockerApiServer } from '../dockerapi/server.js';
 import type { RequestOptions } from 'node:https';
@@ -97,7 +97,6 @@ export interface AgentRoleOptions {
   client: ApiClient;
   dataDir: string;
   nodeName: string;
-  endpointToken: string;
   endpointHost?: string;
   endpointPort?: number;
   /** Runtime state directory (default <dataDir>/runtime). */
@@ -111,26 +110,28 @@ export interface AgentRoleOptions {
 }
 
 /** This node's runtime and the agent that alone writes it. */
-export async function startAgent(o: AgentRoleOptions): Promise<{ agent: Agent; runtime: Runtime }> {
+export async function startAgent(o: AgentRoleOptions): Promise<{ agent: Agent; runtime: Runtime; distribution: Distribution }> {
   const runtime = new Runtime({
     root: o.runtimeRoot ?? join(o.dataDir, 'runtime'),
     ...(o.cgroupParent ? { cgroupParent: o.cgroupParent } : {}),
     ...(o.gitAllowFileUrls ? { gitAllowFileUrls: true } : {}),
   });
   const distribution = await nodeDistribution(runtime.images, runtime.root, o.dataDir);
+  // the endpoint's certificate from Berth's CA, through the API as this node (kept across restarts)
+  const endpointTls = await ensureNodeCertificate(o.client, o.nodeName, join(o.dataDir, 'agent-tls'));
   const agent = new Agent({
     client: o.client,
     runtime,
     distribution,
     nodeName: o.nodeName,
-    endpointToken: o.endpointToken,
+    endpointTls,
     ...(o.endpointHost ? { endpointHost: o.endpointHost } : {}),
     ...(o.endpointPort !== undefined ? { endpointPort: o.endpointPort } : {}),
     ...(o.network ? { network: o.network } : {}),
     ...(o.log ? { log: o.log } : {}),
   });
   await agent.start();
-  return { agent, runtime };
+  return { agent, runtime, distribution };
 }
 
 export interface AllInOneOptions {
@@ -144,8 +145,6 @@ export interface AllInOneOptions {
   cgroupParent?: string;
   nodeGraceMs?: number;
   network?: NetworkOptions;
-  /** Token agent endpoints accept (default: a new random one, given to the in-process agent). */
-  agentToken?: string;
   podSecurity?: PodSecurityOptions;
   watch?: WatchSettings;
   gitAllowFileUrls?: boolean;
@@ -156,6 +155,8 @@ export interface AllInOne {
   api: ApiServer;
   agent: Agent | undefined;
   runtime: Runtime | undefined;
+  /** The agent's registry client (to give it the node's login at this server's registry). */
+  distribution: Distribution | undefined;
   controllers: ControllerSet;
   /** Stops the agent (containers keep running), the controllers and the API server. */
   close(): Promise<void>;
@@ -163,8 +164,7 @@ export interface AllInOne {
 
 /** What `berth server` runs: API server, controllers and this node's agent in one process. */
 export async function startAllInOne(o: AllInOneOptions): Promise<AllInOne> {
-  const agentToken = o.agentToken ?? randomBytes(32).toString('hex');
-  const api = await startApi({ store: o.store, dataDir: o.dataDir, listen: o.listen, agentToken, ...(o.podSecurity ? { podSecurity: o.podSecurity } : {}), ...(o.watch ? { watch: o.watch } : {}) });
+  const api = await startApi({ store: o.store, dataDir: o.dataDir, listen: o.listen, ...(o.podSecurity ? { podSecurity: o.podSecurity } : {}), ...(o.watch ? { watch: o.watch } : {}) });
   const client = inProcessClient(api, controllerIdentity);
   const controllers = await startControllers(client, {
     ...(o.nodeGraceMs ? { nodeGraceMs: o.nodeGraceMs } : {}),
@@ -177,12 +177,12 @@ export async function startAllInOne(o: AllInOneOptions): Promise<AllInOne> {
   await remover.start();
   let agent: Agent | undefined;
   let runtime: Runtime | undefined;
+  let distribution: Distribution | undefined;
   if (o.agent !== false) {
-    ({ agent, runtime } = await startAgent({
+    ({ agent, runtime, distribution } = await startAgent({
       client: nodeClient!,
       dataDir: o.dataDir,
       nodeName: o.nodeName,
-      endpointToken: agentToken,
       ...(o.runtimeRoot ? { runtimeRoot: o.runtimeRoot } : {}),
       ...(o.cgroupParent ? { cgroupParent: o.cgroupParent } : {}),
       ...(o.gitAllowFileUrls ? { gitAllowFileUrls: true } : {}),
@@ -194,6 +194,7 @@ export async function startAllInOne(o: AllInOneOptions): Promise<AllInOne> {
     api,
     agent,
     runtime,
+    distribution,
     controllers,
     async close() {
       remover.stop();

@@ -7,7 +7,7 @@ import { ApiClient } from '../client/api-client.js';
 import { parseCommand, type CommandSpec, type FlagSpecs } from '../cli/args.js';
 import { CliError } from '../cli/errors.js';
 import { startControllers } from './compose.js';
-import { onSignals } from './token-file.js';
+import { onSignals } from './signals.js';
 import { applyLogFlags, logFlags } from './logging.js';
 import { logger } from '../util/log.js';
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { loadAclFile } from '../registry/acl-config.js';
 import { UserDb } from '../registry/auth.js';
 import { registryRoot, startRegistry } from '../registry/server.js';
-import { RegistryStorage } from '../registry/storage.js';
+import { RegistryStorage, type StorageLimits } from '../registry/storage.js';
 import { parseCommand, type CommandSpec, type FlagSpecs } from '../cli/args.js';
 import { resolveDataDir } from '../cli/data-dir.js';
 import { CliError } from '../cli/errors.js';
@@ -17,6 +17,8 @@ const flags = {
   acl: { type: 'string', valueName: 'FILE', description: 'who may pull, push and delete which repositories (YAML or JSON, docker_auth-style `acl:` rules; see README)' },
   'anonymous-pull': { type: 'boolean', description: 'with auth on, allow pulls without credentials (with --acl: of what no rule decides)' },
   'read-only': { type: 'boolean', description: 'refuse every write (pushes, deletes)' },
+  'max-upload': { type: 'string', valueName: 'BYTES', default: String(10 * 1024 ** 3), description: 'largest blob accepted (413 beyond; suffixes K, M, G)' },
+  'upload-ttl': { type: 'string', valueName: 'SECONDS', default: '3600', description: 'an upload untouched this long is abandoned and removed' },
   'tls-cert': { type: 'string', valueName: 'FILE', description: 'serve HTTPS with this PEM certificate (with --tls-key)' },
   'tls-key': { type: 'string', valueName: 'FILE', description: 'PEM private key of --tls-cert' },
   'add-user': { type: 'string', valueName: 'NAME', description: 'add or update a user (password read from stdin) and exit' },
@@ -36,6 +38,22 @@ const spec: CommandSpec<typeof flags> = {
   positionals: { min: 0, max: 0 },
   examples: ['berth registry --listen 0.0.0.0:5000', "printf '%s' secret | berth registry --add-user alice", 'berth registry --acl /etc/berth/registry-acl.yaml', 'berth registry --gc --gc-grace 0'],
 };
+
+/** The upload cap and lifetime from their flags (`prefix` names them in errors: `--` or `--registry-`). */
+export function registryLimitsFrom(maxUpload: string | undefined, ttl: string | undefined, prefix = '--'): StorageLimits {
+  const out: StorageLimits = {};
+  if (maxUpload !== undefined) {
+    const m = /^(\d+)([KMG]i?)?$/i.exec(maxUpload.trim());
+    const unit = m?.[2] ? 1024 ** ('KMG'.indexOf(m[2][0]!.toUpperCase()) + 1) : 1;
+    if (!m || Number(m[1]) <= 0) throw new CliError(`${prefix}max-upload: "${maxUpload}" is not a positive size in bytes (suffixes K, M, G)`);
+    out.maxUploadBytes = Number(m[1]) * unit;
+  }
+  if (ttl !== undefined) {
+    if (!/^\d+$/.test(ttl) || Number(ttl) <= 0) throw new CliError(`${prefix}upload-ttl: "${ttl}" is not a positive number of seconds`);
+    out.uploadMaxAgeMs = Number(ttl) * 1000;
+  }
+  return out;
+}
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -81,7 +99,8 @@ export async function registryCommand(argv: string[]): Promise<void> {
   if (v.acl !== undefined && mode === 'off') throw new CliError('--acl needs token auth: leave out --auth off');
   const tls = v['tls-cert'] && v['tls-key'] ? { certFile: v['tls-cert'], keyFile: v['tls-key'] } : undefined;
   const acl = v.acl === undefined ? undefined : await loadAclFile(v.acl).catch((e: Error) => Promise.reject(new CliError(e.message)));
-  const reg = await startRegistry({ dataDir, listen: v.listen ?? '127.0.0.1:5000', auth: mode, acl, anonymousPull: v['anonymous-pull'] === true, readOnly: v['read-only'] === true, tls });
+  const limits = registryLimitsFrom(v['max-upload'], v['upload-ttl']);
+  const reg = await startRegistry({ dataDir, listen: v.listen ?? '127.0.0.1:5000', auth: mode, acl, anonymousPull: v['anonymous-pull'] === true, readOnly: v['read-only'] === true, tls, limits });
   const authNote = reg.authEnabled ? `auth on${acl ? `, ${acl.source.length} ACL rules from ${v.acl}` : ''}` : 'auth off';
   logger('registry').info({ url: reg.url, data: root, auth: reg.authEnabled, readOnly: v['read-only'] === true }, `listening on ${reg.url} (data ${root}, ${authNote}${v['read-only'] ? ', read-only' : ''})`);
   let stopping = false;

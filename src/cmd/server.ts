@@ -2,9 +2,12 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ApiClient } from '../client/api-client.js';
-import { inProcessClient, startAllInOne, startDockerApi } from './compose.js';
+import { inProcessClient, nodeIdentity, startAllInOne, startDockerApi } from './compose.js';
+import { nodeUser } from '../apiserver/auth/bootstrap.js';
+import { apiRegistryAccess } from './registry-access.js';
+import { registryLimitsFrom } from './registry.js';
 import { networkFlags, networkOptionsFrom } from './network-flags.js';
-import { onSignals } from './token-file.js';
+import { onSignals } from './signals.js';
 import { applyLogFlags, logFlags } from './logging.js';
 import { podSecurityFrom, securityFlags, watchSettingsFrom } from './security-flags.js';
 import { logger } from '../util/log.js';
@@ -21,8 +24,10 @@ const flags = {
   agent: { type: 'boolean', default: true, description: 'run the agent for this node in the server process; --no-agent serves the API and controllers only' },
   registry: { type: 'boolean', default: true, description: 'also serve the OCI registry (as `berth registry` does); --no-registry leaves it out' },
   'registry-listen': { type: 'string', valueName: 'HOST:PORT', default: '127.0.0.1:5000', description: 'address of the registry' },
-  'registry-acl': { type: 'string', valueName: 'FILE', description: "the registry's access rules (as `berth registry --acl`); users are added with `berth registry --data-dir DIR --add-user`" },
+  'registry-acl': { type: 'string', valueName: 'FILE', description: "the registry's users and access rules instead of Berth identities (as `berth registry --acl`); users are added with `berth registry --data-dir DIR --add-user`" },
   'registry-anonymous-pull': { type: 'boolean', description: 'the registry serves pulls without credentials (as `berth registry --anonymous-pull`)' },
+  'registry-max-upload': { type: 'string', valueName: 'BYTES', default: String(10 * 1024 ** 3), description: 'largest blob the registry accepts (413 beyond; suffixes K, M, G)' },
+  'registry-upload-ttl': { type: 'string', valueName: 'SECONDS', default: '3600', description: 'an upload untouched this long is abandoned and removed' },
   'node-name': { type: 'string', valueName: 'NAME', description: "this node's name (default: the hostname)" },
   'cgroup-parent': { type: 'string', valueName: 'NAME', description: 'parent cgroup of the containers (default "berth")' },
   ...securityFlags,
@@ -53,6 +58,7 @@ export async function serverCommand(argv: string[]): Promise<void> {
   const dataDir = resolveDataDir(parsed.values['data-dir']);
   const aclFile = parsed.values['registry-acl'];
   // a bad ACL stops the server before anything starts (a registry quietly left out would be worse)
+  const limits = registryLimitsFrom(parsed.values['registry-max-upload'], parsed.values['registry-upload-ttl'], '--registry-');
   const acl = aclFile === undefined || parsed.values.registry === false ? undefined : await (await import('../registry/acl-config.js')).loadAclFile(aclFile).catch((e: Error) => Promise.reject(new CliError(e.message)));
   const storeSpec = parsed.values.store ?? `sqlite:${join(dataDir, 'state.db')}`;
   const store = await openStore(storeSpec);
@@ -79,8 +85,17 @@ export async function serverCommand(argv: string[]): Promise<void> {
     const { startRegistry } = await import('../registry/server.js');
     const listen = parsed.values['registry-listen'] ?? '127.0.0.1:5000';
     try {
-      registry = await startRegistry({ dataDir, listen, acl, anonymousPull: parsed.values['registry-anonymous-pull'] === true });
-      log.info({ url: registry.url }, `registry listening on ${registry.url}`);
+      // Berth identities by default: a Berth token is the login, RBAC on registry.berth.dev/repositories decides
+      const api = acl ? undefined : apiRegistryAccess(() => server.connectInProcess());
+      const reg = await startRegistry({ dataDir, listen, acl, ...(api ? { api } : {}), anonymousPull: parsed.values['registry-anonymous-pull'] === true, limits });
+      registry = reg;
+      log.info({ url: reg.url, auth: acl ? 'users and ACL' : 'Berth identities' }, `registry listening on ${reg.url}`);
+      // this node's agent pushes and pulls there as the node (system:node:NAME)
+      if (api && node.distribution) {
+        const login = { username: nodeUser(nodeName), password: server.issueProcessToken(nodeIdentity(nodeName)) };
+        const hosts = new Set([new URL(reg.url).host, `127.0.0.1:${reg.port}`, `localhost:${reg.port}`, listen]);
+        for (const h of hosts) node.distribution.useLogin(h, login);
+      }
     } catch (e) {
       // The API and the node are the server's job; a taken registry port must not stop them.
       log.error({ listen, err: (e as Error).message }, 'registry not started (use --registry-listen or --no-registry)');

@@ -11,6 +11,28 @@ import { baseImages } from '../client/docker/base-images.js';
 import { readAll } from '../client/raw-request.js';
 import { contextStream, spoolContext } from './build-context.js';
 import { forwardToNode, nodeRequest, readNodeJson, relay } from './node-forward.js';
+import { encodeRegistryAuth } from '../api/node-api.js';
+import { DOCKER_HUB, dockerConfigSchema, loginFromAuths } from '../util/docker-config.js';
+
+/**
+ * The login for a base image's registry among those the docker CLI sends with a build
+ * (X-Registry-Config: base64 JSON of registry -> AuthConfig), as the X-Registry-Auth of its pull.
+ */
+function baseImageAuth(header: string | string[] | undefined, image: string): string | undefined {
+  if (typeof header !== 'string' || header.trim() === '') return undefined;
+  let auths: unknown;
+  try {
+    auths = JSON.parse(Buffer.from(header.trim().replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8'));
+  } catch {
+    throw new HttpError(400, 'X-Registry-Config: not base64 of a JSON object');
+  }
+  const parsed = dockerConfigSchema.safeParse({ auths });
+  if (!parsed.success) throw new HttpError(400, 'X-Registry-Config: not a map of registry to AuthConfig');
+  const first = image.split('/')[0] ?? '';
+  const registry = image.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost') ? first : DOCKER_HUB;
+  const login = loginFromAuths(parsed.data.auths, registry);
+  return login ? encodeRegistryAuth(login, registry) : undefined;
+}
 
 const pass = (path: (p: string[]) => string, o: { status?: number } = {}): Handler => async (ctx, req, res, params, q) => forwardToNode(ctx, req, res, path(params), q, o);
 
@@ -62,7 +84,8 @@ export const build: Handler = async (ctx, req, res, _p, q) => {
     for (const base of spooled.dockerfile ? baseImages(spooled.dockerfile, buildArgs) : []) {
       const present = (await nodeRequest(ctx, 'GET', `/images/${encodeURIComponent(base)}/json`, new URLSearchParams()).then((r) => (r.resume(), r.statusCode === 200)));
       if (present && !pullAll) continue;
-      const pull = await nodeRequest(ctx, 'POST', '/images/create', new URLSearchParams({ fromImage: base }));
+      const registryAuth = baseImageAuth(req.headers['x-registry-config'], base);
+      const pull = await nodeRequest(ctx, 'POST', '/images/create', new URLSearchParams({ fromImage: base }), registryAuth ? { registryAuth } : {});
       const text = await readAll(pull);
       if ((pull.statusCode ?? 500) >= 400) {
         let message = text;

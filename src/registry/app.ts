@@ -1,7 +1,7 @@
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { metricsRegistry } from '../metrics/registry.js';
-import { ANONYMOUS, REPO_ACTIONS, type Acl, type RepoAction } from './acl.js';
-import { allows, parseScopes, scopeString, type Access, type TokenClaims, type TokenSigner, type UserDb } from './auth.js';
+import { allows, parseScopes, scopeString, type Access, type TokenClaims, type TokenSigner } from './auth.js';
+import { ANONYMOUS_PRINCIPAL, type AccessPolicy, type Principal } from './policy.js';
 import { deleteBlob, deleteUpload, getBlob, getUpload, patchUpload, putUpload, startUpload } from './blobs.js';
 import { RegistryError, regError } from './errors.js';
 import { DEFAULT_MAX_MANIFEST_BYTES, deleteManifest, getManifest, putManifest } from './manifests.js';
@@ -10,12 +10,11 @@ import { validateName } from './names.js';
 import type { RegistryStorage } from './storage.js';
 
 export interface RegistryAuth {
-  users: UserDb;
+  /** Who may do what: users and ACL rules, or Berth identities checked by the API server (policy.ts). */
+  policy: AccessPolicy;
   signer: TokenSigner;
   /** `service` in challenges and the token audience. */
   service: string;
-  /** Who may pull, push and delete where (anonymous requests are account ANONYMOUS). */
-  acl: Acl;
   tokenTtlSeconds?: number;
 }
 
@@ -84,13 +83,13 @@ function paginate(req: Request, res: Response, all: string[], base: string): str
   return items;
 }
 
-/** The access a request needs (repository pull/push, or the catalog). */
-function needed(r: Route, method: string): Access[] {
+/** The access a request needs (repository pull/push, or the catalog); `overwrite`: the PUT moves an existing tag. */
+function needed(r: Route, method: string, overwrite: boolean): Access[] {
   if (r.kind === 'base') return [];
   if (r.kind === 'catalog') return [{ type: 'registry', name: 'catalog', actions: ['*'] }];
   const write = WRITE_METHODS.has(method);
   const action = r.kind === 'manifest' || r.kind === 'blob' ? (method === 'DELETE' ? 'delete' : write ? 'push' : 'pull') : write || r.kind === 'upload' ? 'push' : 'pull';
-  return [{ type: 'repository', name: r.name, actions: [action] }];
+  return [{ type: 'repository', name: r.name, actions: overwrite ? [action, 'overwrite'] : [action] }];
 }
 
 function basicCredentials(header: string | undefined): { user: string; password: string } | undefined {
@@ -126,23 +125,31 @@ export function createRegistryApp(opts: RegistryAppOptions): Express {
       const q = req.query as Record<string, string | string[] | undefined>;
       const scopes = parseScopes(([] as string[]).concat(q.scope ?? []));
       const creds = basicCredentials(req.headers.authorization);
-      let account = ANONYMOUS;
+      let who = ANONYMOUS_PRINCIPAL;
       if (creds) {
-        if (!(await auth.users.verify(creds.user, creds.password))) {
+        const p = await auth.policy.login(creds.user, creds.password);
+        if (!p) {
           res.setHeader('WWW-Authenticate', `Basic realm="${auth.service}"`);
           throw regError('UNAUTHORIZED', 'authentication required: incorrect username or password');
         }
-        account = creds.user;
+        who = p;
       }
       // as the Docker token spec says: what was asked for and is allowed, never an error for the rest
-      const granted: Access[] = scopes.map((s) => {
-        if (s.type === 'repository') {
-          const allowed = repoActions(account, s.name);
-          const want: readonly string[] = s.actions.includes('*') ? REPO_ACTIONS : s.actions;
-          return { type: s.type, name: s.name, actions: want.filter((a) => allowed.has(a as RepoAction)) };
-        }
-        return { type: s.type, name: s.name, actions: s.type === 'registry' && s.name === 'catalog' && auth.acl.maySeeCatalog(account) ? ['*'] : [] };
-      });
+      const granted: Access[] = await Promise.all(
+        scopes.map(async (s): Promise<Access> => {
+          if (s.type === 'repository') {
+            const allowed = await auth.policy.actions(who, s.name);
+            // push brings overwrite along when allowed (a tag that exists already needs it)
+            const want = s.actions.includes('*') ? ['pull', 'push', 'delete'] : s.actions;
+            const actions = want.filter((a) => allowed.has(a as 'pull'));
+            // (with users and ACL, overwrite is part of push and the token says push only)
+            if (!auth.policy.rechecksTokens && actions.includes('push') && allowed.has('overwrite')) actions.push('overwrite');
+            return { type: s.type, name: s.name, actions };
+          }
+          return { type: s.type, name: s.name, actions: s.type === 'registry' && s.name === 'catalog' && (await auth.policy.maySeeCatalog(who)) ? ['*'] : [] };
+        }),
+      );
+      const account = who.account;
       const ttl = auth.tokenTtlSeconds ?? 300;
       const { token, claims } = auth.signer.sign(account, auth.service, granted, ttl);
       res.json({ token, access_token: token, expires_in: ttl, issued_at: new Date(claims.iat * 1000).toISOString() });
@@ -151,14 +158,10 @@ export function createRegistryApp(opts: RegistryAppOptions): Express {
     }
   });
 
-  /** What the ACL lets `account` do on a repository (only pull in read-only mode). */
-  const repoActions = (account: string, name: string): ReadonlySet<RepoAction> => {
-    if (!auth) return new Set(REPO_ACTIONS);
-    const a = auth.acl.actions(account, name);
-    return opts.readOnly ? new Set([...a].filter((x) => x === 'pull')) : a;
-  };
-  const permits = (account: string, a: Access, action: string): boolean =>
-    a.type === 'registry' ? !!auth?.acl.maySeeCatalog(account) : repoActions(account, a.name).has(action as RepoAction);
+  /** What the policy lets `who` do on a repository (everything without auth). */
+  const repoActions = async (who: Principal, name: string): Promise<ReadonlySet<string>> => (auth ? auth.policy.actions(who, name) : new Set(['pull', 'push', 'delete', 'overwrite']));
+  const permits = async (who: Principal, a: Access, action: string): Promise<boolean> =>
+    a.type === 'registry' ? !!auth && (await auth.policy.maySeeCatalog(who)) : (await repoActions(who, a.name)).has(action);
 
   const challenge = (req: Request, res: Response, access: Access[], error?: string): void => {
     if (!auth) return;
@@ -170,39 +173,54 @@ export function createRegistryApp(opts: RegistryAppOptions): Express {
   };
 
   /**
-   * Checks the request against the access it needs: without a token, what anonymous users may do
-   * is served and the rest challenged (401); with a token, an action the ACL refuses its account is
-   * DENIED (403), and one the ACL allows but the token does not carry is challenged for that scope
-   * (401 insufficient_scope, so the client fetches a token that has it).
+   * Checks the request against the access it needs: without credentials, what anonymous users may
+   * do is served and the rest challenged (401). A token the registry signed carries its grants: an
+   * action it lacks is DENIED (403) when the policy refuses it (or, for a policy that does not
+   * recheck, when the token was asked for that repository), else challenged for that scope (401
+   * insufficient_scope, so the client fetches a token that has it). Other credentials (basic auth,
+   * a Berth token as bearer) are checked against the policy directly: refused is DENIED.
    */
-  const authorize = (req: Request, res: Response, r: Route): { account?: string; claims?: TokenClaims } => {
+  const authorize = async (req: Request, res: Response, r: Route, overwrite: boolean): Promise<{ who?: Principal; claims?: TokenClaims }> => {
     if (!auth) return {};
-    const need = needed(r, req.method);
+    const need = needed(r, req.method, overwrite);
     // pushes and mounts also ask for pull, as Docker clients request `pull,push`
-    const challengeScope = need.map((a) => (a.type === 'repository' && a.actions[0] !== 'pull' ? { ...a, actions: ['pull', ...a.actions] } : a));
+    const challengeScope = need.map((a) => (a.type === 'repository' && a.actions[0] !== 'pull' ? { ...a, actions: ['pull', ...a.actions.filter((x) => x !== 'overwrite')] } : a));
     const header = req.headers.authorization;
-    if (!header?.startsWith('Bearer ')) {
-      if (r.kind !== 'base' && need.every((a) => a.actions.every((x) => permits(ANONYMOUS, a, x)))) return { account: ANONYMOUS };
+    const denied = (a: Access, action: string) => regError('DENIED', `requested access to the resource is denied: ${action} on ${a.type} ${a.name}`, { Type: a.type, Name: a.name, Action: action });
+    const basic = basicCredentials(header);
+    const bearer = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+    if (bearer === undefined && !basic) {
+      let anonymousOk = r.kind !== 'base';
+      for (const a of need) for (const x of a.actions) if (anonymousOk && !(await permits(ANONYMOUS_PRINCIPAL, a, x))) anonymousOk = false;
+      if (anonymousOk) return { who: ANONYMOUS_PRINCIPAL };
       challenge(req, res, challengeScope);
-      throw regError('UNAUTHORIZED', 'authentication required', need.map((a) => ({ Type: a.type, Name: a.name, Action: a.actions[0] })));
+      throw regError('UNAUTHORIZED', 'authentication required', need.map((n) => ({ Type: n.type, Name: n.name, Action: n.actions[0] })));
     }
-    const claims = auth.signer.verify(header.slice(7).trim(), auth.service);
+    const claims = bearer !== undefined ? auth.signer.verify(bearer, auth.service) : undefined;
     if (!claims) {
-      challenge(req, res, challengeScope, 'invalid_token');
-      throw regError('UNAUTHORIZED', 'authentication required: the token is invalid or has expired');
+      // not a token of ours: basic credentials, or a bearer token the policy may know (a Berth token)
+      const who = basic ? await auth.policy.login(basic.user, basic.password) : await auth.policy.bearer(bearer!);
+      if (!who) {
+        challenge(req, res, challengeScope, 'invalid_token');
+        throw regError('UNAUTHORIZED', basic ? 'authentication required: incorrect username or password' : 'authentication required: the token is invalid or has expired');
+      }
+      for (const a of need) for (const action of a.actions) if (!(await permits(who, a, action))) throw denied(a, action);
+      return { who };
     }
+    const who: Principal = { account: claims.sub };
     for (const a of need) {
       for (const action of a.actions) {
-        // the ACL is checked again: a token outlives a restart with stricter rules
-        const aclAllows = permits(claims.sub, a, action);
-        if (aclAllows && allows(claims, a.type, a.name, action)) continue;
-        if (permits(ANONYMOUS, a, action)) continue;
-        if (!aclAllows) throw regError('DENIED', `requested access to the resource is denied: ${action} on ${a.type} ${a.name}`, { Type: a.type, Name: a.name, Action: action });
+        const policyAllows = auth.policy.rechecksTokens ? await permits(who, a, action) : true;
+        const claimed = action === 'overwrite' && auth.policy.rechecksTokens ? 'push' : action;
+        if (policyAllows && allows(claims, a.type, a.name, claimed)) continue;
+        if (await permits(ANONYMOUS_PRINCIPAL, a, action)) continue;
+        const asked = claims.access.some((g) => g.type === a.type && g.name === a.name && (action !== 'overwrite' || g.actions.includes('push')));
+        if (!policyAllows || (!auth.policy.rechecksTokens && asked)) throw denied(a, action);
         challenge(req, res, challengeScope, 'insufficient_scope');
         throw regError('UNAUTHORIZED', `authentication required: the token does not grant ${action} on ${a.name}`);
       }
     }
-    return { account: claims.sub, claims };
+    return { who, claims };
   };
 
   app.use(async (req: Request, res: Response, next: NextFunction) => {
@@ -211,7 +229,9 @@ export function createRegistryApp(opts: RegistryAppOptions): Express {
       const r = route(req.path);
       if (!r) throw regError('UNSUPPORTED', `no such endpoint: ${req.method} ${req.path}`, undefined, 404);
       if ('name' in r) validateName(r.name);
-      const { account, claims } = authorize(req, res, r);
+      // a manifest PUT that moves an existing tag needs the right to overwrite it
+      const overwrite = r.kind === 'manifest' && req.method === 'PUT' && !r.reference.includes(':') && (await storage.resolveTag(r.name, r.reference).catch(() => undefined)) !== undefined;
+      const { who, claims } = await authorize(req, res, r, overwrite);
       if (opts.readOnly && WRITE_METHODS.has(req.method)) throw regError('UNSUPPORTED', 'the registry is in read-only mode');
       const m = req.method;
       switch (r.kind) {
@@ -224,7 +244,8 @@ export function createRegistryApp(opts: RegistryAppOptions): Express {
           if (m !== 'GET') break;
           // each account sees the repositories it may pull
           const all = await storage.repositories();
-          const visible = account === undefined ? all : all.filter((n) => repoActions(account, n).has('pull'));
+          const visible: string[] = [];
+          for (const n of all) if (who === undefined || (await repoActions(who, n)).has('pull')) visible.push(n);
           const repos = paginate(req, res, visible, '/v2/_catalog');
           res.json({ repositories: repos });
           return;
@@ -247,15 +268,16 @@ export function createRegistryApp(opts: RegistryAppOptions): Express {
           break;
         case 'uploads':
           if (m === 'POST') {
-            const canMount = (from: string): boolean => {
+            const canMount = async (from: string): Promise<boolean> => {
               try {
                 validateName(from);
               } catch {
                 return false;
               }
               const pull = { type: 'repository', name: from, actions: ['pull'] };
-              if (account === undefined || permits(ANONYMOUS, pull, 'pull')) return true;
-              return permits(account, pull, 'pull') && !!claims && allows(claims, 'repository', from, 'pull');
+              if (who === undefined || (await permits(ANONYMOUS_PRINCIPAL, pull, 'pull'))) return true;
+              if (!claims) return permits(who, pull, 'pull');
+              return (!auth?.policy.rechecksTokens || (await permits(who, pull, 'pull'))) && allows(claims, 'repository', from, 'pull');
             };
             return await startUpload(storage, r.name, req, res, canMount);
           }

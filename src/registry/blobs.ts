@@ -100,11 +100,11 @@ async function finish(storage: RegistryStorage, s: UploadState, digest: string, 
 }
 
 /** POST /v2/<name>/blobs/uploads/: a mount, a one-request monolithic upload (?digest=), or a new session. */
-export async function startUpload(storage: RegistryStorage, name: string, req: Request, res: Response, canMountFrom: (from: string) => boolean): Promise<void> {
+export async function startUpload(storage: RegistryStorage, name: string, req: Request, res: Response, canMountFrom: (from: string) => Promise<boolean>): Promise<void> {
   const q = req.query as Record<string, string | undefined>;
   if (q.mount !== undefined) {
     const digest = validateDigest(q.mount, 'mount');
-    if (q.from && canMountFrom(q.from) && (await storage.mount(name, q.from, digest).catch(() => false))) {
+    if (q.from && (await canMountFrom(q.from)) && (await storage.mount(name, q.from, digest).catch(() => false))) {
       res.setHeader('Location', `/v2/${name}/blobs/${digest}`);
       res.setHeader('Docker-Content-Digest', digest);
       res.setHeader('Content-Length', '0');

@@ -7,6 +7,9 @@ import { pipeline } from 'node:stream/promises';
 import { atomicWriteFile, atomicWriteJson, ContentStore, Mutex, pathExists, readDirOrEmpty, readJsonIfExists, syncDir } from '../runtime/index.js';
 import { regError } from './errors.js';
 import { isDigest, validateDigest, validateName } from './names.js';
+import { collectGarbage, type GcOptions, type GcReport } from './gc.js';
+
+export type { GcOptions, GcReport } from './gc.js';
 
 export interface UploadState {
   uuid: string;
@@ -26,20 +29,15 @@ export interface StoredManifest {
   bytes: Buffer;
 }
 
-export interface GcOptions {
-  /** Blobs younger than this are kept (a push may be between its last blob and its manifest). Default 1 hour. */
-  graceMs?: number;
-  /** Also delete manifests no tag points at (distribution's --delete-untagged). */
-  deleteUntagged?: boolean;
-  /** Upload sessions untouched for longer than this are abandoned and purged first. Default 24 hours. */
-  uploadMaxAgeMs?: number;
-}
+/** Defaults: an upload untouched for an hour is abandoned; one blob may have at most 10 GiB. */
+export const DEFAULT_UPLOAD_MAX_AGE_MS = 3_600_000;
+export const DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 ** 3;
 
-export interface GcReport {
-  blobsRemoved: string[];
-  manifestsRemoved: Array<{ name: string; digest: string }>;
-  uploadsPurged: string[];
-  bytesFreed: number;
+export interface StorageLimits {
+  /** An upload session untouched for longer than this is gone (refused, then swept). */
+  uploadMaxAgeMs?: number;
+  /** Largest upload (one blob); more is refused with 413 and the upload removed. */
+  maxUploadBytes?: number;
 }
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -58,19 +56,26 @@ export class RegistryStorage {
   private readonly uploadLocks = new Map<string, Mutex>();
   private readonly hashes = new Map<string, LiveHash>();
 
-  constructor(root: string) {
+  readonly uploadMaxAgeMs: number;
+  readonly maxUploadBytes: number;
+
+  constructor(root: string, limits: StorageLimits = {}) {
     this.root = root;
+    this.uploadMaxAgeMs = limits.uploadMaxAgeMs ?? DEFAULT_UPLOAD_MAX_AGE_MS;
+    this.maxUploadBytes = limits.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
     this.blobs = new ContentStore(root);
     this.reposDir = join(root, 'repositories');
   }
 
-  private repoDir(name: string): string {
+  /** @internal (gc.ts) */
+  repoDir(name: string): string {
     return join(this.reposDir, ...validateName(name).split('/'));
   }
   private layerLink(name: string, digest: string): string {
     return join(this.repoDir(name), '_layers', validateDigest(digest).slice(7));
   }
-  private revisionLink(name: string, digest: string): string {
+  /** @internal (gc.ts) */
+  revisionLink(name: string, digest: string): string {
     return join(this.repoDir(name), '_manifests', 'revisions', validateDigest(digest).slice(7));
   }
   private tagsDir(name: string): string {
@@ -165,7 +170,10 @@ export class RegistryStorage {
     const info = (await readJsonIfExists(join(dir, 'startedat.json'))) as { startedAt?: string } | undefined;
     let size: number;
     try {
-      size = (await stat(join(dir, 'data'))).size;
+      const st = await stat(join(dir, 'data'));
+      // an expired upload is unknown at once, even before the sweep removes it
+      if (Date.now() - st.mtimeMs > this.uploadMaxAgeMs) throw new Error('expired');
+      size = st.size;
     } catch {
       throw regError('BLOB_UPLOAD_UNKNOWN', `upload ${uuid} is unknown in repository ${name}`);
     }
@@ -183,6 +191,12 @@ export class RegistryStorage {
         throw regError('BLOB_UPLOAD_INVALID', `chunk starts at ${opts.start} but the upload has ${state.size} bytes`, { size: state.size }, 416);
       }
       const dataPath = join(this.uploadDir(name, uuid), 'data');
+      const cap = this.maxUploadBytes;
+      const tooLarge = (): Error => regError('SIZE_INVALID', `the upload exceeds this registry's limit of ${cap} bytes per blob; it was removed`, { limit: cap }, 413);
+      if (opts.length !== undefined && state.size + opts.length > cap) {
+        await this.dropUpload(name, uuid);
+        throw tooLarge();
+      }
       let live = this.hashes.get(uuid);
       if (live && live.offset !== state.size) {
         this.hashes.delete(uuid);
@@ -192,6 +206,7 @@ export class RegistryStorage {
       const hashing = new Transform({
         transform(chunk: Buffer, _enc, cb) {
           written += chunk.length;
+          if (state.size + written > cap) return cb(tooLarge());
           live?.hash.update(chunk);
           opts.onBytes?.(chunk.length);
           cb(null, chunk);
@@ -204,7 +219,9 @@ export class RegistryStorage {
         }
       } catch (e) {
         this.hashes.delete(uuid);
-        await truncate(dataPath, state.size).catch(() => undefined);
+        // over the cap: nothing of the upload is kept; else it stays at its previous offset
+        if ((e as { status?: number }).status === 413) await this.dropUpload(name, uuid);
+        else await truncate(dataPath, state.size).catch(() => undefined);
         throw e;
       }
       if (live) live.offset += written;
@@ -262,6 +279,25 @@ export class RegistryStorage {
     await rm(this.uploadDir(name, uuid), { recursive: true, force: true });
   }
 
+  /** Removes every upload session untouched for longer than `maxAgeMs` (default: the storage's limit); returns their ids. */
+  async sweepUploads(maxAgeMs = this.uploadMaxAgeMs): Promise<string[]> {
+    const purged: string[] = [];
+    for (const [name, ids] of await this.uploadsInProgress()) {
+      for (const uuid of ids) {
+        await this.uploadLock(uuid).run(async () => {
+          const dir = this.uploadDir(name, uuid);
+          if (!(await pathExists(dir))) return;
+          // a session without data (a crash between mkdir and create) counts as abandoned
+          const st = await stat(join(dir, 'data')).catch(() => undefined);
+          if (st && Date.now() - st.mtimeMs <= maxAgeMs) return;
+          await this.dropUpload(name, uuid);
+          purged.push(uuid);
+        });
+      }
+    }
+    return purged;
+  }
+
   /** Upload sessions in progress, per repository. */
   async uploadsInProgress(): Promise<Map<string, string[]>> {
     const out = new Map<string, string[]>();
@@ -273,7 +309,8 @@ export class RegistryStorage {
   }
 
   /** Every repository directory, including ones with only blobs or uploads. */
-  private async allRepoDirs(): Promise<string[]> {
+  /** @internal (gc.ts) */
+  async allRepoDirs(): Promise<string[]> {
     const out: string[] = [];
     const walk = async (dir: string): Promise<void> => {
       const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
@@ -337,114 +374,19 @@ export class RegistryStorage {
     });
   }
 
-  private async revisions(name: string): Promise<string[]> {
+  /** @internal (gc.ts) */
+  async revisions(name: string): Promise<string[]> {
     return (await readDirOrEmpty(join(this.repoDir(name), '_manifests', 'revisions'))).filter((h) => /^[a-f0-9]{64}$/.test(h)).map((h) => `sha256:${h}`);
   }
 
-  // ---- garbage collection ----
+  // ---- garbage collection (gc.ts) ----
 
-  /**
-   * Mark and sweep: keeps every blob a manifest revision references (the manifest itself, its
-   * config and layers, an index's children), every blob linked into a repository with an upload
-   * in progress, and every blob younger than the grace period; deletes the rest and their links.
-   */
-  async gc(opts: GcOptions = {}): Promise<GcReport> {
-    const graceMs = opts.graceMs ?? 3_600_000;
-    return this.lock.run(async () => {
-      const report: GcReport = { blobsRemoved: [], manifestsRemoved: [], uploadsPurged: [], bytesFreed: 0 };
-      const keep = new Set<string>();
-      const repos = await this.allRepoDirs();
-      const maxAge = opts.uploadMaxAgeMs ?? 86_400_000;
-      for (const [name, ids] of await this.uploadsInProgress()) {
-        for (const uuid of ids) {
-          const st = await stat(join(this.uploadDir(name, uuid), 'data')).catch(() => undefined);
-          if (st && Date.now() - st.mtimeMs <= maxAge) continue;
-          await this.dropUpload(name, uuid);
-          report.uploadsPurged.push(uuid);
-        }
-      }
-      const uploads = await this.uploadsInProgress();
-      for (const name of repos) {
-        const tagged = new Set<string>();
-        for (const t of await this.tags(name)) {
-          const d = await this.resolveTag(name, t);
-          if (d) tagged.add(d);
-        }
-        const revs = await this.revisions(name);
-        const live = new Set(revs);
-        if (opts.deleteUntagged) {
-          // children of a tagged index stay, even untagged
-          const reachable = new Set<string>();
-          const visit = async (d: string): Promise<void> => {
-            if (reachable.has(d) || !live.has(d)) return;
-            reachable.add(d);
-            const m = await this.getManifest(name, d);
-            for (const c of m ? childManifests(m.bytes) : []) await visit(c);
-          };
-          for (const d of tagged) await visit(d);
-          for (const d of revs) {
-            if (reachable.has(d)) continue;
-            await rm(this.revisionLink(name, d), { force: true });
-            live.delete(d);
-            report.manifestsRemoved.push({ name, digest: d });
-          }
-        }
-        for (const d of live) {
-          keep.add(d);
-          const m = await this.getManifest(name, d);
-          if (m) for (const r of referencedBlobs(m.bytes)) keep.add(r);
-        }
-        if (uploads.has(name)) {
-          for (const h of await readDirOrEmpty(join(this.repoDir(name), '_layers'))) if (/^[a-f0-9]{64}$/.test(h)) keep.add(`sha256:${h}`);
-        }
-      }
-      const now = Date.now();
-      for (const d of await this.blobs.list()) {
-        if (keep.has(d)) continue;
-        const st = await stat(this.blobs.path(d)).catch(() => undefined);
-        if (!st || now - st.mtimeMs < graceMs) continue;
-        await this.blobs.delete(d);
-        report.blobsRemoved.push(d);
-        report.bytesFreed += st.size;
-      }
-      const removed = new Set(report.blobsRemoved);
-      for (const name of repos) {
-        for (const h of await readDirOrEmpty(join(this.repoDir(name), '_layers'))) {
-          if (removed.has(`sha256:${h}`)) await rm(join(this.repoDir(name), '_layers', h), { force: true });
-        }
-      }
-      return report;
-    });
+  /** Mark and sweep of blobs no manifest needs (gc.ts). */
+  gc(opts: GcOptions = {}): Promise<GcReport> {
+    return collectGarbage(this, opts);
   }
 
   async blobCount(): Promise<number> {
     return (await this.blobs.list()).length;
   }
-}
-
-function parseJson(bytes: Buffer): Record<string, unknown> {
-  try {
-    const v = JSON.parse(bytes.toString('utf8')) as unknown;
-    return v && typeof v === 'object' ? (v as Record<string, unknown>) : {};
-  } catch {
-    return {};
-  }
-}
-
-function digestsOf(list: unknown): string[] {
-  if (!Array.isArray(list)) return [];
-  return list.map((d) => (d && typeof d === 'object' ? (d as { digest?: unknown }).digest : undefined)).filter((d): d is string => typeof d === 'string' && isDigest(d));
-}
-
-export function childManifests(bytes: Buffer): string[] {
-  return digestsOf(parseJson(bytes).manifests);
-}
-
-/** Blobs a manifest or index needs: config, layers, children, subject. */
-export function referencedBlobs(bytes: Buffer): string[] {
-  const m = parseJson(bytes);
-  const out = [...digestsOf(m.layers), ...digestsOf(m.manifests), ...digestsOf(m.blobs)];
-  const cfg = (m.config as { digest?: unknown } | undefined)?.digest;
-  if (typeof cfg === 'string' && isDigest(cfg)) out.push(cfg);
-  return out;
 }

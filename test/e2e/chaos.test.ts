@@ -47,7 +47,7 @@ describe.skipIf(!!skip)('chaos: kill -9 of the agent, the API server and conmon 
   const netFlags = testNetworkFlags();
   const startAgent = async (): Promise<void> => {
     agent = await startRole(
-      ['agent', '--kubeconfig', join(dir, 'api', 'kubeconfig'), '--node-name', NODE, '--data-dir', join(dir, 'data'), '--endpoint-token-file', join(dir, 'api', 'agent-token'), '--cgroup-parent', cgroupParent, ...netFlags],
+      ['agent', '--kubeconfig', join(dir, 'api', 'kubeconfig'), '--node-name', NODE, '--data-dir', join(dir, 'data'), '--cgroup-parent', cgroupParent, ...netFlags],
       /"component":"agent".*node chaos-node registered/,
     );
   };

@@ -201,6 +201,10 @@ describe.skipIf(!!skip)('the Docker Engine API on a Berth socket', () => {
 
     const ref = `${registry}/team/busybox:pushed`;
     expect((await docker(['tag', 'busybox', ref])).code).toBe(0);
+    // the server's registry knows Berth's identities: a Berth token is the password
+    const token = (await readFile(join(dir, 'data', 'auth', 'admin.token'), 'utf8')).trim();
+    const login = await docker(['login', '-u', 'admin', '--password-stdin', registry], token);
+    expect(login.code, login.stderr).toBe(0);
     const push = await docker(['push', ref]);
     expect(push.code, push.stderr).toBe(0);
     expect(push.stdout).toMatch(/pushed: digest: sha256:[0-9a-f]{64}/);

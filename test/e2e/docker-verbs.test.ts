@@ -34,7 +34,7 @@ describe.skipIf(!!skip)('berth run and the Docker verbs', () => {
   const cgroupParent = `berth-e2e-dverbs-${process.pid}`;
   const berth = (args: string[], input?: string) => {
     const [cmd, argv] = berthArgv(args);
-    return run(cmd, argv, { timeoutMs: 90_000, env: { ...process.env, KUBECONFIG: server.kubeconfig }, ...(input !== undefined ? { input } : {}) });
+    return run(cmd, argv, { timeoutMs: 90_000, env: { ...process.env, KUBECONFIG: server.kubeconfig, BERTH_CONFIG: join(dir, 'berth-config') }, ...(input !== undefined ? { input } : {}) });
   };
   const containers = async (): Promise<Obj[]> => (JSON.parse((await berth(['get', 'containers', '-o', 'json'])).stdout) as { items: Obj[] }).items;
   const volumes = async (): Promise<Obj[]> => (JSON.parse((await berth(['get', 'volumes', '-o', 'json'])).stdout) as { items: Obj[] }).items;
@@ -189,8 +189,17 @@ describe.skipIf(!!skip)('berth run and the Docker verbs', () => {
   it('berth run and berth build pull an image the node does not have, as docker does (--pull missing|always|never)', async () => {
     const ref = `${registry}/lib/box:1`;
     expect((await berth(['tag', 'busybox', ref])).code).toBe(0);
+    // the server's registry knows Berth's identities: a Berth token is the password
+    const token = (await readFile(join(dir, 'data', 'auth', 'admin.token'), 'utf8')).trim();
+    const login = await berth(['login', '-u', 'admin', '--password-stdin', registry], token);
+    expect(login.code, login.stderr).toBe(0);
     const push = await berth(['push', ref]);
     expect(push.code, push.stderr).toBe(0);
+    // the server's registry takes pushes from its node (the agent logs in as system:node:NAME), not from anyone
+    const anonymous = await fetch(`http://${registry}/v2/lib/box/blobs/uploads/`, { method: 'POST' });
+    expect(anonymous.status).toBe(401);
+    expect(((await anonymous.json()) as { errors: Array<{ code: string }> }).errors[0]?.code).toBe('UNAUTHORIZED');
+    expect((await fetch(`http://${registry}/v2/lib/box/manifests/1`)).status).toBe(401);
     expect((await berth(['rmi', ref])).code).toBe(0);
     const never = await berth(['run', '--rm', '--pull', 'never', ref, 'true']);
     expect([never.code, never.stderr]).toEqual([125, `Error response from daemon: No such image: ${ref}\n`]);

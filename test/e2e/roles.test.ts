@@ -79,7 +79,7 @@ describe.skipIf(!!skip)('berth apiserver + berth controller + berth agent as thr
     // the controllers as system:berth-controller (the kubeconfig berth apiserver writes for them), not as the admin
     controller = await startRole(['controller', '--kubeconfig', join(dir, 'api', 'controller.kubeconfig')], /"component":"controller".*running /);
     agent = await startRole(
-      ['agent', '--kubeconfig', kubeconfig, '--node-name', 'roles-node', '--data-dir', join(dir, 'data'), '--endpoint-token-file', join(dir, 'api', 'agent-token'), '--cgroup-parent', cgroupParent, ...testNetworkFlags()],
+      ['agent', '--kubeconfig', kubeconfig, '--node-name', 'roles-node', '--data-dir', join(dir, 'data'), '--cgroup-parent', cgroupParent, ...testNetworkFlags()],
       /"component":"agent".*node roles-node registered/,
     );
   });

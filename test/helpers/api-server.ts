@@ -5,10 +5,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { kinds } from '../../src/api/registry.js';
-import { openapiV3GroupVersion, openapiV3Index } from '../../src/api/openapi.js';
-import { startApiServer, type ApiServer } from '../../src/apiserver/server.js';
-import { inProcessClient, startControllers, type ControllerSet } from '../../src/cmd/compose.js';
+import type { ApiServer } from '../../src/apiserver/server.js';
+import { inProcessClient, startApi, startControllers, type ControllerSet } from '../../src/cmd/compose.js';
 import { openStore } from '../../src/store/index.js';
 import { fetchTrusting, type Fetch } from './tls-fetch.js';
 
@@ -30,10 +28,9 @@ export async function startTestServer(opts: { store?: 'sqlite' | 'memory'; dataD
   const storeSpec = opts.store === 'memory' ? 'memory:' : `sqlite:${join(dataDir, 'state.db')}`;
   let controllers: ControllerSet | undefined;
   const boot = async (port: number) => {
-    const api = await startApiServer({
+    // the API server role as berth apiserver runs it (with the agent proxies and nodes/NAME/certificate)
+    const api = await startApi({
       store: await openStore(storeSpec),
-      kinds,
-      openapi: { index: openapiV3Index, groupVersion: openapiV3GroupVersion },
       dataDir,
       listen: `127.0.0.1:${port}`,
       ...(opts.bookmarkIntervalMs ? { watch: { bookmarkIntervalMs: opts.bookmarkIntervalMs } } : {}),

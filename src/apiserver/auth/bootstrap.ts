@@ -14,15 +14,19 @@ import { ApiError } from '../status.js';
 import type { Resources } from '../resources.js';
 import { AUTHENTICATED_GROUP, MASTERS_GROUP } from './authn.js';
 
+import { NODES_GROUP, nodeUserName } from '../../api/agent-tls.js';
+
+export { NODES_GROUP } from '../../api/agent-tls.js';
 export const CONTROLLER_USER = 'system:berth-controller';
-export const NODES_GROUP = 'system:nodes';
-export const nodeUser = (nodeName: string): string => `system:node:${nodeName}`;
+export const nodeUser = nodeUserName;
 
 const READ = ['get', 'list', 'watch'];
 const WRITE = ['create', 'delete', 'deletecollection', 'patch', 'update'];
 const B = 'berth.dev';
 const RBAC = 'rbac.authorization.k8s.io';
 const AUTHZ = 'authorization.k8s.io';
+/** The registry of `berth server`: repositories/NAME in the namespace of the repository's first component. */
+const REGISTRY = 'registry.berth.dev';
 
 /** What may be read in a namespace without seeing its secrets or the inside of its containers. */
 const viewRules: PolicyRule[] = [
@@ -35,6 +39,8 @@ const viewRules: PolicyRule[] = [
   // cluster-scoped: granted only by a ClusterRoleBinding
   { apiGroups: [B], resources: ['nodes', 'nodes/status'], verbs: READ },
   { apiGroups: [B], resources: ['nodes/proxy'], verbs: ['get'] },
+  // pull from the registry
+  { apiGroups: [REGISTRY], resources: ['repositories'], verbs: ['get', 'list'] },
 ];
 
 /** Objects of a namespace, secrets, and the inside of its containers (exec, attach, kill, cp, diff, export). */
@@ -49,6 +55,8 @@ const editRules: PolicyRule[] = [
   { apiGroups: [''], resources: ['secrets'], verbs: [...READ, ...WRITE] },
   { apiGroups: [B], resources: ['nodes/proxy'], verbs: ['create', 'delete', 'get'] },
   { apiGroups: [B], resources: ['nodes/build'], verbs: ['create'] },
+  // push (create), move a tag (update), delete
+  { apiGroups: [REGISTRY], resources: ['repositories'], verbs: ['create', 'update', 'delete'] },
 ];
 
 /** edit, and who may do what in the namespace. */
@@ -104,9 +112,13 @@ export const DEFAULT_ROLES: DefaultRole[] = [
       { apiGroups: [B], resources: ['containers/status', 'volumes/status', 'images/status', 'networks/status'], verbs: ['get', 'patch', 'update'] },
       { apiGroups: [B], resources: ['nodes'], verbs: [...READ, 'create', 'patch', 'update'] },
       { apiGroups: [B], resources: ['nodes/status'], verbs: ['get', 'patch', 'update'] },
+      // its endpoint's certificate (only for its own node: node-certificate.ts checks the name)
+      { apiGroups: [B], resources: ['nodes/certificate'], verbs: ['create'] },
       { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch', 'update'] },
       { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
       { apiGroups: [''], resources: ['namespaces'], verbs: READ },
+      // the agent pulls images and pushes builds and commits at its server's registry
+      { apiGroups: [REGISTRY], resources: ['repositories'], verbs: ['get', 'list', 'create', 'update'] },
     ],
     subjects: [{ kind: 'Group', name: NODES_GROUP }],
   },

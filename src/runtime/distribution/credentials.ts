@@ -17,7 +17,14 @@ export function credentialsFromDockerConfig(config: unknown, registry: string): 
 
 /** Saved logins in the ~/.docker/config.json format (`auths` with base64 user:password). */
 export class CredentialStore {
+  /** Logins this process was given (never written to the file); a saved login wins. */
+  private readonly given = new Map<string, Credentials>();
+
   constructor(readonly path: string) {}
+
+  useLogin(registry: string, c: Credentials): void {
+    this.given.set(registry, c);
+  }
 
   private async load(): Promise<z.infer<typeof dockerConfigSchema>> {
     const raw = await readJsonIfExists(this.path);
@@ -28,7 +35,7 @@ export class CredentialStore {
   }
 
   async get(registry: string): Promise<Credentials | undefined> {
-    return credentialsFromDockerConfig(await this.load(), registry);
+    return credentialsFromDockerConfig(await this.load(), registry) ?? this.given.get(registry);
   }
 
   async set(registry: string, c: Credentials): Promise<void> {

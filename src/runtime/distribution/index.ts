@@ -77,6 +77,15 @@ export class Distribution {
     throw last instanceof Error ? last : invalid(`registry ${registry}: no endpoint answered`);
   }
 
+  /**
+   * Uses `creds` for `registry` (HOST:PORT) when no saved login names it: the node's identity at
+   * its own server's registry. Kept in memory, in the node's credential store: a request's view
+   * (the agent's registry session) has its own store and never sees it.
+   */
+  useLogin(registry: string, creds: Credentials): void {
+    this.credentials.useLogin(registry, creds);
+  }
+
   /** Pulls `ref`; `credentials` (e.g. from an Image's pull secret) win over the saved logins. */
   async pull(ref: string, opts: PullOptions & { credentials?: Credentials } = {}): Promise<PullResult & { ref: RemoteReference }> {
     const r = parseRemoteReference(ref);

@@ -27,7 +27,7 @@ describe.skipIf(!!skip)('agent', () => {
     expect(st.nodeInfo.conmonVersion).toMatch(/\d+\.\d+/);
     expect(st.nodeInfo.kernelVersion).toBeTruthy();
     expect(st.conditions.find((c) => c.type === 'Ready')?.status).toBe('True');
-    expect(st.agentEndpoint.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(st.agentEndpoint.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
     expect(Date.parse(st.lastHeartbeatTime)).toBeGreaterThan(0);
   });
 

@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from '../../../src/agent/agent.js';
+import { ensureNodeCertificate } from '../../../src/agent/node-certificate.js';
 import { PluralClient as KubeClient } from '../../helpers/plural-client.js';
 import { Runtime } from '../../../src/runtime/index.js';
 import { startTestServer, type TestServer } from '../../helpers/api-server.js';
@@ -25,7 +26,9 @@ describe.skipIf(!!skip)('agent across an API server restart', () => {
     t = await startTestServer({ dataDir: join(dir, 'api') });
     runtime = new Runtime({ root: join(dir, 'runtime'), cgroupParent });
     // No scheduler here: manifests name the node themselves.
-    agent = new Agent({ client: KubeClient.fromFile(t.server.kubeconfigPath).api, runtime, nodeName: 'solo', endpointToken: 'x', network: testNetworkOptions(), log: () => undefined });
+    const client = KubeClient.fromFile(t.server.kubeconfigPath).api;
+    const endpointTls = await ensureNodeCertificate(client, 'solo', join(dir, 'agent-tls'));
+    agent = new Agent({ client, runtime, nodeName: 'solo', endpointTls, network: testNetworkOptions(), log: () => undefined });
     await agent.start();
   });
   afterAll(async () => {

@@ -34,7 +34,7 @@ export function containerManifest(name: string, spec: Record<string, unknown>): 
   return { apiVersion: GV, kind: 'Container', metadata: { name, namespace: 'default' }, spec: { image: 'busybox:latest', ...spec } };
 }
 
-export async function startTestNode(opts: { agent?: boolean; agentToken?: string; nodeGraceMs?: number } = {}): Promise<TestNode> {
+export async function startTestNode(opts: { agent?: boolean; nodeGraceMs?: number } = {}): Promise<TestNode> {
   const dir = await mkdtemp(join(tmpdir(), 'berth-agent-'));
   const cgroupParent = `berth-test-${process.pid}-${Math.random().toString(16).slice(2, 8)}`;
   const tarball = await busyboxTarball(dir);
@@ -49,7 +49,6 @@ export async function startTestNode(opts: { agent?: boolean; agentToken?: string
     // the build tests fetch git repositories made on this machine
     gitAllowFileUrls: true,
     agent: opts.agent,
-    ...(opts.agentToken ? { agentToken: opts.agentToken } : {}),
     ...(opts.nodeGraceMs ? { nodeGraceMs: opts.nodeGraceMs } : {}),
     network: testNetworkOptions(),
     log: (msg) => {

@@ -3,7 +3,11 @@
  * reports the exit that happened meanwhile and removes the runtime container whose object went away.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import https from 'node:https';
+import { connect as tlsConnect } from 'node:tls';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../helpers/run.js';
@@ -15,7 +19,6 @@ if (skip) console.warn(`skipping agent restart test: ${skip}`);
 
 const COUNT = 50;
 const ROOT = resolve(import.meta.dirname, '../../..');
-const TOKEN = 'agent-restart-test-token';
 
 describe.skipIf(!!skip)('agent restart (kill -9)', () => {
   let t: TestNode;
@@ -23,12 +26,10 @@ describe.skipIf(!!skip)('agent restart (kill -9)', () => {
   let output = '';
 
   const startAgent = async (): Promise<void> => {
-    const tokenFile = join(t.dir, 'agent-token');
-    await writeFile(tokenFile, TOKEN);
     output = '';
     agent = spawn(
       process.execPath,
-      ['--import', 'tsx', join(ROOT, 'src/cmd/main.ts'), 'agent', '--kubeconfig', t.node.api.kubeconfigPath, '--node-name', t.nodeName, '--data-dir', join(t.dir, 'data'), '--cgroup-parent', t.cgroupParent, '--endpoint-token-file', tokenFile, ...testNetworkFlags()],
+      ['--import', 'tsx', join(ROOT, 'src/cmd/main.ts'), 'agent', '--kubeconfig', t.node.api.kubeconfigPath, '--node-name', t.nodeName, '--data-dir', join(t.dir, 'data'), '--cgroup-parent', t.cgroupParent, ...testNetworkFlags()],
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_NO_WARNINGS: '1'} },
     );
     agent.stdout!.on('data', (d: Buffer) => (output += d.toString()));
@@ -56,7 +57,7 @@ describe.skipIf(!!skip)('agent restart (kill -9)', () => {
   };
 
   beforeAll(async () => {
-    t = await startTestNode({ agent: false, agentToken: TOKEN });
+    t = await startTestNode({ agent: false });
     await startAgent();
   });
   afterAll(async () => {
@@ -81,6 +82,7 @@ describe.skipIf(!!skip)('agent restart (kill -9)', () => {
     console.log(`agent restart test: ${all.length} containers Running ${((Date.now() - started) / 1000).toFixed(1)}s after apply`);
     const before = new Map((await t.client.list('containers', { namespace: 'default' })).items.map((c) => [c.metadata.name, statusOf(c)]));
 
+    const certBefore = await readFile(join(t.dir, 'data', 'agent-tls', 'node.crt'), 'utf8');
     await killAgent();
     // Meanwhile: the victim's process dies, and the orphan's object disappears (finalizer stripped).
     process.kill(before.get('victim')!.pid as number, 'SIGKILL');
@@ -92,6 +94,17 @@ describe.skipIf(!!skip)('agent restart (kill -9)', () => {
     const spawned = Date.now();
     await startAgent();
     const back = Date.now();
+    // the endpoint's certificate was kept in the data dir: the same one is served after the restart
+    expect(await readFile(join(t.dir, 'data', 'agent-tls', 'node.crt'), 'utf8')).toBe(certBefore);
+    const url = ((await t.client.get('nodes', undefined, t.nodeName)).status as { agentEndpoint: { url: string } }).agentEndpoint.url;
+    const served = await new Promise<string>((resolve, reject) => {
+      const s = tlsConnect({ host: new URL(url).hostname, port: Number(new URL(url).port), rejectUnauthorized: false }, () => {
+        resolve(s.getPeerX509Certificate()!.toString());
+        s.destroy();
+      });
+      s.on('error', reject);
+    });
+    expect(new X509Certificate(served).fingerprint256).toBe(new X509Certificate(certBefore).fingerprint256);
     await expect
       .poll(async () => {
         const victim = statusOf(await t.container('victim'));
@@ -116,10 +129,21 @@ describe.skipIf(!!skip)('agent restart (kill -9)', () => {
     expect(after.get('victim')).toMatchObject({ phase: 'Exited', exitCode: 137, reason: 'Error', restartCount: 0 });
   });
 
-  it('serves authenticated metrics on its endpoint (promtool-clean when promtool is installed)', async () => {
+  it('serves its metrics to the API server only (promtool-clean when promtool is installed)', async () => {
     const url = ((await t.client.get('nodes', undefined, t.nodeName)).status as { agentEndpoint: { url: string } }).agentEndpoint.url;
-    expect((await fetch(`${url}/metrics`)).status).toBe(401);
-    const text = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
+    const tls = join(t.dir, 'data', 'tls');
+    const get = (o: { cert?: string; key?: string }): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const req = https.get(new URL('/metrics', url), { ca: readFileSync(join(tls, 'ca.crt')), ...o, checkServerIdentity: () => undefined }, (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => resolve(body));
+        });
+        req.on('error', reject);
+      });
+    // without the API server's client certificate the handshake fails
+    await expect(get({})).rejects.toThrow();
+    const text = await get({ cert: readFileSync(join(tls, 'apiserver-client.crt'), 'utf8'), key: readFileSync(join(tls, 'apiserver-client.key'), 'utf8') });
     expect(text).toMatch(/berth_containers\{phase="Running"\} 50/);
     expect(text).toMatch(/container_processes\{namespace="default",pod="sleeper-0",container="sleeper-0",name="sleeper-0",id="[a-f0-9]{64}"\} 1/);
     expect(text).toContain('workqueue_depth{name="agent_containers"}');
