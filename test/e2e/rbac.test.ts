@@ -150,6 +150,23 @@ describe.skipIf(!haveKubectl)('RBAC: tokens, roles, can-i and 403s through a rea
     expect(((await review.json()) as { status: { allowed: boolean } }).status.allowed).toBe(true);
   });
 
+  it('berth token create --node: a node agent identity (system:node:NAME in system:nodes) with the node role only', async () => {
+    const file = join(dir, 'node1.kubeconfig');
+    const r = await berth('token', 'create', '--node', 'node1', '--kubeconfig', server.kubeconfig, '-o', file);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('for node node1 (user system:node:node1, group system:nodes), valid with no expiry');
+    const canI = async (...args: string[]) => (await kubectl(file, 'auth', 'can-i', ...args)).stdout.trim();
+    expect(await canI('update', 'containers', '--subresource', 'status', '-n', 'team')).toBe('yes');
+    expect(await canI('create', 'nodes')).toBe('yes');
+    expect(await canI('create', 'containers', '-n', 'team')).toBe('no');
+    expect(await canI('delete', 'secrets', '-n', 'team')).toBe('no');
+    const bad = await berth('token', 'create', '--node', 'node1', '--role', 'edit', '--kubeconfig', server.kubeconfig);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('--node NODE takes no NAME, --role');
+    const badName = await berth('token', 'create', '--node', 'Node_1', '--kubeconfig', server.kubeconfig);
+    expect(badName.stderr).toContain('--node "Node_1": a node name is a DNS subdomain');
+  });
+
   it('a revoked token and an expired one are refused with 401', async () => {
     const file = await token('erin', '--role', 'view');
     expect((await kubectl(file, 'get', 'containers')).code).toBe(0);
