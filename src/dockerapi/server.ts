@@ -18,6 +18,7 @@ import * as ctr from './containers.js';
 import type { FrontContext } from './context.js';
 import * as exec from './exec.js';
 import { errorAnswer, HttpError, sendError } from './http.js';
+import { nodeRequest, readNodeJson } from './node-forward.js';
 import * as img from './images.js';
 import { acceptHijack, MULTIPLEXED_STREAM, RAW_STREAM } from './streams.js';
 import * as sys from './system.js';
@@ -207,6 +208,7 @@ export class DockerApiServer {
         nodeName: o.nodeName,
         kill: async (c, signal) => void (await readAll(await rawRequest(o.conn, 'POST', containerSubresourcePath(namespace, c.metadata.name, 'kill'), { signal }))),
         ...(process.env.BERTH_DOCKER_API_TRACE === '1' ? { trace: log } : {}),
+        imageExposedPorts: async (ref) => (await readNodeJson<{ Config?: { ExposedPorts?: Record<string, unknown> | null } }>(await nodeRequest(this.ctx, 'GET', `/images/${encodeURIComponent(ref)}/json`, new URLSearchParams()))).Config?.ExposedPorts ?? undefined,
       }),
       client: o.client,
       conn: o.conn,

@@ -214,10 +214,14 @@ describe.skipIf(!!skip)('the Docker Engine API on a Berth socket', () => {
     expect((await docker(['images', '--format', '{{.Repository}}:{{.Tag}}'])).stdout.split('\n')).toContain(`${registry}/team/busybox:pushed`);
 
     await mkdir(join(dir, 'ctx'), { recursive: true });
-    await writeFile(join(dir, 'ctx', 'Dockerfile'), 'FROM busybox\nRUN echo step-two > /made.txt\nCMD ["cat", "/made.txt"]\n');
+    await writeFile(join(dir, 'ctx', 'Dockerfile'), 'FROM busybox\nRUN echo step-two > /made.txt\nEXPOSE 8081/tcp\nCMD ["cat", "/made.txt"]\n');
     const b = await docker(['build', '-t', 'built:1', join(dir, 'ctx')]);
     expect(b.code, b.stderr).toBe(0);
     expect((await docker(['run', '--rm', 'built:1'])).stdout).toBe('step-two\n');
+    // -P publishes the image's EXPOSE on a port the node picks
+    expect((await docker(['run', '-d', '-P', '--name', 'exposed', 'built:1', 'sleep', '600'])).code).toBe(0);
+    expect((await docker(['port', 'exposed'])).stdout).toMatch(/^8081\/tcp -> 0\.0\.0\.0:\d+\n/);
+    expect((await docker(['rm', '-f', 'exposed'])).code).toBe(0);
     // a base image the node does not have is pulled first, as dockerd's builder does
     expect((await docker(['rmi', ref])).code).toBe(0);
     await writeFile(join(dir, 'ctx', 'Dockerfile.pulled'), `FROM ${ref}\nCMD ["echo", "on-pulled-base"]\n`);

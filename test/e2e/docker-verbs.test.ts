@@ -301,7 +301,17 @@ describe.skipIf(!!skip)('berth run and the Docker verbs', () => {
     const pickedPort = Number(line.trim().split(':')[1]);
     expect(pickedPort).toBeGreaterThan(0);
     await expect.poll(() => fetchText(`http://127.0.0.1:${pickedPort}/`), { timeout: 30_000, interval: 200 }).toBe(`${page}\n`);
-    expect((await berth(['rm', '-f', 'web', 'web2'])).code).toBe(0);
+
+    // -P publishes what the image EXPOSEs, on ports the node picks
+    const imp = await berth(['import', '--change', 'EXPOSE 80/tcp', BUSYBOX_TAR, 'exposed:1']);
+    expect(imp.code, imp.stderr).toBe(0);
+    const all = await berth(['run', '-d', '--name', 'web3', '-P', 'exposed:1', ...httpd]);
+    expect(all.code, all.stderr).toBe(0);
+    const allLine = (await berth(['port', 'web3'])).stdout;
+    expect(allLine).toMatch(/^80\/tcp -> 0\.0\.0\.0:\d+\n$/);
+    await expect.poll(() => fetchText(`http://127.0.0.1:${allLine.trim().split(':')[1]}/`), { timeout: 30_000, interval: 200 }).toBe(`${page}\n`);
+    expect((await berth(['rm', '-f', 'web', 'web2', 'web3'])).code).toBe(0);
+    expect((await berth(['rmi', 'exposed:1'])).code).toBe(0);
     expect(await names()).toEqual([]);
   }, 180_000);
 

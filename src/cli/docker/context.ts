@@ -58,6 +58,7 @@ export async function dockerContext(flags: ConnectionFlags & { namespace?: strin
     createdBy: o.createdBy ?? 'cli',
     ...(nodeName ? { nodeName } : {}),
     kill: async (c, signal) => void (await readAll(await rawRequest(conn, 'POST', containerSubresourcePath(namespace, c.metadata.name, 'kill'), { signal }))),
+    ...(nodeName ? { imageExposedPorts: async (ref: string) => ((await new NodeApiClient(conn, nodeName).inspectImage(ref)).Config as { ExposedPorts?: Record<string, unknown> } | undefined)?.ExposedPorts ?? undefined } : {}),
   });
   return {
     client,

@@ -26,6 +26,8 @@ export interface EngineOptions {
   trace?: (msg: string) => void;
   /** Checks that an image is on the node (the node image API): a create of a missing one is Docker's 404. */
   imageExists?: (ref: string) => Promise<boolean>;
+  /** The image's ports (its EXPOSE), which -P (PublishAllPorts) publishes with the create's own. */
+  imageExposedPorts?: (ref: string) => Promise<Record<string, unknown> | undefined>;
 }
 
 type Status = { phase?: string; reason?: string; message?: string; exitCode?: number; finishedAt?: string; startedAt?: string; containerID?: string; observedGeneration?: number; restartCount?: number };
@@ -139,6 +141,11 @@ export class DockerEngine {
   async create(body: CreateBody, o: { name?: string; start?: boolean } = {}): Promise<KObject> {
     const t0 = performance.now();
     const dockerName = o.name ? checkDockerName(o.name, 'container') : randomName();
+    if (body.HostConfig?.PublishAllPorts && body.Image && this.o.imageExposedPorts) {
+      // docker run -P publishes what the image EXPOSEs too; a missing image is the 404 below
+      const exposed = await this.o.imageExposedPorts(body.Image).catch(() => undefined);
+      if (exposed) body = { ...body, ExposedPorts: { ...exposed, ...body.ExposedPorts } };
+    }
     const plan = planContainer(body, { dockerName, createdBy: this.o.createdBy, ...(this.o.nodeName ? { nodeName: this.o.nodeName } : {}), start: o.start === true });
     const holder = await this.holderOf(dockerName);
     if (holder) throw this.nameInUse(dockerName, holder);
