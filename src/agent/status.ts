@@ -1,5 +1,5 @@
 /** Helpers shared by the reconcilers for conditions and status patches. */
-import type { KObject, ResourceClient } from '../client/api-client.js';
+import { isNotFound, type KObject, type ResourceClient } from '../client/api-client.js';
 import { isoTime, jsonEqual, mergePatchFor } from '../client/json.js';
 
 export interface Condition {
@@ -44,5 +44,10 @@ export async function setFinalizer(resource: ResourceClient, obj: KObject, final
   const list = obj.metadata.finalizers ?? [];
   if (list.includes(finalizer) === present) return;
   const next = present ? [...list, finalizer] : list.filter((f) => f !== finalizer);
-  await resource.patch(obj.metadata.namespace, obj.metadata.name, { metadata: { finalizers: next, resourceVersion: obj.metadata.resourceVersion } }, { fieldManager: 'berth-agent' });
+  try {
+    await resource.patch(obj.metadata.namespace, obj.metadata.name, { metadata: { finalizers: next, resourceVersion: obj.metadata.resourceVersion } }, { fieldManager: 'berth-agent' });
+  } catch (err) {
+    // dropping it from an object already gone (a stale informer copy of a deleted one) is done
+    if (present || !isNotFound(err)) throw err;
+  }
 }

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { exitReason, restartDelaySeconds } from '../../../src/agent/container-reconciler.js';
 import { createOptionsFor, SpecError } from '../../../src/agent/container-options.js';
 import { LABEL_SPEC_HASH, specHash } from '../../../src/agent/names.js';
-import { writeStatus } from '../../../src/agent/status.js';
+import { setFinalizer, writeStatus } from '../../../src/agent/status.js';
+import { ApiStatusError } from '../../../src/client/api-client.js';
 import { jsonEqual, mergePatchFor } from '../../../src/client/json.js';
 import { requestsOf } from '../../../src/controllers/scheduler.js';
 import { psTable, sizeText, statusText } from '../../../src/cli/commands/ps.js';
@@ -80,6 +81,14 @@ describe('status patches', () => {
     const stale = { metadata: { name: 'once', namespace: 'default' }, status: { phase: 'Creating' } };
     await writeStatus(resource, stale, { phase: 'Exited', exitCode: 0 }, { phase: 'Running', pid: 42 });
     expect(sent).toEqual([{ phase: 'Exited', exitCode: 0, pid: null }]);
+  });
+
+  it('dropping a finalizer from an object already gone is done; adding one to it is an error', async () => {
+    const gone = new ApiStatusError(404, { message: 'containers.berth.dev "x" not found', reason: 'NotFound', code: 404 } as never, 'patch');
+    const resource = { patch: async () => Promise.reject(gone) } as unknown as Parameters<typeof setFinalizer>[0];
+    const stale = { metadata: { name: 'x', namespace: 'default', finalizers: ['berth.dev/container'], resourceVersion: '7' } };
+    await expect(setFinalizer(resource, stale, 'berth.dev/container', false)).resolves.toBeUndefined();
+    await expect(setFinalizer(resource, { metadata: { name: 'x', namespace: 'default' } }, 'berth.dev/container', true)).rejects.toBe(gone);
   });
 });
 
