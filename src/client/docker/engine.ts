@@ -310,24 +310,28 @@ export class DockerEngine {
     if (isRunning(ref) && !o.force) {
       throw conflict(`cannot remove container "/${dockerNameOf(ref)}": container is running: stop the container before removing or force remove`);
     }
+    let killing: Promise<void> | undefined;
     if (o.force && isRunning(ref)) {
-      // docker rm -f kills at once: SIGKILL through the kill subresource (no write), so the node's removal
-      // finds it exited instead of waiting out the stop grace period. A container the node would restart
-      // after that kill gets a grace period of 0 instead (in place: no restart), then the deletion stops it.
-      if (this.o.kill && (specOf(ref).restartPolicy ?? 'Always') === 'Never') await this.o.kill(ref, 'KILL').catch(() => undefined);
+      // docker rm -f kills at once: SIGKILL through the kill subresource (no write), sent alongside the
+      // deletion, so the node's removal sees the process die instead of waiting out the stop grace period
+      // (a kill that arrives after the removal finds nothing, which is as good). A container the node
+      // would restart after that kill gets a grace period of 0 first (in place: no restart), then the
+      // deletion stops it.
+      if (this.o.kill && (specOf(ref).restartPolicy ?? 'Always') === 'Never') killing = this.o.kill(ref, 'KILL').catch(() => undefined);
       else if (specOf(ref).stopGracePeriodSeconds !== 0) {
         await this.patchSpec(ref, { stopGracePeriodSeconds: 0 }).catch((e: unknown) => {
           if (!isNotFound(e)) throw e;
         });
       }
     }
-    this.mark('remove: killed', t0);
     try {
       await this.containers.delete(this.namespace, ref.metadata.name, { preconditions: { uid: ref.metadata.uid! } });
     } catch (e) {
       if (!isNotFound(e)) throw e;
     }
     this.mark('remove: deleted', t0);
+    await killing;
+    this.mark('remove: killed', t0);
     await watchUntil(this.containers, this.namespace, ref.metadata.name, (obj) => (!obj || obj.metadata.uid !== ref.metadata.uid ? true : undefined), { timeoutMs: this.timeoutMs, what: `removal of ${dockerNameOf(ref)}` }).catch((e: unknown) => {
       if (!(e instanceof Error && /gone while waiting/.test(e.message))) throw e;
     });
