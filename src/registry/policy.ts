@@ -98,7 +98,8 @@ export class ApiPolicy implements AccessPolicy {
   ) {}
 
   private async can(token: string, verb: RepositoryVerb, namespace: string, repository: string): Promise<boolean | undefined> {
-    const key = `${createHash('sha256').update(token).digest('hex')}|${verb}|${namespace}`;
+    // the repository too: a role may name repositories (resourceNames)
+    const key = `${createHash('sha256').update(token).digest('hex')}|${verb}|${namespace}|${repository}`;
     const hit = this.cache.get(key);
     if (hit && hit.until > Date.now()) return hit.value;
     const value = await this.api.can(token, verb, namespace, repository);

@@ -119,6 +119,18 @@ describe('registry with Berth identities (berth server)', () => {
     expect((await http(`${url}/v2/team/tags/manifests/stable`, { method: 'PUT', body: manifest, headers: { ...bearer('editor'), 'content-type': OCI_MANIFEST } })).status).toBe(201);
   });
 
+  it('a role that names one repository (resourceNames) grants that one only, however the answers are cached', async () => {
+    const role = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'one-repo', namespace: 'team' }, rules: [{ apiGroups: ['registry.berth.dev'], resources: ['repositories'], resourceNames: ['team/mine'], verbs: ['get', 'create'] }] };
+    expect((await t.api('/apis/rbac.authorization.k8s.io/v1/namespaces/team/roles', { method: 'POST', json: role })).status).toBe(201);
+    tokens.named = t.server.issueProcessToken({ name: 'named', groups: [] });
+    const binding = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'named', namespace: 'team' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'one-repo' }, subjects: [{ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'named' }] };
+    expect((await t.api('/apis/rbac.authorization.k8s.io/v1/namespaces/team/rolebindings', { method: 'POST', json: binding })).status).toBe(201);
+    expect((await pushImage(url, 'team/mine', 'v1', bearer('named'))).digest).toMatch(/^sha256:/);
+    // asked right after, within the decisions' cache: another repository of the namespace stays closed
+    const other = await http(`${url}/v2/team/other/blobs/uploads/`, { method: 'POST', headers: bearer('named') });
+    expect(other.status).toBe(403);
+  });
+
   it('a node (system:node:NAME) pulls and pushes in every namespace, as its agent does for Containers and builds, but does not delete', async () => {
     const pushed = await pushImage(url, 'anywhere/app', 'v1', basic('node'));
     const scope = encodeURIComponent('repository:anywhere/app:pull');
