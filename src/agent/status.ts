@@ -1,5 +1,6 @@
 /** Helpers shared by the reconcilers for conditions and status patches. */
-import { isNotFound, type KObject, type ResourceClient } from '../client/api-client.js';
+import type { KObject, ResourceClient } from '../client/api-client.js';
+import { setFinalizer as setFinalizerAs } from '../client/finalizers.js';
 import { isoTime, jsonEqual, mergePatchFor } from '../client/json.js';
 
 export interface Condition {
@@ -39,15 +40,7 @@ export function normalise(v: unknown): Record<string, unknown> {
   return JSON.parse(JSON.stringify(v)) as Record<string, unknown>;
 }
 
-/** Adds or removes a finalizer with a merge patch guarded by resourceVersion (409 when stale). */
-export async function setFinalizer(resource: ResourceClient, obj: KObject, finalizer: string, present: boolean): Promise<void> {
-  const list = obj.metadata.finalizers ?? [];
-  if (list.includes(finalizer) === present) return;
-  const next = present ? [...list, finalizer] : list.filter((f) => f !== finalizer);
-  try {
-    await resource.patch(obj.metadata.namespace, obj.metadata.name, { metadata: { finalizers: next, resourceVersion: obj.metadata.resourceVersion } }, { fieldManager: 'berth-agent' });
-  } catch (err) {
-    // dropping it from an object already gone (a stale informer copy of a deleted one) is done
-    if (present || !isNotFound(err)) throw err;
-  }
+/** The agent's finalizers (client/finalizers.ts) under its field manager. */
+export function setFinalizer(resource: ResourceClient, obj: KObject, finalizer: string, present: boolean): Promise<void> {
+  return setFinalizerAs(resource, obj, finalizer, present, 'berth-agent');
 }

@@ -13,6 +13,7 @@
  * they own nothing and would only add churn.
  */
 import { isNotFound, type KObject, type OwnerReference, type ResourceClient, type ResourceType } from '../client/api-client.js';
+import { setFinalizer } from '../client/finalizers.js';
 import { Controller } from '../client/controller.js';
 import { keyOf, splitKey, type Informer } from '../client/informer.js';
 import { allResourceTypes, resourceTypeFor } from '../client/kinds.js';
@@ -170,13 +171,8 @@ export class GarbageCollector implements RunnableController {
     return owner.metadata.deletionTimestamp && owner.metadata.finalizers?.includes(FOREGROUND_FINALIZER) ? 'foreground' : 'present';
   }
 
-  private async dropFinalizer(w: Watched, obj: KObject, finalizer: string): Promise<void> {
-    await w.resource
-      .patch(obj.metadata.namespace, obj.metadata.name, [
-        { op: 'test', path: '/metadata/resourceVersion', value: obj.metadata.resourceVersion },
-        { op: 'replace', path: '/metadata/finalizers', value: (obj.metadata.finalizers ?? []).filter((f) => f !== finalizer) },
-      ], { type: 'json', fieldManager: MANAGER })
-      .catch(ignoreNotFound);
+  private dropFinalizer(w: Watched, obj: KObject, finalizer: string): Promise<void> {
+    return setFinalizer(w.resource, obj, finalizer, false, MANAGER);
   }
 }
 

@@ -28,7 +28,8 @@ import { keyOf, splitKey, type Informer } from '../../client/informer.js';
 import { allResourceTypes, EventType, GitSyncType, SecretType } from '../../client/kinds.js';
 import { gitSyncCommitToReady, gitSyncManagedObjects, gitSyncSyncDuration, gitSyncSyncs } from '../../metrics/gitsync.js';
 import type { ControllerContext, RunnableController } from '../context.js';
-import { Applier } from './applier.js';
+import { Applier, FIELD_MANAGER } from './applier.js';
+import { setFinalizer } from '../../client/finalizers.js';
 import { currentHealth, olderThan, type GitSyncCore, type GitSyncObject } from './core.js';
 import { checkDrift } from './drift.js';
 import { aggregate } from './health.js';
@@ -210,8 +211,7 @@ export class GitSyncController implements RunnableController, GitSyncCore {
     }
     // Berth's API server adds the finalizer on create; a Kubernetes API server (the chart) does not.
     if (!gs.metadata.finalizers?.includes(GITSYNC_FINALIZER)) {
-      const add = gs.metadata.finalizers ? { op: 'add', path: '/metadata/finalizers/-', value: GITSYNC_FINALIZER } : { op: 'add', path: '/metadata/finalizers', value: [GITSYNC_FINALIZER] };
-      await this.ctx.client.resource(GitSyncType).patch(namespace, name, [{ op: 'test', path: '/metadata/resourceVersion', value: gs.metadata.resourceVersion }, add], { type: 'json', fieldManager: 'berth-gitsync' });
+      await setFinalizer(this.ctx.client.resource(GitSyncType), gs, GITSYNC_FINALIZER, true, FIELD_MANAGER);
       return; // the write comes back through the watch
     }
     let st = this.states.get(key);
@@ -259,15 +259,7 @@ export class GitSyncController implements RunnableController, GitSyncCore {
       }
     }
     this.log(`${keyOf(gs)}: deleted; ${keep ? `${inventory.length} object(s) left in place` : `${deleted.length} object(s) deleted`}`);
-    await this.ctx.client
-      .resource(GitSyncType)
-      .patch(gs.metadata.namespace, gs.metadata.name, [
-        { op: 'test', path: '/metadata/resourceVersion', value: gs.metadata.resourceVersion },
-        { op: 'replace', path: '/metadata/finalizers', value: finalizers.filter((f) => f !== GITSYNC_FINALIZER) },
-      ], { type: 'json', fieldManager: 'berth-gitsync' })
-      .catch((err: unknown) => {
-        if ((err as { code?: number }).code !== 404) throw err;
-      });
+    await setFinalizer(this.ctx.client.resource(GitSyncType), gs, GITSYNC_FINALIZER, false, FIELD_MANAGER);
   }
 
   private forget(key: string): void {
