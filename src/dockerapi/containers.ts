@@ -10,11 +10,10 @@ import type { Duplex } from 'node:stream';
 import { attachQueryString } from '../api/exec-query.js';
 import type { KObject } from '../client/api-client.js';
 import { parseCreateBody } from '../client/docker/create-body.js';
-import { isRunning } from '../client/docker/engine.js';
+import { isRunning, untilProcessEnded } from '../client/docker/engine.js';
 import { filterContainers, parseFiltersJson } from '../client/docker/filters.js';
 import { DockerError, dockerIdOf, dockerNameOf } from '../client/docker/names.js';
 import { networkNames } from '../client/docker/networks.js';
-import { watchUntil } from '../client/docker/watch-until.js';
 import { openRemoteCommand } from '../client/docker/remote-command.js';
 import { containerInspect, containerSummary, type ImageConfigView } from '../client/docker/views.js';
 import { rawRequest, readAll } from '../client/raw-request.js';
@@ -240,12 +239,7 @@ export const containerLogs: Handler = async (ctx, req, res, [ref], q) => {
     const rest = Buffer.from(pending);
     res.write(tty ? rest : Buffer.concat([frameHeader(1, rest.length), rest]));
   }
-  // dockerd ends `logs -f` once the container's state is exited, so `docker logs -f X && docker rm X`
-  // works: the log ends when the process does, a moment before the agent's status says so
-  if (boolParam(q, 'follow') && !clientGone) {
-    const startedAt = (c.status as { startedAt?: string } | undefined)?.startedAt;
-    await watchUntil(ctx.engine.containers, ctx.namespace, c.metadata.name, (o) => (!o || o.metadata.uid !== c.metadata.uid || !isRunning(o) || (o.status as { startedAt?: string } | undefined)?.startedAt !== startedAt ? true : undefined), { timeoutMs: 10_000 }).catch(() => undefined);
-  }
+  if (boolParam(q, 'follow') && !clientGone) await untilProcessEnded(ctx.engine.containers, c);
   res.end();
   void req;
 };

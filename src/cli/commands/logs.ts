@@ -1,7 +1,6 @@
 /** `berth logs [-f] [--tail N] NAME`: a container's output, through the API's log subresource. */
-import { ApiClient, type KObject } from '../../client/api-client.js';
-import { isRunning } from '../../client/docker/engine.js';
-import { watchUntil } from '../../client/docker/watch-until.js';
+import { ApiClient } from '../../client/api-client.js';
+import { untilProcessEnded } from '../../client/docker/engine.js';
 import { ContainerType } from '../../client/kinds.js';
 import { pooledFrom } from '../../client/kubeconfig.js';
 import { containerSubresourcePath, requestSubresource } from '../../client/subresource.js';
@@ -40,7 +39,7 @@ export async function logsCommand(argv: string[]): Promise<void> {
   const name = parsed.positionals[0]!;
   const pooled = pooledFrom(client.kc);
   const containers = new ApiClient(pooled).resource(ContainerType);
-  const startedAt = v.follow ? (await containers.getIfExists(namespace, name))?.status?.startedAt : undefined;
+  const before = v.follow ? await containers.getIfExists(namespace, name) : undefined;
   const res = await requestSubresource(client.kc, 'GET', containerSubresourcePath(namespace, name, 'log'), {
     follow: v.follow ? true : undefined,
     tailLines: v.tail,
@@ -58,10 +57,7 @@ export async function logsCommand(argv: string[]): Promise<void> {
   } finally {
     process.off('SIGINT', stop);
   }
-  // as docker's: once -f ends the container is seen stopped (the log ends a moment before the status says so)
-  if (v.follow && !interrupted) {
-    const stopped = (o: KObject | undefined) => (!o || !isRunning(o) || (o.status as { startedAt?: string } | undefined)?.startedAt !== startedAt ? true : undefined);
-    await watchUntil(containers, namespace, name, stopped, { timeoutMs: 10_000 }).catch(() => undefined);
-  }
+  // as docker's: once -f ends the container is seen stopped
+  if (before && !interrupted) await untilProcessEnded(containers, before);
   pooled.close();
 }

@@ -54,6 +54,17 @@ export function isRunning(o: KObject): boolean {
   return p === 'Running' || p === 'Paused';
 }
 
+/**
+ * Resolves once `c` no longer runs the process it ran when read (gone, replaced, stopped, or started
+ * again), or after `timeoutMs`: where dockerd ends `logs -f`, so `docker logs -f X && docker rm X`
+ * works although the log ends a moment before the node's status says the process did.
+ */
+export async function untilProcessEnded(rc: ResourceClient, c: KObject, timeoutMs = 10_000): Promise<void> {
+  const startedAt = statusOf(c).startedAt;
+  const ended = (o: KObject | undefined) => (!o || o.metadata.uid !== c.metadata.uid || !isRunning(o) || statusOf(o).startedAt !== startedAt ? true : undefined);
+  await watchUntil(rc, c.metadata.namespace ?? '', c.metadata.name, ended, { timeoutMs }).catch(() => undefined);
+}
+
 /** A container that was created but never started (docker create, or a failed start). */
 export function neverStarted(o: KObject): boolean {
   const s = statusOf(o);
