@@ -1,51 +1,15 @@
 /** /networks/... of the Docker Engine API over Network objects (src/client/docker/networks.ts): list, inspect, create, delete, connect, disconnect, prune. */
-import type { KObject } from '../client/api-client.js';
 import { parseFiltersJson } from '../client/docker/filters.js';
-import { dockerLabelsOf, dockerNameOf, dockerIdOf } from '../client/docker/names.js';
-import { BUILTIN_NETWORKS, DockerNetworks, type CreateNetworkBody } from '../client/docker/networks.js';
+import { dockerIdOf } from '../client/docker/names.js';
+import { DockerNetworks, type CreateNetworkBody } from '../client/docker/networks.js';
 import type { Handler } from './containers.js';
 import type { FrontContext } from './context.js';
 import { HttpError, readJson, sendJson } from './http.js';
 
 const nets = (ctx: FrontContext) => new DockerNetworks(ctx.engine, 'docker-api');
-type Net = KObject | (typeof BUILTIN_NETWORKS)[number];
-const nameOf = (n: Net) => (typeof n === 'string' ? n : dockerNameOf(n));
-const idOf = (n: Net, view: Record<string, unknown>) => (typeof n === 'string' ? String(view.Id) : dockerIdOf(n));
-
-/** docker network ls filters: name (substring), id (prefix), driver, label, type (builtin|custom), dangling. */
-function matches(n: Net, view: Record<string, unknown>, k: string, val: string, users: number): boolean {
-  switch (k) {
-    case 'name':
-      return nameOf(n).includes(val);
-    case 'id':
-      return idOf(n, view).startsWith(val);
-    case 'driver':
-      return view.Driver === val;
-    case 'type':
-      return (typeof n === 'string') === (val === 'builtin');
-    case 'dangling':
-      return typeof n !== 'string' && (users === 0) === (val === 'true' || val === '1');
-    case 'label': {
-      const labels = typeof n === 'string' ? {} : dockerLabelsOf(n);
-      const eq = val.indexOf('=');
-      return eq < 0 ? val in labels : labels[val.slice(0, eq)] === val.slice(eq + 1);
-    }
-    default:
-      throw new HttpError(400, `invalid filter '${k}'`);
-  }
-}
 
 export const listNetworks: Handler = async (ctx, _req, res, _p, q) => {
-  const f = parseFiltersJson(q.get('filters'));
-  const n = nets(ctx);
-  const containers = await ctx.engine.listContainers();
-  const out: Record<string, unknown>[] = [];
-  for (const net of await n.all()) {
-    const view = await n.view(net, containers);
-    const users = typeof net === 'string' ? 0 : (await n.usersOf(net, containers)).length;
-    if (Object.entries(f).every(([k, values]) => values[k === 'label' ? 'every' : 'some']((val) => matches(net, view, k, val, users)))) out.push(view);
-  }
-  sendJson(res, 200, out);
+  sendJson(res, 200, await nets(ctx).views(parseFiltersJson(q.get('filters'))));
 };
 
 export const inspectNetwork: Handler = async (ctx, _req, res, [ref]) => {

@@ -1,7 +1,7 @@
 /** /volumes/... of the Docker Engine API, over Volume objects. */
 import type { KObject } from '../client/api-client.js';
 import { ANNOTATION_ANONYMOUS_FOR, checkDockerName, dockerLabelsOf, dockerMetadata, dockerNameOf, objectNameFor } from '../client/docker/names.js';
-import { parseFiltersJson } from '../client/docker/filters.js';
+import { labelMatch, parseFiltersJson } from '../client/docker/filters.js';
 import { API_VERSION } from '../client/docker/to-container.js';
 import { volumeInspect } from '../client/docker/views.js';
 import { watchUntil } from '../client/docker/watch-until.js';
@@ -29,11 +29,7 @@ export const listVolumes: Handler = async (ctx, _req, res, _p, q) => {
         if (k === 'dangling') return (usersOf(containers, v.metadata.name).length === 0) === (val === 'true' || val === '1');
         if (k === 'name') return dockerNameOf(v).includes(val);
         if (k === 'driver') return val === 'local';
-        if (k === 'label') {
-          const labels = dockerLabelsOf(v);
-          const eq = val.indexOf('=');
-          return eq < 0 ? val in labels : labels[val.slice(0, eq)] === val.slice(eq + 1);
-        }
+        if (k === 'label') return labelMatch(dockerLabelsOf(v), val);
         throw new HttpError(400, `invalid filter '${k}'`);
       }),
     );

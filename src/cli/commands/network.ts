@@ -5,8 +5,8 @@
  * namespace (label berth.dev/created-by: cli when made here).
  */
 import { stringify } from 'yaml';
-import { parseFilterFlags } from '../../client/docker/filters.js';
-import { dockerIdOf, dockerLabelsOf } from '../../client/docker/names.js';
+import { keyValues, parseFilterFlags } from '../../client/docker/filters.js';
+import { dockerIdOf } from '../../client/docker/names.js';
 import { DockerNetworks } from '../../client/docker/networks.js';
 import { formatList } from '../../client/docker/template.js';
 import { parseCommand, type CommandSpec, type FlagSpecs } from '../args.js';
@@ -43,15 +43,14 @@ export function networkCommand(argv: string[]): Promise<void> {
         const p = parseCommand(spec, rest);
         if (!p) return;
         const v = p.values;
-        const pairs = (l: string[] | undefined) => Object.fromEntries((l ?? []).map((x) => [x.split('=')[0]!, x.includes('=') ? x.slice(x.indexOf('=') + 1) : '']));
         if ((v.gateway || v['ip-range']) && !v.subnet) throw new CliError(`${v.gateway ? '--gateway' : '--ip-range'} needs --subnet`);
         const ctx = await dockerContext(v, { needNode: true });
         const created = await new DockerNetworks(ctx.engine, 'cli').create({
           Name: p.positionals[0],
           ...(v.driver ? { Driver: v.driver } : {}),
           ...(v.internal ? { Internal: true } : {}),
-          Options: pairs(v.opt),
-          Labels: pairs(v.label),
+          Options: keyValues(v.opt),
+          Labels: keyValues(v.label),
           IPAM: { Config: v.subnet ? [{ Subnet: v.subnet, ...(v.gateway ? { Gateway: v.gateway } : {}), ...(v['ip-range'] ? { IPRange: v['ip-range'] } : {}) }] : [] },
         });
         process.stdout.write(`${dockerIdOf(created)}\n`);
@@ -79,25 +78,8 @@ export function networkCommand(argv: string[]): Promise<void> {
         const v = p.values;
         if (v.output !== undefined && v.output !== 'json' && v.output !== 'yaml') throw new CliError(`--output: must be json or yaml, not ${JSON.stringify(v.output)}`);
         const filters = parseFilterFlags(v.filter);
-        for (const k of Object.keys(filters)) if (!['name', 'id', 'driver', 'label', 'type'].includes(k)) throw new CliError(`Error response from daemon: invalid filter '${k}'`);
         const ctx = await dockerContext(v, { needNode: true });
-        const nets = new DockerNetworks(ctx.engine, 'cli');
-        const containers = await ctx.engine.listContainers();
-        const views: View[] = [];
-        for (const n of await nets.all()) {
-          const view = (await nets.view(n, containers)) as unknown as View;
-          const ok = Object.entries(filters).every(([k, vals]) =>
-            vals[k === 'label' ? 'every' : 'some']((val) => {
-              if (k === 'name') return view.Name.includes(val);
-              if (k === 'id') return view.Id.startsWith(val);
-              if (k === 'driver') return view.Driver === val;
-              if (k === 'type') return (typeof n === 'string') === (val === 'builtin');
-              const labels = typeof n === 'string' ? {} : dockerLabelsOf(n);
-              return val.includes('=') ? labels[val.slice(0, val.indexOf('='))] === val.slice(val.indexOf('=') + 1) : val in labels;
-            }),
-          );
-          if (ok) views.push(view);
-        }
+        const views = (await new DockerNetworks(ctx.engine, 'cli').views(filters)) as unknown as View[];
         if (v.output === 'json') process.stdout.write(`${JSON.stringify(views, null, 4)}\n`);
         else if (v.output === 'yaml') process.stdout.write(stringify(views));
         else if (v.quiet) process.stdout.write(views.map((x) => `${v['no-trunc'] ? x.Id : x.Id.slice(0, 12)}\n`).join(''));

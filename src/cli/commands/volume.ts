@@ -2,7 +2,7 @@
 import { createInterface } from 'node:readline/promises';
 import type { KObject } from '../../client/api-client.js';
 import { ANNOTATION_ANONYMOUS_FOR, checkDockerName, conflict, dockerMetadata, dockerNameOf, notFound, objectNameFor } from '../../client/docker/names.js';
-import { parseFilterFlags } from '../../client/docker/filters.js';
+import { keyValues, labelMatch, parseFilterFlags } from '../../client/docker/filters.js';
 import { formatList } from '../../client/docker/template.js';
 import { API_VERSION } from '../../client/docker/to-container.js';
 import { sizeText, volumeInspect } from '../../client/docker/views.js';
@@ -66,8 +66,8 @@ export function volumeCommand(argv: string[]): Promise<void> {
           process.stdout.write(`${dockerNameOf(existing)}\n`);
           return;
         }
-        const labels = Object.fromEntries((v.label ?? []).map((l) => [l.split('=')[0]!, l.includes('=') ? l.slice(l.indexOf('=') + 1) : '']));
-        const driverOpts = Object.fromEntries((v.opt ?? []).map((o) => [o.split('=')[0]!, o.includes('=') ? o.slice(o.indexOf('=') + 1) : '']));
+        const labels = keyValues(v.label);
+        const driverOpts = keyValues(v.opt);
         await ctx.engine.volumes.create(ctx.namespace, {
           apiVersion: API_VERSION,
           kind: 'Volume',
@@ -95,7 +95,7 @@ export function volumeCommand(argv: string[]): Promise<void> {
         for (const [k, values] of Object.entries(f)) {
           vols = vols.filter((x) =>
             values.some((val) =>
-              k === 'dangling' ? (x.UsageData.RefCount === 0) === (val === 'true' || val === '1') : k === 'name' ? x.Name.includes(val) : k === 'driver' ? x.Driver === val : k === 'label' ? (val.includes('=') ? x.Labels[val.split('=')[0]!] === val.slice(val.indexOf('=') + 1) : val in x.Labels) : true,
+              k === 'dangling' ? (x.UsageData.RefCount === 0) === (val === 'true' || val === '1') : k === 'name' ? x.Name.includes(val) : k === 'driver' ? x.Driver === val : k === 'label' ? labelMatch(x.Labels, val) : true,
             ),
           );
         }

@@ -10,6 +10,16 @@ import { networksOf } from './networks.js';
 
 export type Filters = Record<string, string[]>;
 
+/** KEY=VALUE flags (-l, -o, --label, --opt) as a map; a bare KEY is KEY="". */
+export function keyValues(list: readonly string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const l of list ?? []) {
+    const eq = l.indexOf('=');
+    out[eq < 0 ? l : l.slice(0, eq)] = eq < 0 ? '' : l.slice(eq + 1);
+  }
+  return out;
+}
+
 export function parseFiltersJson(raw: string | null | undefined): Filters {
   if (!raw) return {};
   let parsed: unknown;
@@ -41,7 +51,8 @@ export function parseFilterFlags(flags: readonly string[] | undefined): Filters 
 const CONTAINER_FILTERS = ['id', 'name', 'label', 'status', 'exited', 'ancestor', 'volume', 'network', 'before', 'since', 'health', 'is-task'];
 const STATES = ['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'];
 
-function labelMatch(labels: Record<string, string>, want: string): boolean {
+/** A label filter's value: KEY (present) or KEY=VALUE (equal). */
+export function labelMatch(labels: Record<string, string>, want: string): boolean {
   const eq = want.indexOf('=');
   if (eq < 0) return want in labels;
   return labels[want.slice(0, eq)] === want.slice(eq + 1);

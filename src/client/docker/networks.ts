@@ -12,9 +12,11 @@ import type { DockerEngine } from './engine.js';
 import { parseCidr } from '../../util/ipv4.js';
 import { checkDockerName, conflict, dockerIdOf, dockerLabelsOf, dockerMetadata, dockerNameOf, DockerError, LABEL_CREATED_BY, notFound, objectNameFor, type CreatedBy } from './names.js';
 import { API_VERSION } from './to-container.js';
+import { labelMatch, type Filters } from './filters.js';
 import { watchUntil } from './watch-until.js';
 
 export const BUILTIN_NETWORKS = ['bridge', 'host', 'none'] as const;
+const NETWORK_FILTERS = ['name', 'id', 'driver', 'label', 'type', 'dangling'];
 const builtinId = (name: string): string => createHash('sha256').update(`berth-network:${name}`).digest('hex');
 
 type NetSpec = { subnet?: string; gateway?: string; ipRange?: string; bridgeName?: string; internal?: boolean };
@@ -122,6 +124,32 @@ export class DockerNetworks {
     const builtin = BUILTIN_NETWORKS.find((b) => b === ref || builtinId(b) === ref || (ref.length >= 3 && /^[0-9a-f]+$/.test(ref) && builtinId(b).startsWith(ref)));
     if (builtin) return builtin;
     return this.engine.findNetwork(ref);
+  }
+
+  /**
+   * docker network ls: the documents of the networks every filter key matches (several label values:
+   * all of them; of another key: any), Docker's filters name (substring), id (prefix), driver, label,
+   * type (builtin|custom) and dangling; an unknown key is Docker's 400.
+   */
+  async views(filters: Filters): Promise<Record<string, unknown>[]> {
+    for (const k of Object.keys(filters)) if (!NETWORK_FILTERS.includes(k)) throw new DockerError(`invalid filter '${k}'`);
+    const containers = await this.engine.listContainers();
+    const out: Record<string, unknown>[] = [];
+    for (const net of await this.all()) {
+      const view = await this.view(net, containers);
+      const custom = typeof net !== 'string';
+      const users = custom ? (await this.usersOf(net, containers)).length : 0;
+      const match = (k: string, val: string): boolean => {
+        if (k === 'name') return String(view.Name).includes(val);
+        if (k === 'id') return String(view.Id).startsWith(val);
+        if (k === 'driver') return view.Driver === val;
+        if (k === 'type') return !custom === (val === 'builtin');
+        if (k === 'dangling') return custom && (users === 0) === (val === 'true' || val === '1');
+        return labelMatch(custom ? dockerLabelsOf(net) : {}, val);
+      };
+      if (Object.entries(filters).every(([k, values]) => values[k === 'label' ? 'every' : 'some']((val) => match(k, val)))) out.push(view);
+    }
+    return out;
   }
 
   /** Everything docker network ls shows: the built-in ones, then the Networks. */

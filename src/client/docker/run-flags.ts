@@ -4,6 +4,7 @@
  */
 import type { CreateBody } from './create-body.js';
 import { DockerError } from './names.js';
+import { keyValues } from './filters.js';
 
 export interface RunFlagValues {
   interactive?: boolean;
@@ -146,11 +147,7 @@ export function createBodyFromFlags(image: string, command: string[], f: RunFlag
     else if (!v.includes(':')) throw new DockerError(`invalid volume specification: '${v}': invalid mount config for type "volume": invalid mount path: '${v}' mount path must be absolute`);
     else binds.push(v);
   }
-  const labels: Record<string, string> = {};
-  for (const l of f.label ?? []) {
-    const eq = l.indexOf('=');
-    labels[eq < 0 ? l : l.slice(0, eq)] = eq < 0 ? '' : l.slice(eq + 1);
-  }
+  const labels = keyValues(f.label);
   let restart: { Name: string; MaximumRetryCount: number } | undefined;
   if (f.restart) {
     const [name, count] = f.restart.split(':');
