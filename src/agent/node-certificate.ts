@@ -5,29 +5,16 @@
  * restarts (node.key 0600, node.crt, ca.crt); asked again only when missing, for another node,
  * not from the stored CA, or within 30 days of its end.
  */
-import { X509Certificate } from 'node:crypto';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { nodeUserName, NODES_GROUP, type AgentTlsCredentials, type NodeCertificateResponse } from '../api/agent-tls.js';
 import type { ApiClient } from '../client/api-client.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { certificateCurrent } from '../util/certificates.js';
 import { openssl } from '../util/openssl.js';
-
-const RENEW_BEFORE_MS = 30 * 24 * 3600_000;
 
 async function readIfExists(path: string): Promise<string | undefined> {
   return readFile(path, 'utf8').catch(() => undefined);
-}
-
-/** Whether the stored certificate is this node's, from the stored CA and not near its end. */
-function usable(certPem: string, caPem: string, nodeName: string): boolean {
-  try {
-    const cert = new X509Certificate(certPem);
-    const cn = /(?:^|\n)CN=([^\n]*)/.exec(cert.subject)?.[1];
-    return cn === nodeUserName(nodeName) && cert.verify(new X509Certificate(caPem).publicKey) && Date.parse(cert.validTo) - Date.now() > RENEW_BEFORE_MS;
-  } catch {
-    return false;
-  }
 }
 
 /** This node's endpoint certificate, key and Berth's CA: the stored ones, or new ones from the API server. */
@@ -36,13 +23,13 @@ export async function ensureNodeCertificate(client: ApiClient, nodeName: string,
   const certFile = join(dir, 'node.crt');
   const caFile = join(dir, 'ca.crt');
   const [key, cert, ca] = await Promise.all([readIfExists(keyFile), readIfExists(certFile), readIfExists(caFile)]);
-  if (key && cert && ca && usable(cert, ca, nodeName)) return { key, cert, ca, renewed: false };
+  if (key && cert && ca && certificateCurrent(cert, ca, nodeUserName(nodeName))) return { key, cert, ca, renewed: false };
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const newKey = `${keyFile}.new`;
   try {
     const csr = await openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', newKey, '-subj', `/CN=${nodeUserName(nodeName)}/O=${NODES_GROUP}`]);
     const got = await client.json<NodeCertificateResponse>('POST', `/apis/berth.dev/v1alpha1/nodes/${encodeURIComponent(nodeName)}/certificate`, {}, { csr });
-    if (!usable(got.certificate, got.ca, nodeName)) throw new Error(`the API server's certificate for node ${nodeName} is not for ${nodeUserName(nodeName)} or not signed by the CA it sent`);
+    if (!certificateCurrent(got.certificate, got.ca, nodeUserName(nodeName))) throw new Error(`the API server's certificate for node ${nodeName} is not for ${nodeUserName(nodeName)} or not signed by the CA it sent`);
     // the key goes last: a crash in between leaves a certificate without its key, asked again next start
     await writeFileAtomic(caFile, got.ca);
     await writeFileAtomic(certFile, got.certificate);

@@ -9,6 +9,7 @@ import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { certificateCurrent } from '../util/certificates.js';
 import { openssl } from '../util/openssl.js';
 import { APISERVER_CLIENT_USER, type AgentTlsCredentials } from '../api/agent-tls.js';
 
@@ -72,23 +73,6 @@ export async function ensureServingCerts(dataDir: string, names: string[]): Prom
 }
 
 const CERT_DAYS = 365;
-const RENEW_BEFORE_MS = 30 * 24 * 3600_000;
-
-/** Whether `certPem` is signed by `caPem`, has `cn` and is valid for at least 30 more days. */
-export function certificateCurrent(certPem: string, caPem: string, cn: string): boolean {
-  try {
-    const cert = new X509Certificate(certPem);
-    const ca = new X509Certificate(caPem);
-    return cert.verify(ca.publicKey) && subjectCn(cert) === cn && Date.parse(cert.validTo) - Date.now() > RENEW_BEFORE_MS;
-  } catch {
-    return false;
-  }
-}
-
-/** The CN of a certificate's subject. */
-export function subjectCn(cert: X509Certificate): string | undefined {
-  return /(?:^|\n)CN=([^\n]*)/.exec(cert.subject)?.[1];
-}
 
 /**
  * The API server's client certificate towards the agents (CN system:berth-apiserver, clientAuth),
