@@ -24,6 +24,8 @@ void throw_errno(napi_env env, const char *what, int err) {
 NAPI_MODULE_INIT() {
   const struct { const char *name; napi_callback fn; } fns[] = {
     { "mount", Mount }, { "umount", Umount }, { "spawnDetached", SpawnDetached }, { "reap", Reap }, { "openat2", OpenAt2 }, { "attachBridge", AttachBridge },
+    { "signalChild", SignalChild },
+    { "spawnPiped", SpawnPiped }, { "reapStatus", ReapStatus },
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;

@@ -16,5 +16,8 @@ napi_value Reap(napi_env env, napi_callback_info info);
 napi_value OpenAt2(napi_env env, napi_callback_info info);
 napi_value OpenAt2Constants(napi_env env);
 napi_value AttachBridge(napi_env env, napi_callback_info info);
+napi_value SpawnPiped(napi_env env, napi_callback_info info);
+napi_value ReapStatus(napi_env env, napi_callback_info info);
+napi_value SignalChild(napi_env env, napi_callback_info info);
 
 #endif

@@ -165,6 +165,8 @@ export class Runtime {
    * or its root is removed; containers keep running, and gc() still works.
    */
   async close(): Promise<void> {
+    // runc's state of the containers that exited last goes before the runtime does (tasks.ts forget())
+    await this.tasks.settled();
     this.tasks.close();
     await this.collector.close();
     await this.networks.close();

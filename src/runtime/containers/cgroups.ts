@@ -15,6 +15,7 @@ export const cgroupsPathFor = (parent: string, id: string): string => `/${parent
 
 let v1Mounts: Map<string, string> | undefined;
 
+/** v1 hierarchies by controller (and, on a hybrid host, the v2 one as "unified"). */
 async function v1MountPoints(): Promise<Map<string, string>> {
   if (v1Mounts) return v1Mounts;
   const out = new Map<string, string>();
@@ -22,9 +23,14 @@ async function v1MountPoints(): Promise<Map<string, string>> {
     const [pre, post] = line.split(' - ');
     if (!pre || !post) continue;
     const [fstype, , superOpts] = post.split(' ');
-    if (fstype !== 'cgroup' || !superOpts) continue;
     const mountPoint = pre.split(' ')[4];
     if (!mountPoint) continue;
+    // hybrid: runc also makes the container's cgroup in the v2 hierarchy mounted beside the v1 ones
+    if (fstype === 'cgroup2') {
+      if (!out.has('unified')) out.set('unified', mountPoint);
+      continue;
+    }
+    if (fstype !== 'cgroup' || !superOpts) continue;
     for (const opt of superOpts.split(',')) if (!out.has(opt)) out.set(opt, mountPoint);
   }
   v1Mounts = out;
@@ -114,12 +120,23 @@ export class Cgroup {
     return (await this.read('freezer', 'freezer.state'))?.trim();
   }
 
-  /** Removes leftover (empty) cgroup dirs; runc delete normally does this. */
-  async remove(): Promise<void> {
+  /**
+   * Removes leftover (empty) cgroup dirs; runc delete normally does this. A cgroup whose last processes
+   * are still being reaped is busy (EBUSY) for a moment: `busyForMs` retries that long, as runc does.
+   */
+  async remove(o: { busyForMs?: number } = {}): Promise<void> {
     const controllers = this.version === 'v2' ? [''] : [...new Set((await v1MountPoints()).keys())];
+    const deadline = Date.now() + (o.busyForMs ?? 0);
     for (const c of controllers) {
       const d = await this.dir(c);
-      if (d) await rmdir(d).catch(() => undefined);
+      for (let wait = 5; d; wait = Math.min(wait * 2, 50)) {
+        const err = await rmdir(d).then(
+          () => undefined,
+          (e: NodeJS.ErrnoException) => e.code,
+        );
+        if (err !== 'EBUSY' || Date.now() >= deadline) break;
+        await new Promise((r) => setTimeout(r, wait));
+      }
     }
   }
 }

@@ -187,3 +187,45 @@ function deliver(listener: ExitListener, e: ExitEvent): void {
     // a listener's failure is its own; the others still hear of the exit
   }
 }
+
+/**
+ * Wakes a waiter when anything changes in a container's exit directory (conmon's exit file appearing):
+ * `next(ms)` resolves at the first change since the last call, or after `ms`. Without the directory it
+ * is a plain timer.
+ */
+export function exitWaker(exitDir: string): { next(ms: number): Promise<void>; close(): void } {
+  let changed = false;
+  let wake: (() => void) | undefined;
+  let watcher: FSWatcher | undefined;
+  try {
+    watcher = watch(exitDir, () => {
+      changed = true;
+      wake?.();
+    });
+    watcher.on('error', () => undefined);
+  } catch {
+    watcher = undefined;
+  }
+  return {
+    next(ms: number): Promise<void> {
+      if (changed) {
+        changed = false;
+        return Promise.resolve();
+      }
+      return new Promise<void>((resolve) => {
+        const timer = setTimeout(done, ms);
+        function done(): void {
+          clearTimeout(timer);
+          wake = undefined;
+          changed = false;
+          resolve();
+        }
+        wake = done;
+      });
+    },
+    close(): void {
+      watcher?.close();
+      wake?.();
+    },
+  };
+}

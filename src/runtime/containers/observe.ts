@@ -11,6 +11,8 @@ export interface ObserveDeps {
   records: ContainerRecords;
   runc: Runc;
   cgroup(rec: ContainerRecord): Cgroup;
+  /** Has runc delete its state of an exited container, in the background. */
+  forget(rec: ContainerRecord): void;
   /** A running container was seen to have exited (state.json now says so): once per exit. */
   onExited(rec: ContainerRecord, state: ContainerState): void;
 }
@@ -63,8 +65,9 @@ export async function observeState(d: ObserveDeps, rec: ContainerRecord): Promis
     ...(exitText === undefined ? { error: 'container monitor disappeared without an exit code' } : {}),
   };
   await d.records.writeState(rec.id, next);
-  await d.runc.delete(rec.id).catch(() => undefined);
+  // the cgroup goes now (its processes have ended); runc's state later, without holding up the caller
   await d.cgroup(rec).remove();
+  d.forget(rec);
   d.onExited(rec, next);
   return next;
 }

@@ -62,6 +62,7 @@ export function processSpec(
 
 /** Builds an OCI runtime spec (config.json) in the shape runc's default spec has, with Docker's defaults. */
 export function buildSpec(i: SpecInput): Record<string, unknown> {
+  // a pid namespace of its own, always: SIGKILL to the init then ends every process (signals.ts relies on it)
   const namespaces: Array<{ type: string; path?: string }> = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
   if (i.network === 'none') namespaces.push({ type: 'network' });
   else if (i.network !== 'host') namespaces.push({ type: 'network', path: i.network.path });

@@ -14,7 +14,7 @@ import { mergeEnv } from './command.js';
 import { AttachSession, type AttachStream } from './attach.js';
 import { launchConmon } from './conmon.js';
 import { collectExec, launchExec, type ExecStream, type TerminalSize } from './exec-stream.js';
-import { ExitMonitor, type ExitListener } from './exits.js';
+import { ExitMonitor, exitWaker, type ExitListener } from './exits.js';
 import type { ContainerLocks } from './locks.js';
 import { LogRotationWatcher, logFiles, prepareLogFile, settleRotation } from './log-files.js';
 import type { ContainerNetworking } from '../network/containers.js';
@@ -22,6 +22,7 @@ import { readLogs, type LogLine, type LogOptions } from './logs.js';
 import { conmonAlive, observeState } from './observe.js';
 import type { ContainerRecord, ContainerRecords, ContainerState } from './record.js';
 import type { Runc } from './runc.js';
+import { signalContainer } from './signals.js';
 import { processSpec } from './spec.js';
 import { processIsolation } from '../security/isolation.js';
 import { stageSubPathMounts } from '../volumes/subpath.js';
@@ -101,6 +102,8 @@ export class TaskService implements Tasks {
   private readonly logRotation = new LogRotationWatcher();
   /** Attaches waiting for a container's next start, by container ID: connected between runc create and start. */
   private readonly waitingAttaches = new Map<string, Set<AttachSession>>();
+  /** `runc delete` of exited containers under way, by container ID (forget()). */
+  private readonly forgetting = new Map<string, Promise<void>>();
 
   constructor(private readonly o: TaskServiceOptions) {
     this.records = o.records;
@@ -119,11 +122,34 @@ export class TaskService implements Tasks {
 
   /** The container's state as conmon and runc report it; the caller holds its lock. */
   async observe(rec: ContainerRecord): Promise<ContainerState> {
-    const s = await observeState({ records: this.records, runc: this.runc, cgroup: (r) => this.cgroup(r), onExited: (r, st) => this.exits.exited(r, st) }, rec);
+    const s = await observeState({ records: this.records, runc: this.runc, cgroup: (r) => this.cgroup(r), forget: (r) => this.forget(r), onExited: (r, st) => this.exits.exited(r, st) }, rec);
     // a running container this process did not start (adopted after a restart) has its log watched too
     if (live(s)) this.logRotation.watch(rec.id, this.records.paths(rec.id).log, rec.options.log);
     else this.logRotation.unwatch(rec.id);
     return s;
+  }
+
+  /**
+   * runc forgets an exited container (`runc delete`, 20 ms or more) in the background, so that what waited
+   * for the exit (a stop, a removal) need not wait for runc too; the next start of the container waits
+   * for it. A crash meanwhile leaves runc's state of an ID, which the crash sweep deletes.
+   */
+  private forget(rec: ContainerRecord): void {
+    const done: Promise<void> = this.runc
+      .delete(rec.id)
+      .catch(() => undefined)
+      // the cgroup went when the exit was recorded, unless a process was still leaving it
+      .then(() => this.cgroup(rec).remove())
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.forgetting.get(rec.id) === done) this.forgetting.delete(rec.id);
+      });
+    this.forgetting.set(rec.id, done);
+  }
+
+  /** Until every exited container's runc state has been deleted (tests, shutdown). */
+  async settled(): Promise<void> {
+    while (this.forgetting.size > 0) await Promise.all([...this.forgetting.values()]);
   }
 
   /** Stops watching logs (the containers keep running). */
@@ -153,6 +179,7 @@ export class TaskService implements Tasks {
     // re-mounts the rootfs only when it is gone (after a reboot); a created container's rootfs is already mounted
     if (!(await this.o.snapshots.isMounted(rec.id))) await this.o.snapshots.prepare(rec.id, rec.diffIDs);
     await stageSubPathMounts(rec.mounts);
+    await this.forgetting.get(rec.id);
     await this.runc.delete(rec.id).catch(() => undefined);
     await Promise.all([paths.exitFile, paths.initPid, paths.conmonPid, ...paths.oomFiles].map((f) => rm(f, { force: true })));
     await mkdir(paths.exitDir, { recursive: true });
@@ -256,10 +283,16 @@ export class TaskService implements Tasks {
   /** Waits for the container to exit, up to `timeoutMs` (undefined: forever). Returns the observed state. */
   private async waitExit(rec: ContainerRecord, timeoutMs?: number, signal?: AbortSignal): Promise<ContainerState> {
     const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
-    for (;;) {
-      const s = await this.observe(rec);
-      if (s.status === 'exited' || s.status === 'created' || Date.now() >= deadline || signal?.aborted) return s;
-      await delay(50);
+    // woken as conmon writes the exit file, not on the next tick of a 50 ms poll (the poll stays, for what a watch misses)
+    const waker = exitWaker(this.records.paths(rec.id).exitDir);
+    try {
+      for (;;) {
+        const s = await this.observe(rec);
+        if (s.status === 'exited' || s.status === 'created' || Date.now() >= deadline || signal?.aborted) return s;
+        await waker.next(Math.min(50, Math.max(0, deadline - Date.now())));
+      }
+    } finally {
+      waker.close();
     }
   }
 
@@ -279,11 +312,11 @@ export class TaskService implements Tasks {
   private async stopProcess(rec: ContainerRecord, timeoutSeconds: number): Promise<ContainerState> {
     const s = await this.observe(rec);
     if (!live(s)) return s;
-    await this.runc.kill(rec.id, rec.stopSignal).catch(() => undefined);
+    await signalContainer(this.runc, rec.id, s, rec.stopSignal).catch(() => undefined);
     if (s.status === 'paused') await this.runc.resume(rec.id).catch(() => undefined);
     let after = await this.waitExit(rec, timeoutSeconds * 1000);
     if (after.status === 'exited') return after;
-    await this.runc.kill(rec.id, 'KILL', true).catch(() => undefined);
+    await signalContainer(this.runc, rec.id, s, 'KILL', true).catch(() => undefined);
     after = await this.waitExit(rec, 30_000);
     if (after.status !== 'exited') throw failed(`container ${rec.name} did not stop after SIGKILL`);
     return after;
@@ -294,7 +327,7 @@ export class TaskService implements Tasks {
     await this.locks.run(rec.id, async () => {
       const s = await this.observe(rec);
       if (!live(s)) throw conflict(`container ${rec.name} is not running`);
-      await this.runc.kill(rec.id, signal);
+      if (!(await signalContainer(this.runc, rec.id, s, signal))) throw conflict(`container ${rec.name} is not running`);
       if (s.status === 'paused' && /^(SIG)?KILL$|^9$/.test(signal)) await this.runc.resume(rec.id).catch(() => undefined);
     });
   }
@@ -347,13 +380,15 @@ export class TaskService implements Tasks {
     const s = await this.observe(rec);
     if (live(s)) {
       if (!force) throw conflict(`cannot remove running container ${rec.name}: stop it first or force removal`);
-      await this.runc.kill(rec.id, 'KILL', true).catch(() => undefined);
+      await signalContainer(this.runc, rec.id, s, 'KILL', true).catch(() => undefined);
       if (s.status === 'paused') await this.runc.resume(rec.id).catch(() => undefined);
       const after = await this.waitExit(rec, 30_000);
       if (after.status !== 'exited') throw failed(`container ${rec.name} did not die`);
     }
-    await this.runc.delete(rec.id).catch(() => undefined);
-    await this.cgroup(rec).remove();
+    // runc's state of a container whose exit was recorded is being deleted already (forget()): not waited for;
+    // its cgroup is, once the processes that ended with it have been reaped
+    if (!this.forgetting.has(rec.id)) await this.runc.delete(rec.id).catch(() => undefined);
+    await this.cgroup(rec).remove({ busyForMs: 2000 });
     this.logRotation.unwatch(rec.id);
     this.exits.removed(rec.id);
   }

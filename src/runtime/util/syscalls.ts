@@ -8,10 +8,19 @@ export interface SyscallsAddon {
   umount?(target: string, flags: number): void;
   spawnDetached(file: string, argv: string[], envp: string[], cwd: string): { pid: number; stderrFd: number; syncFd: number };
   reap(pid: number): number;
+  /** A child with its stdio on pipes (stdin's write end, stdout's and stderr's read ends); older builds lack it. */
+  spawnPiped?(file: string, argv: string[], envp: string[], cwd: string): { pid: number; stdinFd: number; stdoutFd: number; stderrFd: number };
+  /** waitpid(WNOHANG): null while the child runs, else its exit code or the signal that ended it. */
+  reapStatus?(pid: number): { code: number | null; signal: number | null } | null;
   /** Connects to a SOCK_SEQPACKET unix socket; answers the fd of a stream socket bridged to it (attach.c). Older builds lack it. */
   attachBridge?(path: string): number;
   /** openat2(2); absent from an addon built before it was added (scripts/setup rebuilds it). */
   openat2?(dirfd: number, path: string, flags: number, mode: number, resolve: number): number;
+  /**
+   * Signals `pid` through a pidfd if it is a live child of `parentPid` (signal.c): "gone" when it has ended,
+   * "other" when the pid belongs to another parent. Absent from an addon built before it was added.
+   */
+  signalChild?(pid: number, parentPid: number, signal: number): 'sent' | 'gone' | 'other';
   constants?: OpenAt2Constants;
 }
 
@@ -28,7 +37,7 @@ export interface OpenAt2Constants {
 let addon: SyscallsAddon | null | undefined;
 
 /**
- * The berth-syscalls addon (native/syscalls: mount(2), posix_spawn(3)), or undefined where it did not
+ * The berth-syscalls addon (native/syscalls: mount(2), posix_spawn(3), openat2(2), pidfd signals), or undefined where it did not
  * build; callers then fall back to mount(8) and child_process.spawn, which forks this whole process.
  */
 export function syscalls(): SyscallsAddon | undefined {
