@@ -84,6 +84,14 @@ export class DockerEngine {
   private readonly timeoutMs: number;
   /** The named volumes a create made for a container (by its uid), that a failed run takes away again. */
   private readonly madeVolumes = new Map<string, string[]>();
+  /** Docker IDs seen, to object names (an ID is the hash of the object's uid: a stale entry fails the check). */
+  private readonly idNames = new Map<string, string>();
+
+  private rememberId(obj: KObject): void {
+    // bounded: an entry is only a shortcut, so the oldest go first
+    if (this.idNames.size >= 10_000) this.idNames.delete(this.idNames.keys().next().value!);
+    this.idNames.set(dockerIdOf(obj), obj.metadata.name);
+  }
 
   constructor(readonly o: EngineOptions) {
     this.containers = o.client.resource(ContainerType);
@@ -100,13 +108,23 @@ export class DockerEngine {
   /** A container by Docker ID (or unique prefix), object name or Docker name; Docker's 404 otherwise. */
   async findContainer(ref: string): Promise<KObject> {
     const r = ref.replace(/^\//, '');
+    // a full ID this engine has seen (the docker CLI sends the one create answered): one get, no list
+    const known = this.idNames.get(r);
+    if (known !== undefined) {
+      const obj = await this.containers.getIfExists(this.namespace, known);
+      if (obj && dockerIdOf(obj) === r) return obj;
+      this.idNames.delete(r);
+    }
     if (/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(r) && r.length <= 253) {
       const byName = await this.containers.getIfExists(this.namespace, r);
       if (byName) return byName;
     }
     const all = await this.listContainers();
     const exact = all.find((c) => dockerNameOf(c) === r) ?? all.find((c) => dockerIdOf(c) === r);
-    if (exact) return exact;
+    if (exact) {
+      this.rememberId(exact);
+      return exact;
+    }
     if (/^[a-f0-9]{3,63}$/.test(r)) {
       const m = all.filter((c) => dockerIdOf(c).startsWith(r) || (statusOf(c).containerID ?? '').startsWith(r));
       if (m.length > 1) throw new DockerError(`Multiple IDs found with provided prefix: ${r}`, 400);
@@ -199,7 +217,7 @@ export class DockerEngine {
       made.push(created);
       this.mark('create: object', t0);
       const gen = created.metadata.generation ?? 1;
-      await watchUntil(
+      const onNode = await watchUntil<KObject>(
         this.containers,
         this.namespace,
         created.metadata.name,
@@ -209,13 +227,14 @@ export class DockerEngine {
           if ((s.observedGeneration ?? 0) < gen) return undefined;
           if (s.reason === 'ImagePullBackOff' || s.reason === 'ErrImagePull') throw notFound(`No such image: ${body.Image}${s.message ? ` (${s.message})` : ''}`);
           if (s.phase === 'Failed' && s.reason !== 'StartError') throw new DockerError(s.message ?? `the node could not create container ${dockerName} (${s.reason})`, 400);
-          return s.containerID ? true : undefined;
+          return s.containerID ? obj : undefined;
         },
-        { timeoutMs: this.timeoutMs, what: `container ${dockerName} on node ${this.o.nodeName ?? '(scheduled)'}` },
+        { timeoutMs: this.timeoutMs, what: `container ${dockerName} on node ${this.o.nodeName ?? '(scheduled)'}`, from: created },
       );
       this.mark('create: on node', t0);
       this.madeVolumes.set(created.metadata.uid!, made.filter((m) => m.kind === 'Volume').map((m) => m.metadata.name));
-      return await this.containers.get(this.namespace, created.metadata.name);
+      this.rememberId(onNode);
+      return onNode;
     } catch (e) {
       await rollback();
       throw e;
@@ -227,7 +246,7 @@ export class DockerEngine {
   }
 
   /** Waits for the node to observe generation `gen` and for `check` to hold. */
-  private untilObserved<T>(obj: KObject, gen: number, check: (o: KObject, s: Status) => T | undefined): Promise<T> {
+  private untilObserved<T>(obj: KObject, gen: number, check: (o: KObject, s: Status) => T | undefined, from?: KObject): Promise<T> {
     return watchUntil(
       this.containers,
       this.namespace,
@@ -238,7 +257,7 @@ export class DockerEngine {
         if ((s.observedGeneration ?? 0) < gen) return undefined;
         return check(o, s);
       },
-      { timeoutMs: this.timeoutMs, what: `container ${dockerNameOf(obj)}` },
+      { timeoutMs: this.timeoutMs, what: `container ${dockerNameOf(obj)}`, ...(from ? { from } : {}) },
     );
   }
 
@@ -271,7 +290,7 @@ export class DockerEngine {
       }
       if (s.phase === 'Running' || s.phase === 'Paused' || (s.phase === 'Exited' && s.reason !== 'Stopped' && s.finishedAt)) return true;
       return undefined;
-    });
+    }, obj);
     this.mark('start: running', t0);
     return 'started';
   }

@@ -8,17 +8,19 @@ import { isNotFound, type KObject, type ResourceClient } from '../api-client.js'
 export class WaitTimeout extends Error {}
 
 /**
- * Resolves with the first non-undefined answer of `check` for the object as it is now and after each
- * change; `check(undefined)` is asked once the object is gone. `timeoutMs` bounds the wait.
+ * Resolves with the first non-undefined answer of `check` for the object as it is now (or as `from`, the
+ * answer of a write, shows it) and after each change; `check(undefined)` is asked once the object is gone.
+ * `timeoutMs` bounds the wait.
  */
 export async function watchUntil<T>(
   rc: ResourceClient,
   namespace: string,
   name: string,
   check: (obj: KObject | undefined) => T | undefined,
-  o: { timeoutMs?: number; signal?: AbortSignal; what?: string } = {},
+  o: { timeoutMs?: number; signal?: AbortSignal; what?: string; from?: KObject } = {},
 ): Promise<T> {
-  let current = await rc.getIfExists(namespace, name);
+  // `from`: the object as a write (create, patch) just answered it: the watch starts at its version, no get first
+  let current = o.from ?? (await rc.getIfExists(namespace, name));
   const now = check(current);
   if (now !== undefined) return now;
   if (!current) throw new Error(`${o.what ?? name}: gone while waiting`);
