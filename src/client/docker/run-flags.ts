@@ -48,8 +48,29 @@ export function ramInBytes(s: string): number {
   return Math.round(Number(m[1]) * (mult[(m[2] ?? '').toLowerCase()] ?? 1));
 }
 
-/** -p [IP:][HOST:]CONTAINER[/PROTO] → PortBindings entries and ExposedPorts. */
-export function parsePublish(spec: string): { key: string; binding: { HostIp: string; HostPort: string } } {
+/** Most ports one -p or --expose range may name (docker sets none; a bound keeps a typo from making 60,000 rules). */
+export const MAX_PORT_RANGE = 1000;
+
+/** "80" or "8000-8010" → [first, last]; undefined for what is neither. */
+function portRange(s: string): [number, number] | undefined {
+  const m = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(s);
+  if (!m) return undefined;
+  const first = Number(m[1]);
+  const last = m[2] === undefined ? first : Number(m[2]);
+  return first >= 1 && last <= 65535 && first <= last ? [first, last] : undefined;
+}
+
+function rangeSize(spec: string, [first, last]: [number, number]): number {
+  const n = last - first + 1;
+  if (n > MAX_PORT_RANGE) throw new DockerError(`invalid port range in ${spec}: ${n} ports, Berth publishes at most ${MAX_PORT_RANGE} per range`);
+  return n;
+}
+
+/**
+ * -p [IP:][HOST:]CONTAINER[/PROTO] → PortBindings entries and ExposedPorts, one per port: a range of container
+ * ports (80-82, with host ports 8000-8002 of the same length or none) is as many ports, as docker's.
+ */
+export function parsePublish(spec: string): { key: string; binding: { HostIp: string; HostPort: string } }[] {
   let rest = spec;
   let proto = 'tcp';
   const slash = rest.lastIndexOf('/');
@@ -70,12 +91,26 @@ export function parsePublish(spec: string): { key: string; binding: { HostIp: st
   let container = parts[parts.length - 1]!;
   if (parts.length === 3) [ip, host, container] = parts as [string, string, string];
   else if (parts.length === 2) [host, container] = parts as [string, string];
-  const portOk = (p: string) => /^\d{1,5}$/.test(p) && Number(p) >= 1 && Number(p) <= 65535;
-  if (/^\d+-\d+$/.test(container) || /^\d+-\d+$/.test(host)) throw new DockerError(`invalid port range in ${spec}: port ranges are not supported by Berth`);
-  if (!portOk(container)) throw new DockerError(`invalid containerPort: ${container}`);
-  if (host !== '' && !portOk(host)) throw new DockerError(`invalid hostPort: ${host}`);
+  const cRange = portRange(container);
+  if (!cRange) throw new DockerError(`invalid containerPort: ${container}`);
+  const hRange = host === '' ? undefined : portRange(host);
+  if (host !== '' && !hRange) throw new DockerError(`invalid hostPort: ${host}`);
   if (ip !== '' && !/^[0-9.]+$|^[0-9a-fA-F:]+$/.test(ip)) throw new DockerError(`invalid IP address: ${ip}`);
-  return { key: `${container}/${proto}`, binding: { HostIp: ip, HostPort: host } };
+  const n = rangeSize(spec, cRange);
+  if (hRange && hRange[1] - hRange[0] + 1 !== n) {
+    // docker lets one container port take any free port of a host range; Berth publishes a port it is given
+    if (n === 1) throw new DockerError(`invalid port range in ${spec}: a host port range for one container port is not supported by Berth; give one host port, or a container range of the same length`);
+    throw new DockerError(`invalid ranges specified for container and host Ports: ${container} and ${host}`);
+  }
+  return Array.from({ length: n }, (_, i) => ({ key: `${cRange[0] + i}/${proto}`, binding: { HostIp: ip, HostPort: hRange ? String(hRange[0] + i) : '' } }));
+}
+
+/** --expose PORT[-PORT][/PROTO] → ExposedPorts keys. */
+export function parseExpose(spec: string): string[] {
+  const [ports = '', proto = 'tcp'] = spec.split('/');
+  const r = portRange(ports);
+  if (!r || !['tcp', 'udp', 'sctp'].includes(proto.toLowerCase())) throw new DockerError(`invalid range format for --expose specification: "${spec}"`);
+  return Array.from({ length: rangeSize(spec, r) }, (_, i) => `${r[0] + i}/${proto.toLowerCase()}`);
 }
 
 /** --mount type=bind,source=/x,target=/y[,readonly] */
@@ -135,11 +170,12 @@ export function createBodyFromFlags(image: string, command: string[], f: RunFlag
   const portBindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
   const exposed: Record<string, object> = {};
   for (const p of f.publish ?? []) {
-    const { key, binding } = parsePublish(p);
-    (portBindings[key] ??= []).push(binding);
-    exposed[key] = {};
+    for (const { key, binding } of parsePublish(p)) {
+      (portBindings[key] ??= []).push(binding);
+      exposed[key] = {};
+    }
   }
-  for (const e of f.expose ?? []) exposed[/\//.test(e) ? e : `${e}/tcp`] = {};
+  for (const e of f.expose ?? []) for (const key of parseExpose(e)) exposed[key] = {};
   const binds: string[] = [];
   const volumes: Record<string, object> = {};
   for (const v of f.volume ?? []) {

@@ -46,7 +46,7 @@ export function parsePortKey(key: string): { port: number; protocol: 'TCP' | 'UD
 function parseHostPort(s: string | undefined, key: string): number | undefined {
   if (s === undefined || s === '') return undefined;
   if (!/^\d{1,5}$/.test(s) || Number(s) < 1 || Number(s) > 65535) {
-    throw new DockerError(`invalid port specification: "${s}"${/^\d+-\d+$/.test(s) ? ' (port ranges are not supported by Berth)' : ''} for ${key}`);
+    throw new DockerError(`invalid port specification: "${s}"${/^\d+-\d+$/.test(s) ? ' (a host port range for one container port is not supported by Berth: give one host port)' : ''} for ${key}`);
   }
   return Number(s);
 }

@@ -146,6 +146,25 @@ describe('docker run flags → Container', () => {
     expect([host.network, host.ports]).toEqual(['host', undefined]);
   });
 
+  it('publishes and exposes port ranges as docker does: one port each, host and container ranges of one length', () => {
+    const p = plan('busybox', [], { publish: ['127.0.0.1:8000-8002:80-82', '9000-9001/udp'], expose: ['7000-7001'], publishAll: true });
+    expect((p.container.spec as { ports: unknown }).ports).toEqual([
+      { containerPort: 80, protocol: 'TCP', hostPort: 8000, hostIP: '127.0.0.1' },
+      { containerPort: 81, protocol: 'TCP', hostPort: 8001, hostIP: '127.0.0.1' },
+      { containerPort: 82, protocol: 'TCP', hostPort: 8002, hostIP: '127.0.0.1' },
+      { containerPort: 9000, protocol: 'UDP', hostPort: 0 },
+      { containerPort: 9001, protocol: 'UDP', hostPort: 0 },
+      { containerPort: 7000, protocol: 'TCP', hostPort: 0 },
+      { containerPort: 7001, protocol: 'TCP', hostPort: 0 },
+    ]);
+    expect(parsePublish('8080:80')).toEqual([{ key: '80/tcp', binding: { HostIp: '', HostPort: '8080' } }]);
+    expect(err(() => parsePublish('8000-8001:80-82'))).toBe('invalid ranges specified for container and host Ports: 80-82 and 8000-8001');
+    expect(err(() => parsePublish('8000-8002:80'))).toMatch(/^invalid port range in 8000-8002:80: a host port range for one container port is not supported by Berth/);
+    expect(err(() => parsePublish('82-80'))).toBe('invalid containerPort: 82-80');
+    expect(err(() => parsePublish('1-5000'))).toBe('invalid port range in 1-5000: 5000 ports, Berth publishes at most 1000 per range');
+    expect(err(() => plan('busybox', [], { expose: ['70-x'] }))).toBe('invalid range format for --expose specification: "70-x"');
+  });
+
   it('maps --network NAME, --network-alias, --ip and container:NAME onto spec.network(s), naming the Docker networks to resolve', () => {
     const p = plan('busybox', [], { network: 'proj_front', networkAliases: ['api', 'Not_A_Label'], ip: '10.251.7.9' });
     const spec = p.container.spec as { network: string; networks: unknown };
