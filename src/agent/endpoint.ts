@@ -202,6 +202,10 @@ export class AgentEndpoint {
     const since = sinceSeconds ? new Date(Date.now() - Number(sinceSeconds) * 1000).toISOString() : sinceTime ?? undefined;
     if (tail !== null && !/^\d+$/.test(tail)) return send(res, 400, { message: 'tailLines: must be a non-negative integer' });
     if (sinceSeconds !== null && !/^\d+$/.test(sinceSeconds)) return send(res, 400, { message: 'sinceSeconds: must be a non-negative integer' });
+    // format=cri: each line as the CRI log format has it, "<time> <stdout|stderr> F <text>", so that a reader
+    // (the Docker API, berth logs) keeps the two streams apart in their order
+    const format = q.get('format') ?? 'text';
+    if (format !== 'text' && format !== 'cri') return send(res, 400, { message: `format: must be text or cri, not "${format}"` });
     const abort = new AbortController();
     res.on('close', () => abort.abort());
     // Resolve the container before answering 200, so a missing one is a 404.
@@ -209,7 +213,8 @@ export class AgentEndpoint {
     const lines = this.o.runtime.tasks.logs(ref, { follow, ...(tail !== null ? { tail: Number(tail) } : {}), ...(since ? { since } : {}) }, abort.signal);
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-cache' });
     res.flushHeaders();
-    const write = (l: { time: string; line: string }) => res.write(timestamps ? `${l.time} ${l.line}\n` : `${l.line}\n`);
+    const write = (l: { time: string; stream: string; line: string }) =>
+      res.write(format === 'cri' ? `${l.time} ${l.stream} F ${l.line}\n` : timestamps ? `${l.time} ${l.line}\n` : `${l.line}\n`);
     for await (const l of lines) {
       if (abort.signal.aborted) break;
       write(l);

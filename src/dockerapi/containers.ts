@@ -5,10 +5,12 @@
  * pause, unpause, wait, attach, resize, logs, top, stats, changes, export, archive, rename, prune,
  * delete, and exec create.
  */
+import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { attachQueryString } from '../api/exec-query.js';
 import type { KObject } from '../client/api-client.js';
+import { criLogRecords } from '../client/cri-log.js';
 import { parseCreateBody } from '../client/docker/create-body.js';
 import { isRunning, untilProcessEnded } from '../client/docker/engine.js';
 import { filterContainers, parseFiltersJson } from '../client/docker/filters.js';
@@ -202,7 +204,11 @@ export const attachContainer: HijackHandler = async (ctx, _req, io, [ref], q) =>
   }
 };
 
-/** GET /containers/ID/logs: the log subresource, each line a stdout frame (the log keeps no stream apart) unless the container has a tty. */
+/**
+ * GET /containers/ID/logs: the log subresource in the CRI format (`format=cri`), each line framed on its own
+ * stream (1 stdout, 2 stderr) as dockerd's multiplexed stream has it, or raw when the container has a tty.
+ * --tail counts the lines of both streams, then the ones asked for are kept, as dockerd does.
+ */
 export const containerLogs: Handler = async (ctx, req, res, [ref], q) => {
   const c = await ctx.engine.findContainer(ref!);
   const stdout = boolParam(q, 'stdout');
@@ -211,9 +217,10 @@ export const containerLogs: Handler = async (ctx, req, res, [ref], q) => {
   const tail = q.get('tail');
   if (tail !== null && tail !== 'all' && tail !== '' && !/^\d+$/.test(tail)) throw new HttpError(400, `invalid value for tail: "${tail}"`);
   const since = intParam(q, 'since');
+  const timestamps = boolParam(q, 'timestamps');
   const up = await rawRequest(ctx.conn, 'GET', sub(ctx, c, 'log'), {
+    format: 'cri',
     follow: boolParam(q, 'follow') ? true : undefined,
-    timestamps: boolParam(q, 'timestamps') ? true : undefined,
     tailLines: tail && tail !== 'all' ? tail : undefined,
     sinceTime: since && since > 0 ? new Date(since * 1000).toISOString() : undefined,
   });
@@ -225,19 +232,11 @@ export const containerLogs: Handler = async (ctx, req, res, [ref], q) => {
     clientGone = true;
     up.destroy();
   });
-  let pending = '';
-  for await (const chunk of up) {
-    pending += (chunk as Buffer).toString('utf8');
-    const nl = pending.lastIndexOf('\n');
-    if (nl < 0) continue;
-    const lines = Buffer.from(pending.slice(0, nl + 1));
-    pending = pending.slice(nl + 1);
-    if (tty) res.write(lines);
-    else res.write(Buffer.concat([frameHeader(1, lines.length), lines]));
-  }
-  if (pending) {
-    const rest = Buffer.from(pending);
-    res.write(tty ? rest : Buffer.concat([frameHeader(1, rest.length), rest]));
+  for await (const r of criLogRecords(up)) {
+    // a tty has one stream (conmon logs it as stdout)
+    if (!tty && !(r.stream === 'stderr' ? stderr : stdout)) continue;
+    const line = Buffer.from(`${timestamps && r.time ? `${r.time} ` : ''}${r.text}\n`);
+    if (!res.write(tty ? line : Buffer.concat([frameHeader(r.stream === 'stderr' ? 2 : 1, line.length), line])) && !clientGone) await Promise.race([once(res, 'drain'), once(res, 'close')]);
   }
   if (boolParam(q, 'follow') && !clientGone) await untilProcessEnded(ctx.engine.containers, c);
   res.end();

@@ -12,7 +12,7 @@ import { parse } from 'yaml';
 import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { berthArgv } from '../helpers/berth-bin.js';
-import { freePort } from '../helpers/free-port.js';
+import { freePort, freePortRange } from '../helpers/free-port.js';
 import { cleanUpE2eServer } from '../helpers/e2e-cleanup.js';
 import { BUSYBOX_TAR, e2eSkipReason } from '../helpers/e2e-skip.js';
 import { run } from '../helpers/run.js';
@@ -123,6 +123,12 @@ describe.skipIf(!!skip)('berth run and the Docker verbs', () => {
     expect(obj.metadata.labels).toMatchObject({ 'berth.dev/created-by': 'cli', app: 'web' });
     expect((await berth(['ps', '--filter', 'label=app=web', '--format', '{{.Names}} {{.Image}}'])).stdout).toBe('web busybox\n');
     expect((await berth(['logs', 'web'])).stdout).toBe('hello\n');
+    // the container's stderr goes to berth logs' stderr, as docker logs does
+    const both = await berth(['run', '--name', 'two-streams', 'busybox', 'sh', '-c', 'echo to-out; echo to-err >&2']);
+    expect(both.code, both.stderr).toBe(0);
+    const split = await berth(['logs', 'two-streams']);
+    expect([split.stdout, split.stderr]).toEqual(['to-out\n', 'to-err\n']);
+    expect((await berth(['rm', 'two-streams'])).code).toBe(0);
     // docker exec's way: flags stop at the container, no `--` needed
     expect((await berth(['exec', '-e', 'X=1', 'web', 'sh', '-c', 'echo $GREETING-$X'])).stdout).toBe('hello-1\n');
     expect((await berth(['pause', 'web'])).code).toBe(0);
@@ -310,7 +316,17 @@ describe.skipIf(!!skip)('berth run and the Docker verbs', () => {
     const allLine = (await berth(['port', 'web3'])).stdout;
     expect(allLine).toMatch(/^80\/tcp -> 0\.0\.0\.0:\d+\n$/);
     await expect.poll(() => fetchText(`http://127.0.0.1:${allLine.trim().split(':')[1]}/`), { timeout: 30_000, interval: 200 }).toBe(`${page}\n`);
-    expect((await berth(['rm', '-f', 'web', 'web2', 'web3'])).code).toBe(0);
+
+    // a range: host ports first..first+1 to container ports 80..81, one port each
+    const first = await freePortRange(2);
+    const two = ['sh', '-c', `mkdir -p /www && echo "${page}" > /www/index.html && httpd -p 81 -h /www && exec httpd -f -p 80 -h /www`];
+    const ranged = await berth(['run', '-d', '--name', 'web4', '-p', `${first}-${first + 1}:80-81`, 'busybox', ...two]);
+    expect(ranged.code, ranged.stderr).toBe(0);
+    expect((await berth(['port', 'web4'])).stdout).toBe(`80/tcp -> 0.0.0.0:${first}\n81/tcp -> 0.0.0.0:${first + 1}\n`);
+    for (const p of [first, first + 1]) await expect.poll(() => fetchText(`http://127.0.0.1:${p}/`), { timeout: 30_000, interval: 200 }).toBe(`${page}\n`);
+    const badRange = await berth(['run', '-d', '--name', 'web5', '-p', `${first}-${first + 1}:80`, 'busybox', ...two]);
+    expect([badRange.code, badRange.stderr]).toEqual([125, expect.stringContaining('a host port range for one container port is not supported by Berth')]);
+    expect((await berth(['rm', '-f', 'web', 'web2', 'web3', 'web4'])).code).toBe(0);
     expect((await berth(['rmi', 'exposed:1'])).code).toBe(0);
     expect(await names()).toEqual([]);
   }, 180_000);

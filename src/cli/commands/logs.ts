@@ -1,6 +1,8 @@
 /** `berth logs [-f] [--tail N] NAME`: a container's output, through the API's log subresource. */
+import { once } from 'node:events';
 import { ApiClient } from '../../client/api-client.js';
 import { untilProcessEnded } from '../../client/docker/engine.js';
+import { criLogRecords } from '../../client/cri-log.js';
 import { ContainerType } from '../../client/kinds.js';
 import { pooledFrom } from '../../client/kubeconfig.js';
 import { containerSubresourcePath, requestSubresource } from '../../client/subresource.js';
@@ -40,10 +42,11 @@ export async function logsCommand(argv: string[]): Promise<void> {
   const pooled = pooledFrom(client.kc);
   const containers = new ApiClient(pooled).resource(ContainerType);
   const before = v.follow ? await containers.getIfExists(namespace, name) : undefined;
+  // the CRI format keeps stdout and stderr apart: the container's stderr goes to ours, as docker logs does
   const res = await requestSubresource(client.kc, 'GET', containerSubresourcePath(namespace, name, 'log'), {
+    format: 'cri',
     follow: v.follow ? true : undefined,
     tailLines: v.tail,
-    timestamps: v.timestamps ? true : undefined,
     sinceSeconds: v.since !== undefined ? sinceSeconds(v.since) : undefined,
   });
   let interrupted = false;
@@ -53,7 +56,11 @@ export async function logsCommand(argv: string[]): Promise<void> {
   };
   process.once('SIGINT', stop);
   try {
-    for await (const chunk of res) process.stdout.write(chunk as Buffer);
+    for await (const r of criLogRecords(res)) {
+      const line = `${v.timestamps && r.time ? `${r.time} ` : ''}${r.text}\n`;
+      const out = r.stream === 'stderr' ? process.stderr : process.stdout;
+      if (!out.write(line)) await once(out, 'drain');
+    }
   } finally {
     process.off('SIGINT', stop);
   }

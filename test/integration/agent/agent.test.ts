@@ -94,6 +94,11 @@ describe.skipIf(!!skip)('agent', () => {
       .toBe('early bird\n');
     const ts = await (await t.api('/apis/berth.dev/v1alpha1/namespaces/default/containers/early/log?timestamps=true&tailLines=1')).text();
     expect(ts).toMatch(/^\d{4}-\d\d-\d\dT\S+ early bird\n$/);
+    // format=cri: the CRI log format, each line with its stream
+    const cri = await (await t.api('/apis/berth.dev/v1alpha1/namespaces/default/containers/early/log?format=cri')).text();
+    expect(cri).toMatch(/^\d{4}-\d\d-\d\dT\S+ stdout F early bird\n$/);
+    const badFormat = await t.api('/apis/berth.dev/v1alpha1/namespaces/default/containers/early/log?format=json');
+    expect([badFormat.status, await badFormat.text()]).toEqual([400, expect.stringContaining('format: must be text or cri')]);
     // follow keeps the stream open and delivers what is already there
     const ac = new AbortController();
     const follow = await t.api('/apis/berth.dev/v1alpha1/namespaces/default/containers/early/log?follow=true', { signal: ac.signal });
