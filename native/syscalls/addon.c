@@ -23,7 +23,7 @@ void throw_errno(napi_env env, const char *what, int err) {
 
 NAPI_MODULE_INIT() {
   const struct { const char *name; napi_callback fn; } fns[] = {
-    { "mount", Mount }, { "umount", Umount }, { "spawnDetached", SpawnDetached }, { "reap", Reap }, { "openat2", OpenAt2 }, { "attachBridge", AttachBridge },
+    { "mount", Mount }, { "umount", Umount }, { "spawnDetached", SpawnDetached }, { "openat2", OpenAt2 }, { "attachBridge", AttachBridge },
     { "signalChild", SignalChild },
     { "spawnPiped", SpawnPiped }, { "reapStatus", ReapStatus },
   };

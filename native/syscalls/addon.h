@@ -12,7 +12,6 @@ void throw_errno(napi_env env, const char *what, int err);
 napi_value Mount(napi_env env, napi_callback_info info);
 napi_value Umount(napi_env env, napi_callback_info info);
 napi_value SpawnDetached(napi_env env, napi_callback_info info);
-napi_value Reap(napi_env env, napi_callback_info info);
 napi_value OpenAt2(napi_env env, napi_callback_info info);
 napi_value OpenAt2Constants(napi_env env);
 napi_value AttachBridge(napi_env env, napi_callback_info info);

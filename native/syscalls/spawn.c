@@ -1,6 +1,7 @@
-// posix_spawn(3) for processes that detach (conmon): glibc's posix_spawn uses CLONE_VM|CLONE_VFORK,
-// so the server's page tables are not copied; libuv's fork() of a 200+ MiB Node process blocks the
-// event loop for 15-20 ms per container. The caller reaps the child with reap().
+// posix_spawn(3) for the processes the runtime starts (conmon, which detaches, and short-lived commands such
+// as runc delete): glibc's posix_spawn uses CLONE_VM|CLONE_VFORK, so the server's page tables are not copied;
+// libuv's fork() of a 200+ MiB Node process blocks the event loop for 9-20 ms per child. The caller reaps
+// the child with reapStatus().
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -33,129 +34,33 @@ static void free_array(char **a) {
   free(a);
 }
 
-// spawnDetached(file, argv, envp, cwd) -> { pid, stderrFd, syncFd }: the child runs in a new session with
-// stdin/stdout on /dev/null, stderr on a pipe and fd 3 on a second pipe (conmon's sync pipe), default
-// signal dispositions and an empty signal mask. The returned fds are the read ends, non-blocking.
-napi_value SpawnDetached(napi_env env, napi_callback_info info) {
+enum spawn_mode { DETACHED, PIPED };
+
+// Both spawns: the child gets default signal dispositions and an empty signal mask; every fd of ours is
+// close-on-exec (dup2 clears the flag on the targets). DETACHED: a new session, stdin and stdout on
+// /dev/null, stderr and fd 3 (conmon's sync pipe) on pipes. PIPED: stdin, stdout and stderr on pipes.
+// Returns the pid and our ends of the pipes (non-blocking) under the names given.
+static napi_value spawn_child(napi_env env, napi_callback_info info, enum spawn_mode mode) {
+  const char *usage = mode == DETACHED ? "spawnDetached(file, argv, envp, cwd)" : "spawnPiped(file, argv, envp, cwd)";
   napi_value args[4];
-  if (!exact_args(env, info, args, 4, "spawnDetached(file, argv, envp, cwd)")) return NULL;
+  if (!exact_args(env, info, args, 4, usage)) return NULL;
   char *file = string_arg(env, args[0]);
   char **argv = string_array(env, args[1]);
   char **envp = string_array(env, args[2]);
   char *cwd = string_arg(env, args[3]);
   napi_value result = NULL;
-  int errp[2] = {-1, -1}, syncp[2] = {-1, -1};
-  posix_spawn_file_actions_t fa;
-  posix_spawnattr_t attr;
-  int have_fa = 0, have_attr = 0, err = 0;
-  const char *what = "spawn";
-  if (!file || !argv || !envp || !cwd) {
-    napi_throw_type_error(env, NULL, "spawnDetached: arguments must be (string, string[], string[], string)");
-    goto out;
-  }
-  if (pipe2(errp, O_CLOEXEC) != 0 || pipe2(syncp, O_CLOEXEC) != 0) {
-    err = errno;
-    what = "pipe2";
-    goto out;
-  }
-  have_fa = posix_spawn_file_actions_init(&fa) == 0;
-  have_attr = posix_spawnattr_init(&attr) == 0;
-  if (!have_fa || !have_attr) {
-    err = ENOMEM;
-    goto out;
-  }
-  sigset_t none, all;
-  sigemptyset(&none);
-  sigfillset(&all);
-  // dup2 clears FD_CLOEXEC on the target; every other fd of ours is close-on-exec
-  if ((err = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)) ||
-      (err = posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0)) ||
-      (err = posix_spawn_file_actions_adddup2(&fa, errp[1], 2)) ||
-      (err = posix_spawn_file_actions_adddup2(&fa, syncp[1], 3)) ||
-      (err = posix_spawn_file_actions_addchdir_np(&fa, cwd)) ||
-      (err = posix_spawnattr_setsigmask(&attr, &none)) ||
-      (err = posix_spawnattr_setsigdefault(&attr, &all)) ||
-      (err = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))) {
-    goto out;
-  }
-  pid_t pid;
-  if ((err = posix_spawnp(&pid, file, &fa, &attr, argv, envp)) != 0) {
-    what = file;
-    goto out;
-  }
-  close(errp[1]);
-  close(syncp[1]);
-  errp[1] = syncp[1] = -1;
-  fcntl(errp[0], F_SETFL, O_NONBLOCK);
-  fcntl(syncp[0], F_SETFL, O_NONBLOCK);
-  napi_value v;
-  napi_create_object(env, &result);
-  napi_create_int32(env, pid, &v);
-  napi_set_named_property(env, result, "pid", v);
-  napi_create_int32(env, errp[0], &v);
-  napi_set_named_property(env, result, "stderrFd", v);
-  napi_create_int32(env, syncp[0], &v);
-  napi_set_named_property(env, result, "syncFd", v);
-  errp[0] = syncp[0] = -1;
-out:
-  if (err != 0) throw_errno(env, what, err);
-  for (int i = 0; i < 2; i++) {
-    if (errp[i] >= 0) close(errp[i]);
-    if (syncp[i] >= 0) close(syncp[i]);
-  }
-  if (have_fa) posix_spawn_file_actions_destroy(&fa);
-  if (have_attr) posix_spawnattr_destroy(&attr);
-  free(file);
-  free(cwd);
-  free_array(argv);
-  free_array(envp);
-  return result;
-}
-
-// reap(pid) -> exit status (>= 0), 128+signal, or -1 while the child still runs. Never blocks.
-napi_value Reap(napi_env env, napi_callback_info info) {
-  napi_value arg;
-  int32_t pid = 0;
-  if (!exact_args(env, info, &arg, 1, "reap(pid)")) return NULL;
-  if (napi_get_value_int32(env, arg, &pid) != napi_ok) {
-    napi_throw_type_error(env, NULL, "reap(pid)");
-    return NULL;
-  }
-  int status = 0;
-  pid_t r = waitpid(pid, &status, WNOHANG);
-  int32_t code = -1;
-  if (r < 0) {
-    throw_errno(env, "waitpid", errno);
-    return NULL;
-  }
-  if (r == pid) code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  napi_value out;
-  napi_create_int32(env, code, &out);
-  return out;
-}
-
-// spawnPiped(file, argv, envp, cwd) -> { pid, stdinFd, stdoutFd, stderrFd }: a short-lived child (runc
-// delete, ip...) with its stdio on three pipes, started by posix_spawn for the reason given at the top.
-// The returned fds are ours (the write end of stdin, the read ends of stdout and stderr), non-blocking.
-// The child keeps the process group and session; reap it with reapStatus().
-napi_value SpawnPiped(napi_env env, napi_callback_info info) {
-  napi_value args[4];
-  if (!exact_args(env, info, args, 4, "spawnPiped(file, argv, envp, cwd)")) return NULL;
-  char *file = string_arg(env, args[0]);
-  char **argv = string_array(env, args[1]);
-  char **envp = string_array(env, args[2]);
-  char *cwd = string_arg(env, args[3]);
-  napi_value result = NULL;
+  // DETACHED: [0] stderr, [1] sync (fd 3); PIPED: [0] stdin, [1] stdout, [2] stderr
   int p[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}};
+  const int npipes = mode == DETACHED ? 2 : 3;
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
   int have_fa = 0, have_attr = 0, err = 0;
   const char *what = "spawn";
   if (!file || !argv || !envp || !cwd) {
-    napi_throw_type_error(env, NULL, "spawnPiped: arguments must be (string, string[], string[], string)");
+    napi_throw_type_error(env, NULL, "spawn: arguments must be (string, string[], string[], string)");
     goto out;
   }
-  for (int i = 0; i < 3; i++) {
+  for (int i = 0; i < npipes; i++) {
     if (pipe2(p[i], O_CLOEXEC) != 0) {
       err = errno;
       what = "pipe2";
@@ -171,13 +76,23 @@ napi_value SpawnPiped(napi_env env, napi_callback_info info) {
   sigset_t none, all;
   sigemptyset(&none);
   sigfillset(&all);
-  if ((err = posix_spawn_file_actions_adddup2(&fa, p[0][0], 0)) ||
-      (err = posix_spawn_file_actions_adddup2(&fa, p[1][1], 1)) ||
-      (err = posix_spawn_file_actions_adddup2(&fa, p[2][1], 2)) ||
-      (cwd[0] != '\0' && (err = posix_spawn_file_actions_addchdir_np(&fa, cwd))) ||
+  short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | (mode == DETACHED ? POSIX_SPAWN_SETSID : 0);
+  if (mode == DETACHED) {
+    if ((err = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)) ||
+        (err = posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0)) ||
+        (err = posix_spawn_file_actions_adddup2(&fa, p[0][1], 2)) ||
+        (err = posix_spawn_file_actions_adddup2(&fa, p[1][1], 3))) {
+      goto out;
+    }
+  } else if ((err = posix_spawn_file_actions_adddup2(&fa, p[0][0], 0)) ||
+             (err = posix_spawn_file_actions_adddup2(&fa, p[1][1], 1)) ||
+             (err = posix_spawn_file_actions_adddup2(&fa, p[2][1], 2))) {
+    goto out;
+  }
+  if ((cwd[0] != '\0' && (err = posix_spawn_file_actions_addchdir_np(&fa, cwd))) ||
       (err = posix_spawnattr_setsigmask(&attr, &none)) ||
       (err = posix_spawnattr_setsigdefault(&attr, &all)) ||
-      (err = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))) {
+      (err = posix_spawnattr_setflags(&attr, flags))) {
     goto out;
   }
   pid_t pid;
@@ -185,22 +100,24 @@ napi_value SpawnPiped(napi_env env, napi_callback_info info) {
     what = file;
     goto out;
   }
-  int mine[3] = {p[0][1], p[1][0], p[2][0]};
-  close(p[0][0]);
-  close(p[1][1]);
-  close(p[2][1]);
-  for (int i = 0; i < 3; i++) {
-    fcntl(mine[i], F_SETFL, O_NONBLOCK);
+  // ours: the read ends, and for PIPED stdin the write end; the child's ends close here
+  int mine[3];
+  for (int i = 0; i < npipes; i++) {
+    int ours = mode == PIPED && i == 0 ? 1 : 0;
+    mine[i] = p[i][ours];
+    close(p[i][1 - ours]);
     p[i][0] = p[i][1] = -1;
+    fcntl(mine[i], F_SETFL, O_NONBLOCK);
   }
+  const char *detached_names[2] = {"stderrFd", "syncFd"};
+  const char *piped_names[3] = {"stdinFd", "stdoutFd", "stderrFd"};
   napi_value v;
   napi_create_object(env, &result);
   napi_create_int32(env, pid, &v);
   napi_set_named_property(env, result, "pid", v);
-  const char *names[3] = {"stdinFd", "stdoutFd", "stderrFd"};
-  for (int i = 0; i < 3; i++) {
+  for (int i = 0; i < npipes; i++) {
     napi_create_int32(env, mine[i], &v);
-    napi_set_named_property(env, result, names[i], v);
+    napi_set_named_property(env, result, mode == DETACHED ? detached_names[i] : piped_names[i], v);
   }
 out:
   if (err != 0) throw_errno(env, what, err);
@@ -215,6 +132,17 @@ out:
   free_array(argv);
   free_array(envp);
   return result;
+}
+
+// spawnDetached(file, argv, envp, cwd) -> { pid, stderrFd, syncFd }: conmon, in a session of its own.
+napi_value SpawnDetached(napi_env env, napi_callback_info info) {
+  return spawn_child(env, info, DETACHED);
+}
+
+// spawnPiped(file, argv, envp, cwd) -> { pid, stdinFd, stdoutFd, stderrFd }: a short-lived command (runc
+// delete, ip...) that keeps the process group and session; an empty cwd keeps ours.
+napi_value SpawnPiped(napi_env env, napi_callback_info info) {
+  return spawn_child(env, info, PIPED);
 }
 
 // reapStatus(pid) -> null while the child runs, else { code, signal }: the exit code (or null) and the

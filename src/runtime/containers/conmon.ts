@@ -108,7 +108,7 @@ function spawnConmon(args: string[], cwd: string): Launched {
     const { pid } = r;
     const exited = new Promise<void>((resolve) => {
       const poll = (): void => {
-        if (sys.reap(pid) >= 0) resolve();
+        if (sys.reapStatus(pid) !== null) resolve();
         else setTimeout(poll, 5).unref();
       };
       poll();

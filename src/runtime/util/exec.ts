@@ -25,7 +25,7 @@ export interface CommandOptions {
  */
 export function runCommand(cmd: string, args: readonly string[], opts: CommandOptions = {}): Promise<CommandResult> {
   const sys = syscalls();
-  if (sys?.spawnPiped && sys.reapStatus) return runSpawned(sys as Required<Pick<SyscallsAddon, 'spawnPiped' | 'reapStatus'>>, cmd, args, opts);
+  if (sys) return runSpawned(sys, cmd, args, opts);
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env ?? process.env, cwd: opts.cwd });
     const out: Buffer[] = [];
@@ -44,7 +44,7 @@ export function runCommand(cmd: string, args: readonly string[], opts: CommandOp
 const signalNames = new Map(Object.entries(constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]));
 
 /** runCommand through the addon: as child_process does, done once the child has exited and its output ended. */
-function runSpawned(sys: Required<Pick<SyscallsAddon, 'spawnPiped' | 'reapStatus'>>, cmd: string, args: readonly string[], opts: CommandOptions): Promise<CommandResult> {
+function runSpawned(sys: SyscallsAddon, cmd: string, args: readonly string[], opts: CommandOptions): Promise<CommandResult> {
   let child: { pid: number; stdinFd: number; stdoutFd: number; stderrFd: number };
   try {
     const env = Object.entries(opts.env ?? process.env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));

@@ -7,11 +7,10 @@ export interface SyscallsAddon {
   /** umount2(2); absent from an addon built before it was added. */
   umount?(target: string, flags: number): void;
   spawnDetached(file: string, argv: string[], envp: string[], cwd: string): { pid: number; stderrFd: number; syncFd: number };
-  reap(pid: number): number;
-  /** A child with its stdio on pipes (stdin's write end, stdout's and stderr's read ends); older builds lack it. */
-  spawnPiped?(file: string, argv: string[], envp: string[], cwd: string): { pid: number; stdinFd: number; stdoutFd: number; stderrFd: number };
-  /** waitpid(WNOHANG): null while the child runs, else its exit code or the signal that ended it. */
-  reapStatus?(pid: number): { code: number | null; signal: number | null } | null;
+  /** A child with its stdio on pipes (stdin's write end, stdout's and stderr's read ends). */
+  spawnPiped(file: string, argv: string[], envp: string[], cwd: string): { pid: number; stdinFd: number; stdoutFd: number; stderrFd: number };
+  /** waitpid(WNOHANG) of a child either spawn made: null while it runs, else its exit code or the signal that ended it. */
+  reapStatus(pid: number): { code: number | null; signal: number | null } | null;
   /** Connects to a SOCK_SEQPACKET unix socket; answers the fd of a stream socket bridged to it (attach.c). Older builds lack it. */
   attachBridge?(path: string): number;
   /** openat2(2); absent from an addon built before it was added (scripts/setup rebuilds it). */

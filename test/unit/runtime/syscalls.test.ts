@@ -17,8 +17,8 @@ const read = (fd: number): Promise<string> =>
 
 async function reaped(pid: number): Promise<number> {
   for (;;) {
-    const code = syscalls()!.reap(pid);
-    if (code >= 0) return code;
+    const st = syscalls()!.reapStatus(pid);
+    if (st) return st.code ?? 128 + (st.signal ?? 0);
     await new Promise((r) => setTimeout(r, 5));
   }
 }
@@ -51,19 +51,19 @@ describe('berth-syscalls addon (native/syscalls)', () => {
   it('spawnPiped + reapStatus: stdin, stdout and stderr on pipes, the exit code or the signal, nothing left open', async () => {
     const sys = syscalls()!;
     const before = new Set(readdirSync('/proc/self/fd'));
-    const r = sys.spawnPiped!('sh', ['sh', '-c', 'read line; echo "got $line"; echo oops >&2; exit 4'], ['PATH=/usr/bin:/bin'], '');
+    const r = sys.spawnPiped('sh', ['sh', '-c', 'read line; echo "got $line"; echo oops >&2; exit 4'], ['PATH=/usr/bin:/bin'], '');
     const stdin = new Socket({ fd: r.stdinFd, readable: false, writable: true });
     stdin.end('hello\n');
     const [out, err] = await Promise.all([read(r.stdoutFd), read(r.stderrFd)]);
-    let st = sys.reapStatus!(r.pid);
+    let st = sys.reapStatus(r.pid);
     for (let i = 0; st === null && i < 400; i++) {
       await new Promise((res) => setTimeout(res, 5));
-      st = sys.reapStatus!(r.pid);
+      st = sys.reapStatus(r.pid);
     }
     expect({ out, err, st }).toEqual({ out: 'got hello\n', err: 'oops\n', st: { code: 4, signal: null } });
     await new Promise((res) => setTimeout(res, 20)); // the sockets' fds close asynchronously
     expect([...new Set(readdirSync('/proc/self/fd'))].filter((f) => !before.has(f))).toEqual([]);
-    expect(() => sys.spawnPiped!('/no/such/program', ['x'], [], '')).toThrow(expect.objectContaining({ errno: 2 }));
+    expect(() => sys.spawnPiped('/no/such/program', ['x'], [], '')).toThrow(expect.objectContaining({ errno: 2 }));
   });
 
   it('runCommand (through spawnPiped): output, exit code, signal, input, cwd, env, large output, ENOENT', async () => {
