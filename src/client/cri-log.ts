@@ -1,8 +1,10 @@
 /**
  * Reads a Container's log subresource asked with `format=cri`: one line per record as the CRI container
  * log format writes it, `<RFC3339Nano time> <stdout|stderr> <F|P> <text>`, so that stdout and stderr stay
- * apart and in order (what `docker logs` and the Docker API's multiplexed stream need).
+ * apart and in order (what `docker logs` and the Docker API's multiplexed stream need). The server joins
+ * partial lines, so every record here is whole.
  */
+import { parseCriLogLine } from '../util/cri-log.js';
 
 export interface LogRecord {
   time: string;
@@ -14,12 +16,8 @@ export interface LogRecord {
 const MAX_LINE = 1 << 20;
 
 function parse(raw: string): LogRecord | undefined {
-  const a = raw.indexOf(' ');
-  const b = raw.indexOf(' ', a + 1);
-  const c = raw.indexOf(' ', b + 1);
-  const stream = raw.slice(a + 1, b);
-  if (a < 0 || b < 0 || (stream !== 'stdout' && stream !== 'stderr')) return undefined;
-  return { time: raw.slice(0, a), stream, text: c < 0 ? '' : raw.slice(c + 1) };
+  const r = parseCriLogLine(raw);
+  return r && { time: r.time, stream: r.stream, text: r.text };
 }
 
 /** Records from a chunked body; a line that is not a record (none should be) is passed on as stdout. */

@@ -6,6 +6,7 @@
  */
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { isNodeError } from '../util/errors.js';
+import { parseCriLogLine } from '../../util/cri-log.js';
 
 export interface LogLine {
   time: string;
@@ -27,32 +28,14 @@ const CHUNK = 64 * 1024;
 /** A logical line (partial records joined) longer than this is emitted in pieces. */
 export const MAX_LINE = 1 << 20;
 
-interface Raw {
-  time: string;
-  stream: 'stdout' | 'stderr';
-  partial: boolean;
-  body: string;
-}
-
-function parseRaw(raw: string): Raw | undefined {
-  const a = raw.indexOf(' ');
-  const b = raw.indexOf(' ', a + 1);
-  const c = raw.indexOf(' ', b + 1);
-  if (a < 0 || b < 0) return undefined;
-  const stream = raw.slice(a + 1, b);
-  if (stream !== 'stdout' && stream !== 'stderr') return undefined;
-  const tag = c < 0 ? raw.slice(b + 1) : raw.slice(b + 1, c);
-  return { time: raw.slice(0, a), stream, partial: tag.startsWith('P'), body: c < 0 ? '' : raw.slice(c + 1) };
-}
-
 /** Parses conmon's k8s-file format: `<RFC3339Nano> <stream> <P|F> <text>`; partial (P) lines are joined. */
 export function parseK8sLog(text: string, pending: Map<string, string> = new Map()): LogLine[] {
   const out: LogLine[] = [];
   for (const raw of text.split('\n')) {
     if (!raw) continue;
-    const r = parseRaw(raw);
+    const r = parseCriLogLine(raw);
     if (!r) continue;
-    const joined = (pending.get(r.stream) ?? '') + r.body;
+    const joined = (pending.get(r.stream) ?? '') + r.text;
     if (r.partial && joined.length < MAX_LINE) {
       pending.set(r.stream, joined);
       continue;
@@ -132,7 +115,7 @@ export async function tailStart(files: readonly string[], n: number, o: LogOptio
           if (i < 0 && start > 0) break;
           const lineStart = i + 1;
           if (lineEnd > lineStart) {
-            const r = parseRaw(data.toString('utf8', lineStart, lineEnd).replace(/\n$/, ''));
+            const r = parseCriLogLine(data.toString('utf8', lineStart, lineEnd).replace(/\n$/, ''));
             if (r && !found && !r.partial && wanted({ stream: r.stream, time: r.time }, { ...o, since: undefined })) count++;
             if (count >= n && !found) found = true;
             else if (found && r && !r.partial) return [fi, start + lineEnd];
