@@ -214,15 +214,20 @@ export const containerLogs: Handler = async (ctx, req, res, [ref], q) => {
   const stdout = boolParam(q, 'stdout');
   const stderr = boolParam(q, 'stderr');
   if (!stdout && !stderr) throw new HttpError(400, 'Bad parameters: you must choose at least one stream');
+  // tail: a count, or all (also a negative count, as dockerd takes it: Testcontainers sends -1)
   const tail = q.get('tail');
-  if (tail !== null && tail !== 'all' && tail !== '' && !/^\d+$/.test(tail)) throw new HttpError(400, `invalid value for tail: "${tail}"`);
-  const since = intParam(q, 'since');
+  if (tail !== null && tail !== 'all' && tail !== '' && !/^-?\d+$/.test(tail)) throw new HttpError(400, `invalid value for tail: "${tail}"`);
+  const tailLines = tail !== null && /^\d+$/.test(tail) ? tail : undefined;
+  // since: UNIX seconds, with a fraction (dockerd's "seconds.nanoseconds"; Testcontainers sends milliseconds' worth)
+  const sinceText = q.get('since');
+  if (sinceText !== null && sinceText !== '' && !/^\d+(\.\d+)?$/.test(sinceText)) throw new HttpError(400, `invalid value for since: "${sinceText}" is not a UNIX time in seconds`);
+  const since = sinceText ? Number(sinceText) : 0;
   const timestamps = boolParam(q, 'timestamps');
   const up = await rawRequest(ctx.conn, 'GET', sub(ctx, c, 'log'), {
     format: 'cri',
     follow: boolParam(q, 'follow') ? true : undefined,
-    tailLines: tail && tail !== 'all' ? tail : undefined,
-    sinceTime: since && since > 0 ? new Date(since * 1000).toISOString() : undefined,
+    tailLines,
+    sinceTime: since > 0 ? new Date(since * 1000).toISOString() : undefined,
   });
   const tty = (c.spec as { tty?: boolean } | undefined)?.tty === true;
   res.writeHead(200, { 'content-type': tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream' });

@@ -43,8 +43,9 @@ export function parsePortKey(key: string): { port: number; protocol: 'TCP' | 'UD
   return { port, protocol: proto === 'udp' ? 'UDP' : 'TCP' };
 }
 
+/** A binding's HostPort: empty or "0" (what Testcontainers sends) is a port the node picks, as dockerd takes it. */
 function parseHostPort(s: string | undefined, key: string): number | undefined {
-  if (s === undefined || s === '') return undefined;
+  if (s === undefined || s === '' || s === '0') return undefined;
   if (!/^\d{1,5}$/.test(s) || Number(s) < 1 || Number(s) > 65535) {
     throw new DockerError(`invalid port specification: "${s}"${/^\d+-\d+$/.test(s) ? ' (a host port range for one container port is not supported by Berth: give one host port)' : ''} for ${key}`);
   }

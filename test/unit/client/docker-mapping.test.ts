@@ -163,6 +163,12 @@ describe('docker run flags → Container', () => {
     expect(err(() => parsePublish('82-80'))).toBe('invalid containerPort: 82-80');
     expect(err(() => parsePublish('1-5000'))).toBe('invalid port range in 1-5000: 5000 ports, Berth publishes at most 1000 per range');
     expect(err(() => plan('busybox', [], { expose: ['70-x'] }))).toBe('invalid range format for --expose specification: "70-x"');
+    // the API's HostPort "0" (Testcontainers') and "" are a port the node picks; a key without a protocol is TCP
+    const api = planContainer(parseCreateBody({ Image: 'busybox', ExposedPorts: { '8080': {} }, HostConfig: { PortBindings: { '8080': [{ HostPort: '0' }], '53/udp': [{ HostPort: '' }] } } }), { dockerName: 'tc', createdBy: 'docker-api' });
+    expect((api.container.spec as { ports: unknown }).ports).toEqual([
+      { containerPort: 8080, protocol: 'TCP', hostPort: 0 },
+      { containerPort: 53, protocol: 'UDP', hostPort: 0 },
+    ]);
   });
 
   it('maps --network NAME, --network-alias, --ip and container:NAME onto spec.network(s), naming the Docker networks to resolve', () => {
