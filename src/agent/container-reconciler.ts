@@ -174,6 +174,9 @@ export class ContainerReconciler {
       justCreated = true;
     }
 
+    // networks after the first joined or left in place (docker network connect/disconnect)
+    if (!justCreated && rec.options.network === 'bridge') rec = await this.updateNetworks(obj, key, rec, restartCount, prev);
+
     const rt = this.d.runtime.tasks;
     let s = justCreated ? createdState() : await rt.state(rec.id);
     // measured alongside start, stop or pause rather than after them: the status is not held back by a tree walk
@@ -248,6 +251,27 @@ export class ContainerReconciler {
     Object.assign(status, await sizes, await this.networkStatus(rec, s));
     await this.setStatus(obj, key, status);
     return requeueAfterMs !== undefined ? { requeueAfterMs } : undefined;
+  }
+
+  /** Makes the runtime container's networks after the first what the spec says; a failure is the status' NetworkError. */
+  private async updateNetworks(obj: KObject, key: string, rec: ContainerRecord, restartCount: number, prev: ContainerStatus): Promise<ContainerRecord> {
+    const spec = obj.spec as unknown as ContainerSpec;
+    try {
+      const want = (await this.d.networks.createOptions(obj)).networks ?? [];
+      const have = rec.options.networks;
+      if (jsonEqual(want.map((n) => [n.name, n.aliases, n.ipv4Address ?? null]), have.map((n) => [n.name, n.aliases, n.ipv4Address ?? null]))) return rec;
+      return await this.d.runtime.containers.updateNetworks(rec.id, want);
+    } catch (e) {
+      const message = specField(spec, (e as Error).message);
+      await this.setStatus(obj, key, {
+        ...this.base(obj, rec, restartCount),
+        phase: prev.phase ?? 'Failed',
+        reason: 'NetworkError',
+        message,
+        conditions: [condition(prev.conditions, { type: 'Ready', status: 'False', reason: 'NetworkError' })],
+      });
+      throw new RetryLater(message);
+    }
   }
 
   /** status.ip, status.networks and status.ports while the container is attached. */

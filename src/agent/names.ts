@@ -46,8 +46,14 @@ export function canonicalJson(v: unknown): string {
 /** Fields of a Container spec that the agent changes in place; every other field needs a new runtime container. */
 const IN_PLACE = new Set(['state', 'restartPolicy', 'nodeName', 'nodeSelector', 'stopGracePeriodSeconds']);
 
+/**
+ * Of spec.networks only the first counts (the container's eth0, with its published ports): the others are
+ * joined and left in place (docker network connect/disconnect). A spec with one network or none hashes as
+ * it did before that.
+ */
 export function specHash(spec: Record<string, unknown>): string {
   const fixed: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(spec)) if (!IN_PLACE.has(k)) fixed[k] = v;
+  if (Array.isArray(fixed.networks) && fixed.networks.length > 1) fixed.networks = fixed.networks.slice(0, 1);
   return createHash('sha256').update(canonicalJson(fixed)).digest('hex').slice(0, 16);
 }

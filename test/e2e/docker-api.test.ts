@@ -325,6 +325,28 @@ describe.skipIf(!!skip)('the Docker Engine API on a Berth socket', () => {
     expect(members.stdout).toBe(`netweb ${ip.split(' ')[0]}/24\n`);
     expect((await berth(['network', 'ls'])).stdout).toMatch(/^NETWORK ID\s+NAME\s+DRIVER\s+SCOPE\n[\s\S]*\bapi_net\s+bridge\s+local\n/);
 
+    // network connect/disconnect of the running container: in place (same process), reached on the new
+    // network by name and alias, gone from it after the disconnect; its first network is not left
+    expect((await docker(['network', 'create', '--subnet', '10.251.199.0/24', 'api_back'])).code).toBe(0);
+    const pidBefore = (await docker(['inspect', '-f', '{{.State.Pid}}', 'netweb'])).stdout;
+    const joined = await docker(['network', 'connect', '--alias', 'back-www', 'api_back', 'netweb']);
+    expect(joined.code, joined.stderr).toBe(0);
+    expect((await docker(['inspect', '-f', '{{.State.Pid}}', 'netweb'])).stdout).toBe(pidBefore);
+    const backIp = (await docker(['inspect', '-f', '{{.NetworkSettings.Networks.api_back.IPAddress}}', 'netweb'])).stdout.trim();
+    expect(backIp).toMatch(/^10\.251\.199\.\d+$/);
+    expect((await docker(['exec', 'netweb', 'ip', '-o', '-4', 'addr', 'show', 'eth1'])).stdout).toContain(`inet ${backIp}/24`);
+    const viaBack = await docker(['run', '--rm', '--network', 'api_back', 'busybox', 'wget', '-qO-', 'http://back-www/']);
+    expect([viaBack.code, viaBack.stdout]).toEqual([0, 'net-page\n']);
+    const left = await docker(['network', 'disconnect', 'api_back', 'netweb']);
+    expect(left.code, left.stderr).toBe(0);
+    expect((await docker(['inspect', '-f', '{{.State.Pid}} {{len .NetworkSettings.Networks}}', 'netweb'])).stdout).toBe(`${pidBefore.trim()} 1\n`);
+    expect((await docker(['exec', 'netweb', 'ip', '-o', 'link'])).stdout).not.toContain('eth1');
+    const gone = await docker(['run', '--rm', '--network', 'api_back', 'busybox', 'nslookup', 'back-www']);
+    expect(gone.code).not.toBe(0);
+    const first = await docker(['network', 'disconnect', 'api_net', 'netweb']);
+    expect([first.code, first.stderr]).toEqual([1, expect.stringContaining('is its first network (eth0, with its published ports), which needs a new container; stop it first')]);
+    expect((await docker(['network', 'rm', 'api_back'])).code).toBe(0);
+
     const inUse = await docker(['network', 'rm', 'api_net']);
     expect(inUse.code).toBe(1);
     expect(inUse.stderr).toContain(`error while removing network: network api_net id ${id} has active endpoints`);

@@ -23,6 +23,7 @@ type NetSpec = { subnet?: string; gateway?: string; ipRange?: string; bridgeName
 type NetStatus = { subnet?: string; gateway?: string; bridge?: string; conditions?: { type: string; status: string; reason?: string; message?: string }[] };
 type CtrSpec = { network?: string; networks?: { name: string; aliases?: string[]; ipv4Address?: string }[] };
 type CtrStatus = { phase?: string; networks?: { name: string; ipAddress?: string; prefixLength?: number; macAddress?: string }[] };
+const isLive = (c: KObject): boolean => ['Running', 'Paused'].includes(((c.status ?? {}) as CtrStatus).phase ?? '');
 
 /** The Network object names a container joins ("bridge" for the default network; none for host, none, container:). */
 export function networksOf(c: KObject): string[] {
@@ -254,8 +255,10 @@ export class DockerNetworks {
   }
 
   /**
-   * docker network connect/disconnect: spec.networks of a container that is not running (the node
-   * recreates a container whose networks change, so a running one is refused rather than restarted).
+   * docker network connect/disconnect: spec.networks. A running container joins or leaves a network after
+   * its first in place (the node adds or removes the interface, eth1...) and the call returns once the
+   * node reports it; its first network (eth0, with the published ports) changes only with a new container,
+   * so that, and joining a user network from the default one, is refused while it runs.
    */
   async connect(net: KObject | (typeof BUILTIN_NETWORKS)[number], container: KObject, o: { aliases?: string[]; ipv4Address?: string } = {}): Promise<void> {
     if (typeof net === 'string') throw new DockerError(`container cannot be connected to the ${net} network by Berth: choose it at create (--network ${net})`);
@@ -263,11 +266,11 @@ export class DockerNetworks {
     const mode = spec.network ?? 'bridge';
     if (mode !== 'bridge') throw new DockerError(`container sharing network namespace with another container or host cannot be connected to any other network (network mode ${mode})`);
     if (spec.networks?.some((n) => n.name === net.metadata.name)) throw conflict(`endpoint with name ${dockerNameOf(container)} already exists in network ${dockerNameOf(net)}`);
-    this.refuseRunning(container, 'connect');
+    if (!spec.networks?.length) this.refuseRunning(container, 'connect', 'on the default network, it would leave it for its first user network (Berth joins one or the other)');
     const aliases = [...new Set((o.aliases ?? []).map((a) => a.toLowerCase()).filter((a) => /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(a) && a.length <= 63))];
     // a container on the default network leaves it for its first user network (Berth joins one or the other)
     const networks = [...(spec.networks ?? []), { name: net.metadata.name, ...(aliases.length ? { aliases } : {}), ...(o.ipv4Address ? { ipv4Address: o.ipv4Address } : {}) }];
-    await this.engine.containers.patch(this.ns, container.metadata.name, { spec: { networks } }, { type: 'merge' });
+    await this.changeNetworks(container, networks, net.metadata.name, true);
   }
 
   async disconnect(net: KObject | (typeof BUILTIN_NETWORKS)[number], container: KObject): Promise<void> {
@@ -275,15 +278,34 @@ export class DockerNetworks {
     const name = typeof net === 'string' ? net : net.metadata.name;
     if (!networksOf(container).includes(name)) throw new DockerError(`container ${dockerIdOf(container)} is not connected to network ${typeof net === 'string' ? net : dockerNameOf(net)}`, 403);
     if (typeof net === 'string') throw new DockerError(`container cannot be disconnected from the ${net} network by Berth`);
-    this.refuseRunning(container, 'disconnect');
+    if (spec.networks?.[0]?.name === name) this.refuseRunning(container, 'disconnect', `${dockerNameOf(net)} is its first network (eth0, with its published ports)`);
     const networks = (spec.networks ?? []).filter((n) => n.name !== name);
-    await this.engine.containers.patch(this.ns, container.metadata.name, { spec: { networks: networks.length ? networks : null } }, { type: 'merge' });
+    await this.changeNetworks(container, networks.length ? networks : null, name, false);
   }
 
-  private refuseRunning(c: KObject, verb: string): void {
-    const phase = ((c.status ?? {}) as CtrStatus).phase;
-    if (phase === 'Running' || phase === 'Paused') {
-      throw conflict(`cannot ${verb} running container ${dockerNameOf(c)}: Berth changes a container's networks by recreating it; stop it first`);
-    }
+  /** Writes spec.networks; for a running container, waits until the node reports the network joined or left. */
+  private async changeNetworks(container: KObject, networks: CtrSpec['networks'] | null, name: string, joined: boolean): Promise<void> {
+    const running = isLive(container);
+    const obj = await this.engine.containers.patch(this.ns, container.metadata.name, { spec: { networks } }, { type: 'merge' });
+    if (!running) return;
+    const gen = obj.metadata.generation ?? 0;
+    await watchUntil(
+      this.engine.containers,
+      this.ns,
+      obj.metadata.name,
+      (o) => {
+        if (!o) throw notFound(`No such container: ${dockerNameOf(container)}`);
+        const st = (o.status ?? {}) as CtrStatus & { observedGeneration?: number; reason?: string; message?: string };
+        if ((st.observedGeneration ?? 0) < gen) return undefined;
+        if (st.reason === 'NetworkError') throw new DockerError(st.message ?? `the node could not ${joined ? 'connect' : 'disconnect'} network ${name}`, 400);
+        if (!isLive(o)) return true; // stopped meanwhile: its next start attaches what the spec says
+        return (st.networks ?? []).some((n) => n.name === name) === joined ? true : undefined;
+      },
+      { timeoutMs: this.engine.o.nodeTimeoutMs ?? 120_000, what: `network ${joined ? 'connect' : 'disconnect'} of ${dockerNameOf(container)}`, from: obj },
+    );
+  }
+
+  private refuseRunning(c: KObject, verb: string, why: string): void {
+    if (isLive(c)) throw conflict(`cannot ${verb} running container ${dockerNameOf(c)}: ${why}, which needs a new container; stop it first`);
   }
 }

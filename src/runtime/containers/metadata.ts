@@ -12,6 +12,7 @@ import type { ContainerNetworking } from '../network/containers.js';
 import { resolveInRoot } from '../snapshots/safe-path.js';
 import type { SnapshotStore } from '../snapshots/store.js';
 import { randomHexId } from '../util/digest.js';
+import { invalid } from '../util/errors.js';
 import { pathExists, replaceJson, treeSize } from '../util/fs.js';
 import type { VolumeStore } from '../volumes/store.js';
 import { cgroupsPathFor, type CgroupVersion } from './cgroups.js';
@@ -62,6 +63,8 @@ export interface Containers {
   inspect(ref: string): Promise<Record<string, unknown>>;
   size(ref: string): Promise<{ sizeRw: number; sizeRootFs: number }>;
   remove(ref: string, opts?: { force?: boolean; volumes?: boolean }): Promise<void>;
+  /** docker network connect/disconnect: the networks after the first, joined or left at once when it runs. */
+  updateNetworks(ref: string, networks: CreateOptions['networks']): Promise<ContainerRecord>;
 }
 
 /** What metadata needs of the task service: both run under the container's lock. */
@@ -247,6 +250,28 @@ export class ContainerMetadataService implements Containers {
     });
     this.locks.forget(rec.id);
     this.o.onRemoved?.(rec);
+  }
+
+  async updateNetworks(ref: string, input: CreateOptions['networks']): Promise<ContainerRecord> {
+    const rec = await this.resolve(ref);
+    const networks = CreateOptionsSchema.shape.networks.parse(input);
+    if (rec.options.network !== 'bridge') throw invalid(`networks: container ${rec.name} is not on a bridge network (network ${rec.options.network})`);
+    if (networks[0]?.name !== rec.options.networks[0]?.name) throw invalid(`networks[0].name: the first network (${rec.options.networks[0]?.name}) changes only with a new container`);
+    return this.locks.run(rec.id, async () => {
+      const s = await this.tasks.observe(rec);
+      let next = networks;
+      try {
+        if (s.status === 'running' || s.status === 'paused') await this.o.network.updateNetworks(rec, networks);
+      } catch (e) {
+        // a join or leave that failed half-way: the record says what is attached, so that the next try sees the difference
+        const att = await this.o.network.service.attachment(rec.id);
+        if (att?.state === 'ready') next = att.networks.map((a) => ({ name: a.name, aliases: a.aliases, ...(a.ipv4Address ? { ipv4Address: a.ipv4Address } : {}) }));
+        throw e;
+      } finally {
+        await this.records.write({ ...rec, options: { ...rec.options, networks: next } });
+      }
+      return (await this.records.read(rec.id)) ?? rec;
+    });
   }
 
   /** Containers, newest first, with the state of their process; filtered by labels before any state is read. */

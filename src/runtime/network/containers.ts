@@ -2,8 +2,9 @@
  * Networking of one container, as the container and task services call it: at create, its network
  * namespace (made, or another container's joined) and its /etc/resolv.conf; before start, its
  * attachment (CNI ADD, or CHECK of the one it kept across an exit); after a stop, the attachment's
- * DEL; at removal, the namespace too. Kept apart from the container services so that they only call
- * in here, at those four points.
+ * DEL; at removal, the namespace too; and the networks after the first joined or left while it runs
+ * (docker network connect/disconnect). Kept apart from the container services so that they only call
+ * in here, at those points.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -90,10 +91,35 @@ export class ContainerNetworking {
       att = undefined;
     }
     att ??= await this.service.attach(rec.id, netns, { networks: rec.options.networks, ports: rec.options.ports });
+    await this.writeHosts(rec, att);
+    return att;
+  }
+
+  private async writeHosts(rec: ContainerRecord, att: Attachment): Promise<void> {
     const lines = att.networks.filter((n) => n.ip).map((n) => `${n.ip}\t${rec.hostname}\n`);
     // in place, not renamed: the file is bind-mounted into a container that may already be running
     await writeFile(join(this.lookups.dirOf(rec.id), 'hosts'), LOCALHOST + lines.join(''));
-    return att;
+  }
+
+  /**
+   * A running container's networks after the first, made what `networks` says: the ones gone (or
+   * changed: aliases, address) are left, the new ones joined (docker network connect/disconnect). The first
+   * network is the container's eth0 and stays. Nothing to do without a ready attachment (not running:
+   * its next start attaches what the record says).
+   */
+  async updateNetworks(rec: ContainerRecord, networks: CreateSpec['networks']): Promise<void> {
+    let att = await this.service.attachment(rec.id);
+    if (rec.options.network !== 'bridge' || !att || att.state !== 'ready') return;
+    const same = (a: Attachment['networks'][number], b: CreateSpec['networks'][number]): boolean =>
+      a.name === b.name && (a.ipv4Address ?? '') === (b.ipv4Address ?? '') && JSON.stringify(a.aliases) === JSON.stringify(b.aliases);
+    for (const a of att.networks.slice(1)) {
+      if (!networks.slice(1).some((n) => same(a, n))) att = (await this.service.disconnectNetwork(rec.id, a.name)) ?? att;
+    }
+    for (const [i, n] of networks.entries()) {
+      if (i === 0 || att.networks.some((a) => same(a, n))) continue;
+      att = await this.service.connectNetwork(rec.id, n, i);
+    }
+    await this.writeHosts(rec, att);
   }
 
   /** After a stop on request (and after a failed start): DEL, so addresses and ports go back. */

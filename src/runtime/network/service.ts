@@ -393,6 +393,63 @@ export class NetworkService {
     });
   }
 
+  /**
+   * docker network connect of a running container: one more network on its ready attachment, on the next
+   * free interface (eth1, eth2...), named in its DNS as on the others. A failed ADD is undone (DEL) and
+   * leaves the attachment as it was. Index `i` names the request's field in errors (networks[i]).
+   */
+  async connectNetwork(containerId: string, n: AttachRequest['networks'][number], i: number): Promise<Attachment> {
+    return this.lock.read(async () => {
+      const a = await this.attachment(containerId);
+      if (!a || a.state !== 'ready') throw conflict(`container ${containerId} has no network attachment to add to (not running)`);
+      if (a.networks.some((x) => x.name === n.name)) return a;
+      const defs = await this.definitions();
+      const net = defs.get(n.name);
+      if (!net) throw invalid(`networks[${i}].name: network "${n.name}" is not defined on this node`);
+      if (n.ipv4Address !== undefined) {
+        const problem = fixedAddressProblem(net, n.ipv4Address);
+        if (problem) throw invalid(`networks[${i}].ipv4Address: ${problem}`);
+      }
+      await this.activate([net]);
+      const used = new Set(a.networks.map((x) => x.ifName));
+      let k = 0;
+      while (used.has(`eth${k}`)) k++;
+      const entry: Attachment['networks'][number] = { name: n.name, ifName: `eth${k}`, aliases: n.aliases, ...(n.ipv4Address ? { ipv4Address: n.ipv4Address } : {}) };
+      let result: CniResult;
+      try {
+        result = await this.addNetwork(containerId, a.netns, net, entry, [], i);
+      } catch (e) {
+        await this.cni.delList(bridgeConfList(net, { ipamDir: this.ipamDir, portmap: false }), { containerId, netns: a.netns, ifName: entry.ifName }).catch(() => undefined);
+        throw e;
+      }
+      const ready: Attachment = { ...a, networks: [...a.networks, { ...entry, ...addressOf(result) }] };
+      await this.records.write(ready);
+      await this.ensureDns(net);
+      const added = ready.networks[ready.networks.length - 1]!;
+      if (added.ip) this.dns?.register(net.name, containerId, added.aliases, added.ip);
+      return ready;
+    });
+  }
+
+  /** docker network disconnect of a running container: DEL of one network (never the first: eth0 carries the published ports). */
+  async disconnectNetwork(containerId: string, name: string): Promise<Attachment | undefined> {
+    return this.lock.read(async () => {
+      const a = await this.attachment(containerId);
+      const at = a?.networks.findIndex((x) => x.name === name) ?? -1;
+      if (!a || at < 0) return a;
+      if (at === 0) throw conflict(`network ${name} is the container's first network (eth0, its published ports): leaving it needs the container recreated`);
+      const n = a.networks[at]!;
+      this.dns?.unregister(containerId, name);
+      const def = (await this.definitions()).get(name);
+      const cached = await this.cni.cached(name, { containerId, ifName: n.ifName });
+      const list = cached?.config ?? (def ? bridgeConfList(def, { ipamDir: this.ipamDir, portmap: false }) : undefined);
+      if (list) await this.cni.delList(list, { containerId, netns: (await this.netns.isNamespace(a.netns)) ? a.netns : '', ifName: n.ifName });
+      const left: Attachment = { ...a, networks: a.networks.filter((_, j) => j !== at) };
+      await this.records.write(left);
+      return left;
+    });
+  }
+
   /** DEL of every list of a container, in reverse, then its ports, DNS names and record. Nothing attached: nothing to do. */
   async detach(containerId: string): Promise<void> {
     await this.lock.read(async () => {

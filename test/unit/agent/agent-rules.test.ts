@@ -27,6 +27,15 @@ describe('spec hash', () => {
     expect(specHash({ ...spec, command: ['sleep', '1'] })).not.toBe(specHash(spec));
     expect(specHash({ command: ['sh'], image: 'busybox' })).toBe(specHash({ image: 'busybox', command: ['sh'] }));
   });
+
+  it('of spec.networks sees the first only: the others are joined and left in place', () => {
+    const one = { image: 'busybox', networks: [{ name: 'front' }] };
+    expect(specHash({ ...one, networks: [{ name: 'front' }, { name: 'back', aliases: ['b'] }] })).toBe(specHash(one));
+    expect(specHash({ ...one, networks: [{ name: 'back' }, { name: 'front' }] })).not.toBe(specHash(one));
+    expect(specHash({ ...one, networks: [{ name: 'front', ipv4Address: '10.1.0.5' }] })).not.toBe(specHash(one));
+    // one network or none hashes as before: no container is recreated by an upgrade for it
+    expect(specHash(one)).toBe('ae8a0046ca151006'); // the hash of the code before
+  });
 });
 
 describe('create options', () => {
