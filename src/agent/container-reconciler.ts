@@ -60,6 +60,8 @@ export function exitReason(s: ContainerState): string {
 
 /** How long a status this agent wrote is trusted over an informer copy that may not show it yet. */
 const OWN_WRITE_TRUST_MS = 10_000;
+/** A network that could not be joined or left is tried again after this. */
+const NETWORK_RETRY_MS = 2000;
 /** A writable layer's size is walked again after this (the 30 s resync refreshes it), not on every pass. */
 const SIZE_TTL_MS = 20_000;
 
@@ -174,8 +176,14 @@ export class ContainerReconciler {
       justCreated = true;
     }
 
-    // networks after the first joined or left in place (docker network connect/disconnect)
-    if (!justCreated && rec.options.network === 'bridge') rec = await this.updateNetworks(obj, key, rec, restartCount, prev);
+    // networks after the first joined or left in place (docker network connect/disconnect); a failure is
+    // reported in the status and tried again, without holding up the rest of this pass
+    let networkError: string | undefined;
+    if (!justCreated && rec.options.network === 'bridge' && ((spec.networks?.length ?? 0) > 1 || rec.options.networks.length > 1)) {
+      const r = await this.updateNetworks(obj, rec);
+      rec = r.rec;
+      networkError = r.error;
+    }
 
     const rt = this.d.runtime.tasks;
     let s = justCreated ? createdState() : await rt.state(rec.id);
@@ -249,28 +257,24 @@ export class ContainerReconciler {
     }
     const status = this.statusFrom(obj, rec, s, restartCount, prev, reasonOverride);
     Object.assign(status, await sizes, await this.networkStatus(rec, s));
+    if (networkError !== undefined) {
+      Object.assign(status, { reason: 'NetworkError', message: networkError });
+      requeueAfterMs = Math.min(requeueAfterMs ?? Infinity, NETWORK_RETRY_MS);
+    }
     await this.setStatus(obj, key, status);
     return requeueAfterMs !== undefined ? { requeueAfterMs } : undefined;
   }
 
-  /** Makes the runtime container's networks after the first what the spec says; a failure is the status' NetworkError. */
-  private async updateNetworks(obj: KObject, key: string, rec: ContainerRecord, restartCount: number, prev: ContainerStatus): Promise<ContainerRecord> {
+  /** Makes the runtime container's networks after the first what the spec says; a failure comes back as `error`. */
+  private async updateNetworks(obj: KObject, rec: ContainerRecord): Promise<{ rec: ContainerRecord; error?: string }> {
     const spec = obj.spec as unknown as ContainerSpec;
     try {
       const want = (await this.d.networks.createOptions(obj)).networks ?? [];
       const have = rec.options.networks;
-      if (jsonEqual(want.map((n) => [n.name, n.aliases, n.ipv4Address ?? null]), have.map((n) => [n.name, n.aliases, n.ipv4Address ?? null]))) return rec;
-      return await this.d.runtime.containers.updateNetworks(rec.id, want);
+      if (jsonEqual(want.map((n) => [n.name, n.aliases, n.ipv4Address ?? null]), have.map((n) => [n.name, n.aliases, n.ipv4Address ?? null]))) return { rec };
+      return { rec: await this.d.runtime.containers.updateNetworks(rec.id, want) };
     } catch (e) {
-      const message = specField(spec, (e as Error).message);
-      await this.setStatus(obj, key, {
-        ...this.base(obj, rec, restartCount),
-        phase: prev.phase ?? 'Failed',
-        reason: 'NetworkError',
-        message,
-        conditions: [condition(prev.conditions, { type: 'Ready', status: 'False', reason: 'NetworkError' })],
-      });
-      throw new RetryLater(message);
+      return { rec: (await this.find(rec.id)) ?? rec, error: specField(spec, (e as Error).message) };
     }
   }
 
