@@ -23,6 +23,7 @@ describe.skipIf(skip !== undefined)('restart safety', () => {
   afterAll(async () => {
     const rt = new Runtime({ root, cgroupParent: CGROUP_PARENT });
     for (const c of await rt.containers.list({ all: true })) await rt.containers.remove(c.id, { force: true });
+    await rt.close(); // runc's delete of an exited container may still run (tasks.ts forget())
     expect(mountsUnder(root)).toEqual([]);
     expect(await cgroupsUnder(CGROUP_PARENT)).toEqual([]);
     await removeCgroupParent(CGROUP_PARENT);
